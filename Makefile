@@ -1,0 +1,20 @@
+# The two commands of the README: `make run` and `make test`. Both install what is missing first.
+SWIFT ?= swift
+CONFIG ?= debug
+
+.PHONY: deps run build test clean
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build -c $(CONFIG)
+
+test: deps
+	@CAAS_WITH_TEST_TOOLS=1 scripts/install-deps.sh
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+	@scripts/check-openapi.sh
+
+clean:
+	rm -rf .build

@@ -1,0 +1,40 @@
+// swift-tools-version:6.0
+// caas: a multi-tenant Container-as-a-Service control plane.
+// Dependencies point downward only (see README "Layout"). No SwiftNIO, Vapor or Hummingbird here:
+// the benchmark comparison lives in Benchmarks/, a package of its own.
+import PackageDescription
+
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+
+let package = Package(
+    name: "caas",
+    platforms: [.macOS(.v14)],
+    products: [],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C headers enter only here.
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+
+        // Infrastructure.
+        .target(name: "CaaSHTTP", dependencies: ["COpenSSL", logging]),
+        .target(name: "CaaSPostgres", dependencies: ["CLibPQ", logging]),
+
+        // Pure domain: values and decisions, no I/O.
+        .target(name: "CaaSModel"),
+        .target(name: "CaaSCompose", dependencies: ["CaaSModel", .product(name: "Yams", package: "Yams")]),
+        .target(name: "CaaSPlanner", dependencies: ["CaaSModel"]),
+
+        // Tests.
+        .target(name: "CaaSTestSupport", dependencies: ["CaaSPostgres", logging], path: "Tests/CaaSTestSupport"),
+        .testTarget(name: "CaaSHTTPTests", dependencies: ["CaaSHTTP", "CaaSTestSupport"]),
+        .testTarget(name: "CaaSPostgresTests", dependencies: ["CaaSPostgres", "CaaSTestSupport"]),
+        .testTarget(name: "CaaSModelTests", dependencies: ["CaaSModel"]),
+        .testTarget(name: "CaaSComposeTests", dependencies: ["CaaSCompose"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CaaSPlannerTests", dependencies: ["CaaSPlanner"]),
+    ]
+)

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing caas need on Debian, when it is missing.
+# Used by `make run` and `make test`; safe to run again (it installs nothing that is present).
+set -euo pipefail
+
+want=()
+[ -x /usr/lib/postgresql/15/bin/initdb ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || want+=(postgresql)
+[ -f /usr/include/postgresql/libpq-fe.h ] || want+=(libpq-dev)
+[ -f /usr/include/openssl/ssl.h ] || want+=(libssl-dev)
+command -v pkg-config >/dev/null || want+=(pkg-config)
+if [ "${CAAS_WITH_ENGINES:-1}" = 1 ]; then
+  command -v dockerd >/dev/null || want+=(docker.io)
+  [ -x /bin/busybox ] && /bin/busybox --list >/dev/null 2>&1 && ldd /bin/busybox 2>&1 | grep -q 'not a dynamic' || want+=(busybox-static)
+fi
+if [ "${CAAS_WITH_TEST_TOOLS:-0}" = 1 ]; then
+  python3 -c 'import openapi_spec_validator' 2>/dev/null || pip_want=1
+fi
+
+if ((${#want[@]})); then
+  echo "installing: ${want[*]}" >&2
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
+fi
+if [ "${pip_want:-0}" = 1 ]; then
+  python3 -m pip install -q openapi-spec-validator
+fi
