@@ -11,7 +11,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
@@ -29,6 +29,9 @@ let package = Package(
         .target(name: "CaaSCompose", dependencies: ["CaaSModel", .product(name: "Yams", package: "Yams")]),
         .target(name: "CaaSPlanner", dependencies: ["CaaSModel"]),
 
+        // The control plane: API routes, authentication, workers. Wiring only.
+        .target(name: "CaaSServer", dependencies: ["CaaSHTTP", "CaaSPostgres", "CaaSModel", "CaaSCompose", "CaaSPlanner", logging]),
+
         // Tests.
         .target(name: "CaaSTestSupport", dependencies: ["CaaSPostgres", logging], path: "Tests/CaaSTestSupport"),
         .testTarget(name: "CaaSHTTPTests", dependencies: ["CaaSHTTP", "CaaSTestSupport"]),
@@ -36,5 +39,6 @@ let package = Package(
         .testTarget(name: "CaaSModelTests", dependencies: ["CaaSModel"]),
         .testTarget(name: "CaaSComposeTests", dependencies: ["CaaSCompose"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CaaSPlannerTests", dependencies: ["CaaSPlanner"]),
+        .testTarget(name: "CaaSServerTests", dependencies: ["CaaSServer", "CaaSTestSupport"]),
     ]
 )

@@ -1,0 +1,31 @@
+import Testing
+@testable import CaaSServer
+
+@Suite struct ServerConfigurationTests {
+    @Test func defaultsListenOnLoopbackWithTheEmbeddedDatabase() throws {
+        let config = try ServerConfiguration.resolve(flags: .init(), environment: [:])
+        #expect(config.listen == [.tcp(host: "127.0.0.1", port: 8080)])
+        #expect(config.databaseURL == nil)
+        #expect(config.dataDirectory == ".caas")
+    }
+
+    @Test func flagsWinOverEnvironment() throws {
+        var flags = ServerConfiguration.Flags()
+        flags.listen = "[::1]:9000,unix:/tmp/caas.sock"
+        let config = try ServerConfiguration.resolve(flags: flags, environment: ["CAAS_LISTEN": "0.0.0.0:1", "CAAS_LOG_FORMAT": "json"])
+        #expect(config.listen == [.tcp(host: "::1", port: 9000), .unix(path: "/tmp/caas.sock")])
+        #expect(config.logFormat == .json)
+    }
+
+    @Test func badSettingsNameTheSettingAtFault() {
+        #expect(throws: ConfigurationError(setting: "listen", message: "invalid port in 127.0.0.1:99999")) {
+            try ServerConfiguration.resolve(flags: .init(), environment: ["CAAS_LISTEN": "127.0.0.1:99999"])
+        }
+        #expect(throws: ConfigurationError.self) {
+            try ServerConfiguration.resolve(flags: .init(), environment: ["CAAS_LOG_LEVEL": "loud"])
+        }
+        #expect(throws: ConfigurationError.self) {
+            try ServerConfiguration.resolve(flags: .init(), environment: ["CAAS_TLS_CERT": "/x.pem"])
+        }
+    }
+}
