@@ -19,7 +19,7 @@ final class ClientTestServer: @unchecked Sendable {
 
     var acceptedConnections: Int { accepted.load(ordering: .sequentiallyConsistent) }
 
-    init(_ listen: Listen = .ipv4, tls: TLSContext? = nil, backlog: Int32 = 64, accept: Bool = true,
+    init(_ listen: Listen = .ipv4, ipv4Address: String = "127.0.0.1", tls: TLSContext? = nil, backlog: Int32 = 64, accept: Bool = true,
          handler: @escaping @Sendable (ClientTestConnection) throws -> Void) throws {
         self.tls = tls
         self.handler = handler
@@ -32,7 +32,7 @@ final class ClientTestServer: @unchecked Sendable {
             if listen == .ipv4 {
                 var address = sockaddr_in()
                 address.sin_family = sa_family_t(AF_INET)
-                address.sin_addr.s_addr = inet_addr("127.0.0.1")
+                address.sin_addr.s_addr = inet_addr(ipv4Address)
                 _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
             } else {
                 var address = sockaddr_in6()
@@ -49,7 +49,7 @@ final class ClientTestServer: @unchecked Sendable {
             self.listener = fd
             self.port = Int(port)
             self.socketPath = nil
-            self.endpoint = .tcp(host: listen == .ipv4 ? "127.0.0.1" : "::1", port: Int(port), tls: tls != nil)
+            self.endpoint = .tcp(host: listen == .ipv4 ? ipv4Address : "::1", port: Int(port), tls: tls != nil)
         case .unix:
             let path = FileManager.default.temporaryDirectory.path + "/caas-client-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
             let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
