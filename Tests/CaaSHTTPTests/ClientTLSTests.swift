@@ -118,3 +118,44 @@ struct ClientTLSTests {
         }
     }
 }
+
+/// Interoperability with a TLS server that is not ours: `openssl s_server -www`, which answers
+/// with an HTTP/1.0 page delimited by close.
+@Suite("HTTP client against openssl s_server")
+struct ClientOpenSSLServerTests {
+    @Test func httpsToOpenSSLServerWithClientCertificate() async throws {
+        let certificates = try TLSTestCertificates.shared()
+        // A free loopback port: bind to port 0, read it, release it.
+        let probe = try ClientTestServer(accept: false) { _ in }
+        let port = probe.port
+        probe.stop()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        process.arguments = ["s_server", "-accept", "127.0.0.1:\(port)", "-www", "-naccept", "1",
+                             "-cert", certificates.serverCertificate, "-key", certificates.serverKey,
+                             "-CAfile", certificates.caCertificate, "-Verify", "1", "-quiet"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+
+        var tls = TLSConfiguration(trustedCAFile: certificates.caCertificate)
+        tls.certificateChainFile = certificates.clientCertificate
+        tls.privateKeyFile = certificates.clientKey
+        let client = try HTTPClient(configuration: HTTPClientConfiguration(tls: tls))
+        // Wait for the listener.
+        let deadline = ContinuousClock.now.advanced(by: .seconds(10))
+        var response: HTTPClientResponse?
+        while response == nil && ContinuousClock.now < deadline {
+            do {
+                response = try await client.execute(HTTPClientRequest(url: "https://127.0.0.1:\(port)/"), timeout: .seconds(5))
+            } catch HTTPClientError.connectionRefused {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        let page = try #require(response)
+        #expect(page.status == 200)
+        #expect(page.bodyText.contains("Ciphers supported in s_server binary"))
+        #expect(page.peerCertificate?.subjectCommonName == "localhost")
+    }
+}
