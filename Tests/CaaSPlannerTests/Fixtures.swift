@@ -64,3 +64,20 @@ extension Plan {
 
     func placementCount(on node: String) -> Int { placements.filter { $0.nodeID == node }.count }
 }
+
+/// A minimal store and agent: applies a plan to the containers, new ones start running at `now`.
+func apply(_ plan: Plan, to containers: [ContainerSnapshot], now: Date) -> [ContainerSnapshot] {
+    let gone = Set(plan.removals.map(\.containerID) + plan.restarts.map(\.containerID))
+    let stopped = Set(plan.stops.map(\.containerID))
+    var next = containers.filter { !gone.contains($0.id) }.map { c -> ContainerSnapshot in
+        var c = c
+        if stopped.contains(c.id) { c.desired = .stopped }
+        return c
+    }
+    for p in plan.placements {
+        let id = "ctr_s\(p.slot)g\(p.generation)_\(Int(now.timeIntervalSince(t0)))"
+        next.append(container(id, service: String(p.serviceID.dropFirst(4)), slot: p.slot, node: Int(p.nodeID.dropFirst(4)),
+                              generation: p.generation, createdAt: now, startedAt: now))
+    }
+    return next
+}

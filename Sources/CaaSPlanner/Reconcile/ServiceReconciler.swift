@@ -138,7 +138,13 @@ struct ServiceReconciler {
                 continue
             }
             let status = nodeStatus(c)
-            if c.observed == .lost || (status == .down && !c.observed.isTerminal) {
+            let onLostNode = c.observed == .lost || (status == .down && !c.observed.isTerminal)
+            if onLostNode && c.desired == .stopped && policy(of: c) != .always {
+                // Stopped on purpose: it stays stopped wherever its node is, and keeps its slot.
+                bySlot[key]!.stopped = c
+                continue
+            }
+            if onLostNode {
                 if c.observed != .lost {
                     plan.lost.append(LostContainer(
                         containerID: c.id, serviceID: service.id, nodeID: c.nodeID ?? "",
@@ -146,8 +152,7 @@ struct ServiceReconciler {
                     ))
                 }
                 remove(c, .lost, "\(label(c)) (\(c.id)) lost with node \(nodeName(c))")
-                let restartsAnyway = c.desired == .stopped && policy(of: c) == .always
-                if c.desired == .running || restartsAnyway { bySlot[key]!.lost = c }
+                bySlot[key]!.lost = c
                 continue
             }
             if c.desired == .stopped {
@@ -225,6 +230,17 @@ struct ServiceReconciler {
             plan.stops.append(ContainerStop(containerID: latest.id, serviceID: service.id, reason: reason))
             releasing.insert(latest.id)
             slot.stopped = latest
+        case .restart where latest.generation != target.generation:
+            // An outdated incarnation is not started again: its slot moves to the target generation now.
+            slot.restartPending = true
+            remove(latest, .replaced, "\(label(latest)) (\(latest.id), generation \(latest.generation)) removed: its slot moves to generation \(target.generation)")
+            let global = service.spec.mode == .global
+            requests.append(PlacementRequest(
+                slot: latest.slot, generation: target.generation, cause: target.isRollback ? .rollback : .update,
+                replacing: latest, replacementCause: target.isRollback ? .rollback : .update,
+                fixedNode: global ? nodeIndex(latest) : nil,
+                why: "\(label(latest)) \(target.isRollback ? "rolled back" : "updated") from generation \(latest.generation) to \(target.generation) after it stopped"
+            ))
         case .restart(let count, _, let notBefore, let reason):
             releasing.insert(latest.id)
             slot.restartPending = true
