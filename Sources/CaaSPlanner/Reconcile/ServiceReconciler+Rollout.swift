@@ -121,7 +121,12 @@ extension ServiceReconciler {
     /// The next batch, or why not yet; ends the rollout when every slot runs the target and has settled.
     mutating func rollOut() {
         guard var state = rollout, state.phase == .inProgress || state.phase == .rollingBack else { return }
-        defer { rollout = state }
+        // A rollback that starts in this plan keeps its cause as the reason (the event says why it rolls back).
+        let causeOfRollback = state.phase == .rollingBack && service.rollout?.phase != .rollingBack ? state.reason : nil
+        defer {
+            if let causeOfRollback, state.phase == .rollingBack { state.reason = causeOfRollback }
+            rollout = state
+        }
         let config = target.config
         let global = service.spec.mode == .global
         let current = slots.indices.filter { slots[$0].primary != nil && slots[$0].occupied }
