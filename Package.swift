@@ -9,7 +9,12 @@ let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 let package = Package(
     name: "caas",
     platforms: [.macOS(.v14)],
-    products: [],
+    products: [
+        // Libraries the Benchmarks package builds against.
+        .library(name: "CaaSModel", targets: ["CaaSModel"]),
+        .library(name: "CaaSPlanner", targets: ["CaaSPlanner"]),
+        .library(name: "CaaSHTTP", targets: ["CaaSHTTP"]),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
