@@ -24,11 +24,13 @@ public actor EngineHarness {
         }
     }
 
+    private static var imageDirectory: String { "/tmp/caas-image-\(getpid())" }
     private static let running = Mutex<[PrivateEngine]>([])
 
     private static func stopAllAtExit() {
         let all = running.withLock { $0 }
         for engine in all { engine.destroy() }
+        try? FileManager.default.removeItem(atPath: imageDirectory)
     }
 
     /// The engine called `name`, started (with the test image) if it is not running.
@@ -77,7 +79,7 @@ public actor EngineHarness {
 
     private func tarFile() throws -> String {
         if let tarPath { return tarPath }
-        let directory = NSTemporaryDirectory() + "caas-image-\(getpid())"
+        let directory = Self.imageDirectory
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let path = try BusyboxImage.buildTar(in: directory)
         tarPath = path
