@@ -50,12 +50,13 @@ public final class HTTPClient: Sendable {
     private let isShutdown = Mutex(false)
 
     /// Fails when the TLS configuration names files that do not exist or do not match.
-    public init(configuration: HTTPClientConfiguration = HTTPClientConfiguration()) throws(HTTPClientError) {
+    /// Throws `HTTPClientError.tls`.
+    public init(configuration: HTTPClientConfiguration = HTTPClientConfiguration()) throws {
         self.configuration = configuration
         do {
             self.tlsContext = try TLSContext(client: configuration.tls)
         } catch {
-            throw .tls(error as? TLSError ?? .protocolError("\(error)"))
+            throw HTTPClientError.tls(error as? TLSError ?? .protocolError("\(error)"))
         }
         self.pool = ClientConnectionPool(maxIdlePerEndpoint: configuration.maxIdleConnectionsPerEndpoint,
                                          idleTimeout: configuration.idleTimeout)
@@ -68,7 +69,10 @@ public final class HTTPClient: Sendable {
     }
 
     /// Sends `request` and reads the whole response, within `timeout` from start to end.
-    public func execute(_ request: HTTPClientRequest, timeout: Duration = .seconds(30)) async throws(HTTPClientError) -> HTTPClientResponse {
+    ///
+    /// Throws `HTTPClientError` only. (The public API uses untyped `throws`: Swift 6.3 crashes
+    /// compiling `catch HTTPClientError.case` patterns around typed-throws async calls.)
+    public func execute(_ request: HTTPClientRequest, timeout: Duration = .seconds(30)) async throws -> HTTPClientResponse {
         let deadline = ContinuousClock.now.advanced(by: timeout)
         let exchange = try await start(request, deadline: deadline)
         var body: [UInt8] = []
@@ -78,7 +82,7 @@ public final class HTTPClient: Sendable {
             case .body(let bytes):
                 if body.count + bytes.count > configuration.maxResponseBodyBytes {
                     exchange.discard()
-                    throw .bodyTooLarge(limit: configuration.maxResponseBodyBytes)
+                    throw HTTPClientError.bodyTooLarge(limit: configuration.maxResponseBodyBytes)
                 }
                 body += bytes
             case .end(let fields):
@@ -93,7 +97,8 @@ public final class HTTPClient: Sendable {
     /// Sends `request` and returns once the response head arrived (within `timeout`); the body
     /// then streams without a time limit until it ends, the consumer stops iterating, or the
     /// consuming task is cancelled (which closes the connection).
-    public func stream(_ request: HTTPClientRequest, timeout: Duration = .seconds(30)) async throws(HTTPClientError) -> HTTPClientStreamingResponse {
+    /// Throws `HTTPClientError` only; body iteration throws `HTTPClientError` too.
+    public func stream(_ request: HTTPClientRequest, timeout: Duration = .seconds(30)) async throws -> HTTPClientStreamingResponse {
         let exchange = try await start(request, deadline: ContinuousClock.now.advanced(by: timeout))
         let body = AsyncThrowingStream<[UInt8], Error>(unfolding: {
             while let event = try await exchange.nextBodyEvent(deadline: nil) {

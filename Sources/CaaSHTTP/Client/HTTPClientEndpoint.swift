@@ -27,15 +27,9 @@ public struct HTTPClientEndpoint: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses an endpoint string; any path after the authority is not allowed (see
     /// `HTTPClientRequest(method:url:)` for full URLs).
-    public init(_ string: String) throws(HTTPClientError) {
+    public init(_ string: String) throws {
         let (endpoint, target) = try Self.parse(url: string)
-        guard target == "/" || target.isEmpty else {
-            if case .unix = endpoint.address, string.hasPrefix("unix://") {
-                self = endpoint
-                return
-            }
-            throw .invalidURL("\(string): an endpoint has no path")
-        }
+        guard target == "/" else { throw HTTPClientError.invalidURL("\(string): an endpoint has no path") }
         self = endpoint
     }
 

@@ -26,7 +26,7 @@ public struct HTTPClientRequest: Sendable {
 
     /// A request from a full URL: `http://127.0.0.1:8080/v1/apps?limit=10`, `https://[::1]/x`,
     /// `http+unix://%2Fvar%2Frun%2Fdocker.sock/containers/json`.
-    public init(method: HTTPMethod = .get, url: String, headers: HTTPClientHeaders = [:], body: Body = .none) throws(HTTPClientError) {
+    public init(method: HTTPMethod = .get, url: String, headers: HTTPClientHeaders = [:], body: Body = .none) throws {
         let (endpoint, target) = try HTTPClientEndpoint.parse(url: url)
         self.init(method: method, endpoint: endpoint, target: target, headers: headers, body: body)
     }
