@@ -79,10 +79,11 @@ public struct HTTPClientTransport: EngineTransport {
         init(_ handle: FileHandle) { self.handle = handle }
     }
 
-    static func engineError(_ error: HTTPClientError, _ request: EngineRequest) -> EngineError {
-        switch error {
-        case .timeout: .timedOut("\(request.method) \(request.path) after \(request.timeoutSeconds) s")
-        default: .unreachable(error.description)
+    static func engineError(_ error: any Error, _ request: EngineRequest) -> EngineError {
+        switch error as? HTTPClientError {
+        case .timeout?: .timedOut("\(request.method) \(request.path) after \(request.timeoutSeconds) s")
+        case let known?: .unreachable(known.description)
+        case nil: (error as? EngineError) ?? .unreachable(String(describing: error))
         }
     }
 }
