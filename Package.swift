@@ -37,6 +37,9 @@ let package = Package(
         // The control plane: API routes, authentication, workers. Wiring only.
         .target(name: "CaaSServer", dependencies: ["CaaSHTTP", "CaaSPostgres", "CaaSModel", "CaaSCompose", "CaaSPlanner", logging]),
 
+        // The cluster agent: engine client, executor, observation, probes.
+        .target(name: "CaaSAgent", dependencies: ["CaaSHTTP", "CaaSModel"]),
+
         // Tests.
         .target(name: "CaaSTestSupport", dependencies: ["CaaSPostgres", logging], path: "Tests/CaaSTestSupport"),
         .testTarget(name: "CaaSHTTPTests", dependencies: ["CaaSHTTP", "CaaSTestSupport"]),
@@ -44,6 +47,8 @@ let package = Package(
         .testTarget(name: "CaaSModelTests", dependencies: ["CaaSModel"]),
         .testTarget(name: "CaaSComposeTests", dependencies: ["CaaSCompose"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CaaSPlannerTests", dependencies: ["CaaSPlanner"]),
+        .target(name: "CaaSEngineSupport", dependencies: ["CaaSAgent"], path: "Tests/CaaSEngineSupport"),
+        .testTarget(name: "CaaSAgentTests", dependencies: ["CaaSAgent", "CaaSModel", "CaaSEngineSupport"]),
         .testTarget(name: "CaaSServerTests", dependencies: ["CaaSServer", "CaaSTestSupport"]),
     ]
 )
