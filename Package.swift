@@ -23,14 +23,18 @@ let package = Package(
         // Infrastructure.
         .target(name: "CaaSHTTP", dependencies: ["COpenSSL", logging]),
         .target(name: "CaaSPostgres", dependencies: ["CLibPQ", logging]),
+        .target(name: "CaaSCrypto", dependencies: ["COpenSSL"]),
 
         // Pure domain: values and decisions, no I/O.
         .target(name: "CaaSModel"),
         .target(name: "CaaSCompose", dependencies: ["CaaSModel", .product(name: "Yams", package: "Yams")]),
         .target(name: "CaaSPlanner", dependencies: ["CaaSModel"]),
 
+        // Persistence: repositories, tenant scoping, events, idempotency, audit.
+        .target(name: "CaaSStore", dependencies: ["CaaSPostgres", "CaaSModel", logging]),
+
         // The control plane: API routes, authentication, workers. Wiring only.
-        .target(name: "CaaSServer", dependencies: ["CaaSHTTP", "CaaSPostgres", "CaaSModel", "CaaSCompose", "CaaSPlanner", logging]),
+        .target(name: "CaaSServer", dependencies: ["CaaSHTTP", "CaaSPostgres", "CaaSStore", "CaaSCrypto", "CaaSModel", "CaaSCompose", "CaaSPlanner", logging]),
 
         // Tests.
         .target(name: "CaaSTestSupport", dependencies: ["CaaSPostgres", logging], path: "Tests/CaaSTestSupport"),
@@ -39,6 +43,8 @@ let package = Package(
         .testTarget(name: "CaaSModelTests", dependencies: ["CaaSModel"]),
         .testTarget(name: "CaaSComposeTests", dependencies: ["CaaSCompose"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CaaSPlannerTests", dependencies: ["CaaSPlanner"]),
-        .testTarget(name: "CaaSServerTests", dependencies: ["CaaSServer", "CaaSTestSupport"]),
+        .testTarget(name: "CaaSCryptoTests", dependencies: ["CaaSCrypto"]),
+        .testTarget(name: "CaaSStoreTests", dependencies: ["CaaSStore", "CaaSTestSupport"]),
+        .testTarget(name: "CaaSServerTests", dependencies: ["CaaSServer", "CaaSTestSupport", .product(name: "Yams", package: "Yams")]),
     ]
 )
