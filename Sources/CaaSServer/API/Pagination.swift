@@ -52,34 +52,18 @@ public enum PageCursor {
 }
 
 /// A page of a list answer: `{"items": [...], "next_cursor": "..." | null}`.
-public struct Page<Item: Encodable & Sendable>: Encodable, Sendable {
-    public var items: [Item]
+public struct Page: Sendable {
+    public var items: [JSONValue]
     public var nextCursor: String?
 
-    public init(items: [Item], nextCursor: String?) {
-        self.items = items
-        self.nextCursor = nextCursor
-    }
-
     /// Builds the page from up to `limit + 1` rows fetched: the extra row only says "there is more".
-    public init(fetched: [Item], limit: Int, key: (Item) -> [String]) {
-        if fetched.count > limit {
-            items = Array(fetched.prefix(limit))
-            nextCursor = PageCursor.encode(key(items[items.count - 1]))
-        } else {
-            items = fetched
-            nextCursor = nil
-        }
+    public init<Row>(fetched: [Row], limit: Int, key: (Row) -> [String], render: (Row) -> JSONValue) {
+        let shown = Array(fetched.prefix(limit))
+        items = shown.map(render)
+        nextCursor = fetched.count > limit ? PageCursor.encode(key(shown[shown.count - 1])) : nil
     }
 
-    enum CodingKeys: String, CodingKey {
-        case items
-        case nextCursor = "next_cursor"
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(items, forKey: .items)
-        try container.encode(nextCursor, forKey: .nextCursor)  // always present, null on the last page
+    public var json: JSONValue {
+        .object(["items": .array(items), "next_cursor": nextCursor.map(JSONValue.string) ?? .null])
     }
 }
