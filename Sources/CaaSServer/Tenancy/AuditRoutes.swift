@@ -27,10 +27,12 @@ enum AuditRoutes {
             if context.request.query["tenant_id"] != nil {
                 throw APIError.badRequest("tenant_id is for the system administrator; a tenant reads its own audit log", pointer: "tenant_id")
             }
-            entries = try await context.store.transaction(scope) { try $0.auditEntries(filter: filter, limit: page.limit, before: before) }
+            let chosen = filter
+            entries = try await context.store.transaction(scope) { try $0.auditEntries(filter: chosen, limit: page.limit, before: before) }
         } else {
             filter.tenantID = try context.queryText("tenant_id")
-            entries = try await context.store.systemTransaction { try $0.auditEntries(filter: filter, limit: page.limit, before: before) }
+            let chosen = filter
+            entries = try await context.store.systemTransaction { try $0.auditEntries(filter: chosen, limit: page.limit, before: before) }
         }
         return .json(Page(fetched: entries, limit: page.limit, key: { [String($0.id)] }, render: Views.audit).json)
     }
