@@ -153,9 +153,15 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
         for case let handler? in handlers { body(handler) }
     }
 
-    /// Asks the loop to end after the current iteration.
-    func stop() {
-        execute { [self] in self.running = false }
+    /// Ends the loop after the current iteration; `completion` runs on the loop thread at the very end
+    /// (loop thread only).
+    func stopAfterThisIteration(_ completion: @escaping @Sendable () -> Void) {
+        running = false
+        let previous = onStop
+        onStop = {
+            previous?()
+            completion()
+        }
     }
 
     // MARK: The loop
