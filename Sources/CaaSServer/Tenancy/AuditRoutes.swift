@@ -9,7 +9,7 @@ enum AuditRoutes {
                  query: ["limit", "cursor", "action", "target", "since", "until", "outcome", "token_id", "tenant_id"], handler: list),
     ]
 
-    static func list(_ context: RequestContext) async throws -> APIResponse {
+    static func list(_ context: APIContext) async throws -> APIResponse {
         let page = try context.page(keyCount: 1)
         let before = try page.after.map { key -> Int64 in
             guard let id = Int64(key[0]) else { throw APIError.badRequest("cursor is not one this server issued", pointer: "cursor", type: "invalid-cursor") }
