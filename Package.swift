@@ -28,14 +28,18 @@ let package = Package(
         // Infrastructure.
         .target(name: "CaaSHTTP", dependencies: ["COpenSSL", logging]),
         .target(name: "CaaSPostgres", dependencies: ["CLibPQ", logging]),
+        .target(name: "CaaSCrypto", dependencies: ["COpenSSL"]),
 
         // Pure domain: values and decisions, no I/O.
         .target(name: "CaaSModel"),
         .target(name: "CaaSCompose", dependencies: ["CaaSModel", .product(name: "Yams", package: "Yams")]),
         .target(name: "CaaSPlanner", dependencies: ["CaaSModel"]),
 
+        // Persistence: repositories, tenant scoping, events, idempotency, audit.
+        .target(name: "CaaSStore", dependencies: ["CaaSPostgres", "CaaSModel", logging]),
+
         // The control plane: API routes, authentication, workers. Wiring only.
-        .target(name: "CaaSServer", dependencies: ["CaaSHTTP", "CaaSPostgres", "CaaSModel", "CaaSCompose", "CaaSPlanner", logging]),
+        .target(name: "CaaSServer", dependencies: ["CaaSHTTP", "CaaSPostgres", "CaaSStore", "CaaSCrypto", "CaaSModel", "CaaSCompose", "CaaSPlanner", logging]),
 
         // The cluster agent: engine client, executor, observation, probes.
         .target(name: "CaaSAgent", dependencies: ["CaaSHTTP", "CaaSModel"]),
@@ -49,6 +53,8 @@ let package = Package(
         .testTarget(name: "CaaSPlannerTests", dependencies: ["CaaSPlanner"]),
         .target(name: "CaaSEngineSupport", dependencies: ["CaaSAgent"], path: "Tests/CaaSEngineSupport"),
         .testTarget(name: "CaaSAgentTests", dependencies: ["CaaSAgent", "CaaSModel", "CaaSEngineSupport"]),
-        .testTarget(name: "CaaSServerTests", dependencies: ["CaaSServer", "CaaSTestSupport"]),
+        .testTarget(name: "CaaSCryptoTests", dependencies: ["CaaSCrypto"]),
+        .testTarget(name: "CaaSStoreTests", dependencies: ["CaaSStore", "CaaSTestSupport"]),
+        .testTarget(name: "CaaSServerTests", dependencies: ["CaaSServer", "CaaSTestSupport", .product(name: "Yams", package: "Yams")]),
     ]
 )
