@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "CaaSPlanner", dependencies: ["CaaSModel"]),
 
         // Persistence: repositories, tenant scoping, events, idempotency, audit.
-        .target(name: "CaaSStore", dependencies: ["CaaSPostgres", "CaaSModel", logging]),
+        .target(name: "CaaSStore", dependencies: ["CaaSPostgres", "CaaSModel", "CaaSPlanner", logging]),
 
         // The control plane: API routes, authentication, workers. Wiring only.
         .target(name: "CaaSServer", dependencies: ["CaaSHTTP", "CaaSPostgres", "CaaSStore", "CaaSCrypto", "CaaSModel", "CaaSCompose", "CaaSPlanner", logging]),

@@ -1,0 +1,183 @@
+import CaaSModel
+import CaaSPlanner
+import CaaSPostgres
+import Foundation
+
+/// One application as the reconciler reads it: the planner's snapshot plus what the apply needs
+/// to check that nothing changed in between (optimistic concurrency).
+public struct SchedulingSnapshot: Sendable {
+    public var tenantID: String
+    public var applicationID: String
+    public var applicationName: String
+    public var clusterID: String
+    /// The application is being deleted: every container goes, then the rows.
+    public var deleting: Bool
+    public var generation: Int64
+    public var snapshot: ClusterSnapshot
+    /// Versions read, checked again at apply.
+    var serviceVersions: [String: Int64]
+    var containerVersions: [String: Int64]
+    /// What other applications held on each node when read (checked again for target nodes).
+    var otherUsage: [String: NodeUsage]
+    var serviceNames: [String: String]
+    var containerObserved: [String: ObservedContainerState]
+
+    public func serviceName(_ id: String) -> String { serviceNames[id] ?? id }
+}
+
+/// A container's reservation, as stored on its row at placement.
+struct Reservation {
+    var cpus: Double
+    var memoryBytes: Int64
+    var hostPorts: [String]
+
+    init(_ spec: ServiceSpec) {
+        cpus = spec.resources.reservations.cpus ?? 0
+        memoryBytes = spec.resources.reservations.memoryBytes ?? 0
+        var ports: [String] = []
+        for mapping in spec.ports {
+            guard let published = mapping.published else { continue }
+            for port in published.lower...max(published.lower, published.upper) {
+                ports.append(HostPort(port, published.protocol).description)
+            }
+        }
+        hostPorts = ports
+    }
+}
+
+extension HostPort {
+    /// `8080/tcp` → HostPort.
+    init?(text: String) {
+        let parts = text.split(separator: "/")
+        guard parts.count == 2, let port = Int(parts[0]), let proto = TransportProtocol(rawValue: String(parts[1])) else { return nil }
+        self.init(port, proto)
+    }
+}
+
+enum StoredJSON {
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
+        try JSONDecoder().decode(type, from: Data(text.utf8))
+    }
+
+    static func encode<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+}
+
+extension SystemTransaction {
+    /// Reads one application's scheduling snapshot; nil when the application does not exist.
+    public func schedulingSnapshot(applicationID: String) throws -> SchedulingSnapshot? {
+        try SnapshotLoader.load(applicationID: applicationID, on: connection)
+    }
+}
+
+enum SnapshotLoader {
+    static func load(applicationID: String, on connection: PostgresConnection) throws -> SchedulingSnapshot? {
+        guard let app = try connection.query("""
+            SELECT tenant_id, cluster_id, name, status, generation FROM applications WHERE id = $1
+            """, [applicationID]).first else { return nil }
+        let tenantID: String = try app.decode("tenant_id")
+        let clusterID: String = try app.decode("cluster_id")
+        let deleting = try app.decode("status", as: String.self) == "deleting"
+
+        let otherUsage = try usage(clusterID: clusterID, excludingApplication: applicationID, nodeIDs: nil, on: connection)
+        var nodes: [NodeSnapshot] = []
+        for row in try connection.query("""
+            SELECT id, name, labels::text AS labels, status, capacity_cpus, capacity_memory FROM nodes WHERE cluster_id = $1 ORDER BY id
+            """, [clusterID]) {
+            let id: String = try row.decode("id")
+            let labels = (try? StoredJSON.decode([String: String].self, try row.decode("labels", as: String.self))) ?? [:]
+            nodes.append(NodeSnapshot(
+                id: id, name: try row.decode("name"), labels: labels,
+                status: NodeStatus(rawValue: try row.decode("status", as: String.self)) ?? .down,
+                capacity: NodeCapacity(cpus: try row.decode("capacity_cpus"), memoryBytes: try row.decode("capacity_memory")),
+                otherUsage: otherUsage[id] ?? NodeUsage()))
+        }
+
+        var services: [ServiceSnapshot] = []
+        var serviceVersions: [String: Int64] = [:]
+        var serviceNames: [String: String] = [:]
+        for row in try connection.query("""
+            SELECT id, name, status, spec::text AS spec, desired_replicas::int8 AS desired_replicas, generation,
+                   previous_spec::text AS previous_spec, previous_generation, rollout::text AS rollout, version
+            FROM services WHERE application_id = $1 AND kind = 'container' ORDER BY id
+            """, [applicationID]) {
+            let id: String = try row.decode("id")
+            serviceVersions[id] = try row.decode("version")
+            serviceNames[id] = try row.decode("name")
+            guard !deleting, try row.decode("status", as: String.self) != "removing" else { continue }
+            let replicas: Int = try row.decode("desired_replicas")
+            var spec = try StoredJSON.decode(ServiceSpec.self, try row.decode("spec"))
+            spec.replicas = replicas
+            var previous: PreviousGeneration?
+            if let text: String = try row.decode("previous_spec"), let generation: Int64 = try row.decode("previous_generation"),
+               var previousSpec = try? StoredJSON.decode(ServiceSpec.self, text) {
+                previousSpec.replicas = replicas
+                previous = PreviousGeneration(spec: previousSpec, generation: Int(generation))
+            }
+            let rollout = try (row.decode("rollout", as: String?.self)).flatMap { try? StoredJSON.decode(RolloutState.self, $0) }
+            services.append(ServiceSnapshot(id: id, spec: spec, generation: Int(try row.decode("generation", as: Int64.self)),
+                                            previous: previous, rollout: rollout))
+        }
+
+        var containers: [ContainerSnapshot] = []
+        var containerVersions: [String: Int64] = [:]
+        var observedStates: [String: ObservedContainerState] = [:]
+        for row in try connection.query("""
+            SELECT id, service_id, slot::int8 AS slot, node_id, generation, desired_state, observed_state, health,
+                   restart_count::int8 AS restart_count, exit_code::int8 AS exit_code,
+                   COALESCE(last_exit_at, finished_at) AS last_exit_at, created_at, started_at, healthy_since, replaced_by, version
+            FROM containers WHERE application_id = $1 ORDER BY id
+            """, [applicationID]) {
+            let id: String = try row.decode("id")
+            let observed = ObservedContainerState(rawValue: try row.decode("observed_state", as: String.self)) ?? .pending
+            containerVersions[id] = try row.decode("version")
+            observedStates[id] = observed
+            containers.append(ContainerSnapshot(
+                id: id, serviceID: try row.decode("service_id"), slot: try row.decode("slot"), nodeID: try row.decode("node_id"),
+                generation: Int(try row.decode("generation", as: Int64.self)),
+                desired: DesiredContainerState(rawValue: try row.decode("desired_state", as: String.self)) ?? .running,
+                observed: observed,
+                health: HealthStatus(rawValue: try row.decode("health", as: String.self)) ?? .unknown,
+                restartCount: try row.decode("restart_count"), lastExitCode: try row.decode("exit_code"),
+                lastExitAt: try row.decode("last_exit_at"), createdAt: try row.decode("created_at"),
+                startedAt: try row.decode("started_at"), healthySince: try row.decode("healthy_since"),
+                replacedBy: try row.decode("replaced_by")))
+        }
+
+        return SchedulingSnapshot(
+            tenantID: tenantID, applicationID: applicationID, applicationName: try app.decode("name"), clusterID: clusterID,
+            deleting: deleting, generation: try app.decode("generation"),
+            snapshot: ClusterSnapshot(nodes: nodes, services: services, containers: containers),
+            serviceVersions: serviceVersions, containerVersions: containerVersions, otherUsage: otherUsage,
+            serviceNames: serviceNames, containerObserved: observedStates)
+    }
+
+    /// What containers of other applications hold on the cluster's nodes (or just `nodeIDs`).
+    static func usage(clusterID: String, excludingApplication applicationID: String, nodeIDs: [String]?,
+                      on connection: PostgresConnection) throws -> [String: NodeUsage] {
+        var usage: [String: NodeUsage] = [:]
+        let filter = """
+            FROM containers c JOIN nodes n ON n.id = c.node_id
+            WHERE n.cluster_id = $1 AND c.application_id <> $2 AND ($3::text[] IS NULL OR c.node_id = ANY($3::text[]))
+              AND c.desired_state = 'running' AND c.observed_state NOT IN ('exited', 'failed', 'lost', 'removed')
+              AND c.replaced_by IS NULL
+            """
+        for row in try connection.query("""
+            SELECT c.node_id, sum(c.reserved_cpus)::float8 AS cpus, sum(c.reserved_memory)::int8 AS memory, count(*)::int8 AS n
+            \(filter) GROUP BY c.node_id
+            """, [clusterID, applicationID, nodeIDs]) {
+            usage[try row.decode("node_id")] = NodeUsage(
+                cpus: try row.decode("cpus"), memoryBytes: try row.decode("memory"), containerCount: try row.decode("n"))
+        }
+        for row in try connection.query("""
+            SELECT DISTINCT c.node_id, p.port \(filter.replacingOccurrences(of: "JOIN nodes n ON n.id = c.node_id", with: "JOIN nodes n ON n.id = c.node_id CROSS JOIN LATERAL unnest(c.host_ports) AS p(port)"))
+            """, [clusterID, applicationID, nodeIDs]) {
+            let node: String = try row.decode("node_id")
+            if let port = HostPort(text: try row.decode("port")) { usage[node, default: NodeUsage()].hostPorts.insert(port) }
+        }
+        return usage
+    }
+}
