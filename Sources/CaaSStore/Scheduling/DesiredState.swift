@@ -1,0 +1,110 @@
+import CaaSModel
+import CaaSPostgres
+import Foundation
+
+/// What the pusher sends: the cluster's full desired state under its current generation.
+public struct ClusterPush: Sendable, Equatable {
+    public var tenantID: String
+    public var state: DesiredClusterState
+    /// The generation the agent last acknowledged.
+    public var pushedGeneration: Int64
+    /// The earliest time a container held back by its restart backoff becomes due (push again then).
+    public var nextDueAt: Date?
+}
+
+extension SystemTransaction {
+    /// The desired state of `clusterID`: every container meant to exist (running or stopped) on
+    /// its nodes, except those still waiting for their restart backoff. nil: no such cluster.
+    public func desiredState(clusterID: String) throws -> ClusterPush? {
+        guard let cluster = try connection.query("""
+            SELECT tenant_id, desired_generation, pushed_generation FROM clusters WHERE id = $1
+            """, [clusterID]).first else { return nil }
+        var specs: [String: ServiceSpec] = [:]
+        func spec(_ key: String, _ text: String?) -> ServiceSpec? {
+            if let cached = specs[key] { return cached }
+            guard let text, let decoded = try? StoredJSON.decode(ServiceSpec.self, text) else { return nil }
+            specs[key] = decoded
+            return decoded
+        }
+        var byNode: [String: [DesiredContainer]] = [:]
+        var nextDue: Date?
+        let rows = try connection.query("""
+            SELECT c.id, c.tenant_id, c.application_id, a.name AS app_name, s.name AS service_name, c.slot::int8 AS slot,
+                   c.generation, c.node_id, c.desired_state, c.not_before, c.not_before > now() AS held,
+                   s.id AS service_id, s.generation AS service_generation, s.previous_generation,
+                   CASE WHEN c.generation = s.generation THEN s.spec::text
+                        WHEN c.generation = s.previous_generation THEN s.previous_spec::text
+                        ELSE s.spec::text END AS spec
+            FROM containers c
+            JOIN nodes n ON n.id = c.node_id
+            JOIN services s ON s.id = c.service_id
+            JOIN applications a ON a.id = c.application_id
+            WHERE n.cluster_id = $1 AND c.desired_state <> 'removed'
+            ORDER BY c.node_id, c.id
+            """, [clusterID])
+        for row in rows {
+            if try row.decode("held", as: Bool?.self) == true {
+                let due: Date = try row.decode("not_before")
+                nextDue = min(nextDue ?? due, due)
+                continue
+            }
+            let generation: Int64 = try row.decode("generation")
+            let serviceID: String = try row.decode("service_id")
+            guard let spec = spec("\(serviceID)#\(generation)", try row.decode("spec")) else { continue }
+            let nodeID: String = try row.decode("node_id")
+            let id: String = try row.decode("id")
+            byNode[nodeID, default: []].append(DesiredContainer(
+                containerId: id, tenantId: try row.decode("tenant_id"), appId: try row.decode("application_id"),
+                appName: try row.decode("app_name"), serviceName: try row.decode("service_name"), slot: try row.decode("slot"),
+                generation: generation, image: spec.image, command: spec.command, entrypoint: spec.entrypoint,
+                environment: spec.environment, network: spec.desiredNetwork, ports: spec.desiredPorts,
+                volumes: spec.volumes.map { DesiredVolume(kind: $0.kind, source: $0.source, target: $0.target, readOnly: $0.readOnly) },
+                limits: spec.resources.limits, labels: spec.labels, probe: spec.probe, healthcheck: spec.healthcheck,
+                state: DesiredContainerState(rawValue: try row.decode("desired_state", as: String.self)) ?? .running,
+                stopGracePeriodSeconds: spec.stopGracePeriodSeconds ?? 10))
+        }
+        let nodes = byNode.keys.sorted().map { DesiredNodeState(nodeId: $0, containers: byNode[$0]!) }
+        return ClusterPush(
+            tenantID: try cluster.decode("tenant_id"),
+            state: DesiredClusterState(clusterId: clusterID, generation: try cluster.decode("desired_generation"), nodes: nodes),
+            pushedGeneration: try cluster.decode("pushed_generation"), nextDueAt: nextDue)
+    }
+
+    /// Records that the agent accepted `generation` (never moves back: a stale pusher cannot).
+    /// Returns false when a newer generation was recorded already.
+    @discardableResult
+    public func recordPush(clusterID: String, generation: Int64) throws -> Bool {
+        try connection.execute("""
+            UPDATE clusters SET pushed_generation = $2, pushed_at = now() WHERE id = $1 AND pushed_generation < $2
+            """, [clusterID, generation]) == 1
+    }
+
+    /// The cluster's current desired generation (the fence a push checks before sending).
+    public func desiredGeneration(clusterID: String) throws -> Int64? {
+        try connection.query("SELECT desired_generation FROM clusters WHERE id = $1", [clusterID]).first?.decode("desired_generation")
+    }
+}
+
+extension ServiceSpec {
+    var desiredNetwork: DesiredNetwork {
+        switch networkMode {
+        case "none": .none
+        case "bridge": .bridge
+        default: .host
+        }
+    }
+
+    /// Published ports resolved one by one; an unpublished port is served on its own number.
+    var desiredPorts: [DesiredPort] {
+        var ports: [DesiredPort] = []
+        for mapping in self.ports {
+            for offset in 0..<max(1, mapping.target.count) {
+                let target = mapping.target.lower + offset
+                let host = mapping.published.map { $0.lower + min(offset, $0.count - 1) } ?? target
+                ports.append(DesiredPort(containerPort: target, hostPort: host, hostAddress: mapping.hostIP,
+                                         protocol: mapping.target.protocol))
+            }
+        }
+        return ports
+    }
+}
