@@ -6,6 +6,7 @@ import Foundation
 /// The snapshot a plan was made from is stale: plan again from a fresh one.
 public struct SchedulingConflict: Error, Sendable, Equatable, CustomStringConvertible {
     public var reason: String
+    public init(reason: String) { self.reason = reason }
     public var description: String { "scheduling conflict: \(reason)" }
 }
 

@@ -1,0 +1,127 @@
+import CaaSModel
+import CaaSStore
+import Foundation
+import Logging
+
+/// Who is calling the agent endpoints. The real check (the client certificate of an mTLS
+/// connection, issued by the cluster's CA) comes with agent joining; it answers the one cluster
+/// the caller may speak for.
+public protocol AgentAuthenticator: Sendable {
+    /// The cluster the caller speaks for; throws `AgentAPIError.unauthenticated` otherwise.
+    func clusterID(for credentials: AgentCredentials) async throws -> String
+}
+
+/// What the transport knows of the caller: the peer certificate's subject, or a bearer secret.
+public struct AgentCredentials: Sendable, Equatable {
+    public var certificateSubject: String?
+    public var bearer: String?
+
+    public init(certificateSubject: String? = nil, bearer: String? = nil) {
+        self.certificateSubject = certificateSubject
+        self.bearer = bearer
+    }
+}
+
+public enum AgentAPIError: Error, Sendable, Equatable, CustomStringConvertible {
+    case unauthenticated
+    /// The body names another cluster than the caller's.
+    case wrongCluster(claimed: String, authenticated: String)
+    case badBody(String)
+    case notFound(String)
+
+    public var status: Int {
+        switch self {
+        case .unauthenticated: 401
+        case .wrongCluster: 403
+        case .badBody: 400
+        case .notFound: 404
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .unauthenticated: "the agent could not be authenticated"
+        case .wrongCluster(let claimed, let authenticated): "an agent of cluster \(authenticated) cannot speak for cluster \(claimed)"
+        case .badBody(let detail): "bad body: \(detail)"
+        case .notFound(let what): "no \(what)"
+        }
+    }
+}
+
+/// The control plane's side of the agent channel: status reports, heartbeats, and the desired
+/// state for a resync. Bodies are `AgentWire` JSON. Routes (served on the mTLS listener):
+/// `POST /v1/agent/reports`, `POST /v1/agent/heartbeats`, `GET /v1/agent/desired-state`.
+public struct AgentEndpoints: Sendable {
+    public let store: Store
+    public let authenticator: any AgentAuthenticator
+    public let signal: any JobSignal
+    public let logger: Logger
+
+    public init(store: Store, authenticator: any AgentAuthenticator, signal: any JobSignal, logger: Logger) {
+        self.store = store
+        self.authenticator = authenticator
+        self.signal = signal
+        self.logger = logger
+    }
+
+    /// `POST /v1/agent/reports`: applies the report; answers what it changed.
+    @discardableResult
+    public func receiveReport(body: [UInt8], credentials: AgentCredentials) async throws -> ReportOutcome {
+        let clusterID = try await authenticator.clusterID(for: credentials)
+        let report: AgentReport
+        do {
+            report = try AgentWire.decoder().decode(AgentReport.self, from: Data(body))
+        } catch {
+            throw AgentAPIError.badBody("\(error)")
+        }
+        guard report.clusterId == clusterID else { throw AgentAPIError.wrongCluster(claimed: report.clusterId, authenticated: clusterID) }
+        let outcome = try await store.systemTransaction { try $0.applyReport(report, clusterID: clusterID) }
+        if !outcome.reconciled.isEmpty { signal.signal() }
+        if outcome.unknown > 0 {
+            logger.debug("report named containers this cluster does not have", metadata: ["cluster.id": .string(clusterID), "count": "\(outcome.unknown)"])
+        }
+        return outcome
+    }
+
+    /// `POST /v1/agent/heartbeats`: nodes alive; returns the nodes that came back.
+    @discardableResult
+    public func receiveHeartbeat(body: [UInt8], credentials: AgentCredentials) async throws -> [NodeChange] {
+        let clusterID = try await authenticator.clusterID(for: credentials)
+        let heartbeat: Heartbeat
+        do {
+            heartbeat = try AgentWire.decoder().decode(Heartbeat.self, from: Data(body))
+        } catch {
+            throw AgentAPIError.badBody("\(error)")
+        }
+        guard heartbeat.clusterId == clusterID else {
+            throw AgentAPIError.wrongCluster(claimed: heartbeat.clusterId, authenticated: clusterID)
+        }
+        let changes = try await store.systemTransaction { try $0.applyHeartbeat(heartbeat, clusterID: clusterID) }
+        if !changes.isEmpty {
+            signal.signal()
+            logger.info("nodes are back", metadata: ["cluster.id": .string(clusterID), "nodes": "\(changes.map(\.name))"])
+        }
+        return changes
+    }
+
+    /// `GET /v1/agent/desired-state`: the full desired state (an agent's resync at start).
+    public func desiredState(credentials: AgentCredentials) async throws -> [UInt8] {
+        let clusterID = try await authenticator.clusterID(for: credentials)
+        guard let push = try await store.systemTransaction({ try $0.desiredState(clusterID: clusterID) }) else {
+            throw AgentAPIError.notFound("cluster \(clusterID)")
+        }
+        return Array(try AgentWire.encoder().encode(push.state))
+    }
+}
+
+/// Credentials → cluster by a fixed table (tests, `--dev`): the bearer secret names the cluster.
+public struct StaticAgentAuthenticator: AgentAuthenticator {
+    public var clusters: [String: String]
+
+    public init(clusters: [String: String]) { self.clusters = clusters }
+
+    public func clusterID(for credentials: AgentCredentials) async throws -> String {
+        guard let bearer = credentials.bearer, let cluster = clusters[bearer] else { throw AgentAPIError.unauthenticated }
+        return cluster
+    }
+}

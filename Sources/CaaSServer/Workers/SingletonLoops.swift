@@ -1,0 +1,74 @@
+import CaaSPlanner
+import CaaSStore
+import Foundation
+import Logging
+
+/// The loops only one replica runs at a time (under `Leadership`): the node monitor, the
+/// rollout/deadline ticker with job retention, and the autoscaler. Each runs until cancelled.
+public struct SingletonLoops: Sendable {
+    public let store: Store
+    public let settings: WorkerSettings
+    public let signal: any JobSignal
+    public let logger: Logger
+
+    public init(store: Store, settings: WorkerSettings, signal: any JobSignal, logger: Logger) {
+        self.store = store
+        self.settings = settings
+        self.signal = signal
+        self.logger = logger
+    }
+
+    public func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await every(settings.nodeMonitorInterval, "node monitor") { try await monitorNodes() } }
+            group.addTask { await every(settings.tickerInterval, "ticker") { try await tick() } }
+            group.addTask { await every(settings.autoscaleInterval, "autoscaler") { try await autoscale() } }
+        }
+    }
+
+    func every(_ interval: TimeInterval, _ name: String, _ body: @Sendable () async throws -> Void) async {
+        while !Task.isCancelled {
+            do {
+                try await body()
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("\(name) failed", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(nanoseconds: interval.nanoseconds)
+        }
+    }
+
+    /// Nodes silent for `node_down_after` become `down`; their applications are reconciled
+    /// (containers lost, replaced elsewhere).
+    public func monitorNodes() async throws {
+        let seconds = settings.nodeDownAfter
+        let down = try await store.systemTransaction { try $0.markSilentNodesDown(after: seconds) }
+        if !down.isEmpty {
+            signal.signal()
+            logger.warning("nodes down", metadata: ["nodes": "\(down.map(\.name))"])
+        }
+    }
+
+    /// Rollouts past their deadline are reconciled (the plan ends them); finished jobs pruned.
+    public func tick() async throws {
+        let overdue = try await store.systemTransaction { try $0.reconcileOverdueDeployments() }
+        if overdue > 0 { signal.signal() }
+        let (keep, keepFailed) = (Int(settings.jobRetention), Int(settings.failedJobRetention))
+        _ = try await store.systemTransaction { try $0.pruneJobs(olderThan: keep, failedOlderThan: keepFailed) }
+    }
+
+    /// `Autoscaler.decide` on the CPU the agents reported; a change scales the service.
+    public func autoscale(now: Date = Date()) async throws {
+        let window = settings.autoscaleSampleWindow
+        let candidates = try await store.systemTransaction { try $0.autoscalingCandidates(sampleWindow: window) }
+        for candidate in candidates {
+            let decision = Autoscaler.decide(
+                policy: candidate.policy, currentReplicas: candidate.desiredReplicas, cpuSamples: candidate.cpuSamples,
+                lastScaledAt: candidate.lastScaledAt, cooldown: settings.autoscaleCooldown, now: now)
+            guard decision.changed, decision.replicas != candidate.desiredReplicas else { continue }
+            try await store.systemTransaction { try $0.autoscale(candidate, to: decision.replicas, reason: decision.reason) }
+            signal.signal()
+            logger.info("autoscaled", metadata: ["service.id": .string(candidate.serviceID), "reason": .string(decision.reason)])
+        }
+    }
+}

@@ -1,0 +1,43 @@
+import CaaSPlanner
+import Foundation
+
+/// Tunables of the scheduler's workers. Defaults are the product's.
+public struct WorkerSettings: Sendable {
+    /// Names this replica in job leases (`locked_by`) and logs.
+    public var replicaID: String
+    /// Job loops per kind running at once in this replica.
+    public var reconcileConcurrency = 2
+    public var pushConcurrency = 2
+    /// How long a claimed job is held before another replica may take it (renewed while running).
+    public var jobLease: TimeInterval = 30
+    /// The longest a job loop sleeps without a notification (a safety net; notifications and the
+    /// next due time wake it earlier).
+    public var safetyWake: TimeInterval = 5
+    /// Bounded re-plans when the snapshot went stale before apply.
+    public var maxConflictRetries = 5
+    /// A node without a heartbeat this long is `down` (`node_down_after`).
+    public var nodeDownAfter: TimeInterval = 3
+    /// How often the node monitor looks.
+    public var nodeMonitorInterval: TimeInterval = 0.5
+    /// How often the ticker queues overdue deployments and prunes finished jobs.
+    public var tickerInterval: TimeInterval = 2
+    /// Autoscaler: evaluation period, CPU samples no older than this, and cooldown after a change.
+    public var autoscaleInterval: TimeInterval = 10
+    public var autoscaleSampleWindow: TimeInterval = 30
+    public var autoscaleCooldown: TimeInterval = 60
+    /// Finished jobs are kept this long (failed ones `failedJobRetention`).
+    public var jobRetention: TimeInterval = 3_600
+    public var failedJobRetention: TimeInterval = 7 * 86_400
+    /// Leadership: how often a follower tries the lock, and how often the leader checks its connection.
+    public var leaderRetryInterval: TimeInterval = 1
+    public var leaderCheckInterval: TimeInterval = 1
+    public var planner = PlannerOptions()
+
+    public init(replicaID: String = "caas-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8).lowercased())") {
+        self.replicaID = replicaID
+    }
+}
+
+extension TimeInterval {
+    var nanoseconds: UInt64 { UInt64(Swift.max(0, self) * 1_000_000_000) }
+}
