@@ -11,6 +11,12 @@ public enum Interpolation {
         /// Every reference written in the text, evaluated or not, in order.
         public var references: [VariableReference]
         public var problems: [Problem]
+
+        public init(value: String, references: [VariableReference], problems: [Problem]) {
+            self.value = value
+            self.references = references
+            self.problems = problems
+        }
     }
 
     public enum Problem: Sendable, Equatable {
