@@ -37,7 +37,7 @@ struct ParseRun {
         self.limits = limits
     }
 
-    static let topLevelKeys: Set<String> = ["version", "name", "services", "volumes", "networks", "secrets", "configs", "include", "models"]
+    static let topLevelKeys: Set<String> = ["version", "name", "services", "volumes"]
 
     mutating func parse(_ text: String) -> AppSpec? {
         if let finding = InputScreen(limits: limits).screen(text) {

@@ -24,3 +24,12 @@ func service(_ spec: AppSpec, _ name: String, sourceLocation: SourceLocation = #
 func yaml(_ text: String) -> String {
     text
 }
+
+/// The named service, or an empty placeholder with a recorded issue (usable inside `#expect`).
+func svc(_ spec: AppSpec, _ name: String, sourceLocation: SourceLocation = #_sourceLocation) -> ServiceSpec {
+    guard let s = spec.service(named: name) else {
+        Issue.record("no service \(name)", sourceLocation: sourceLocation)
+        return ServiceSpec(name: name, image: "")
+    }
+    return s
+}

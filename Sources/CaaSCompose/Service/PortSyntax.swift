@@ -83,7 +83,7 @@ enum PortSyntax {
         var numbers: [Int] = []
         for bound in bounds {
             guard !bound.isEmpty, bound.allSatisfy(\.isASCII), let n = Int(bound) else {
-                throw Failure(message: "'\(whole)': '\(text)' is not a \(role) port or port range")
+                throw Failure(message: "'\(whole)': '\(text)' is not a valid \(role) port or port range")
             }
             guard validPorts.contains(n) else {
                 throw Failure(message: "'\(whole)': \(role) port \(n) is out of range (1…65535)")

@@ -26,7 +26,7 @@ struct ServiceReader {
     }
 
     static let knownKeys: Set<String> = [
-        "image", "build", "command", "entrypoint", "environment", "env_file", "ports", "expose", "volumes", "tmpfs",
+        "image", "build", "command", "entrypoint", "environment", "ports", "expose", "volumes", "tmpfs",
         "restart", "links", "external_links", "depends_on", "labels", "deploy", "scale", "cpus", "mem_limit",
         "mem_reservation", "healthcheck", "network_mode", "net", "stop_grace_period",
     ]
