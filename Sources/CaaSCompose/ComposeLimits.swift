@@ -8,12 +8,15 @@ public struct ComposeLimits: Sendable, Equatable {
     public var maxNodes: Int
     /// Deepest nesting of mappings and sequences.
     public var maxDepth: Int
+    /// Most scalar text after alias expansion, in UTF-8 bytes.
+    public var maxExpandedTextBytes: Int
 
-    public init(maxBytes: Int = 1 << 20, maxServices: Int = 500, maxNodes: Int = 200_000, maxDepth: Int = 64) {
+    public init(maxBytes: Int = 1 << 20, maxServices: Int = 500, maxNodes: Int = 200_000, maxDepth: Int = 64, maxExpandedTextBytes: Int = 16 << 20) {
         self.maxBytes = maxBytes
         self.maxServices = maxServices
         self.maxNodes = maxNodes
         self.maxDepth = maxDepth
+        self.maxExpandedTextBytes = maxExpandedTextBytes
     }
 
     public static let standard = ComposeLimits()

@@ -11,6 +11,8 @@ struct TreeBuilder {
     let log: DiagnosticLog
     private(set) var references: [VariableReference] = []
     private var nodeCount = 0
+    /// Scalar text after alias expansion, in UTF-8 bytes: aliases of one long string cost each time they appear.
+    private var textBytes = 0
 
     init(limits: ComposeLimits, variables: [String: String], log: DiagnosticLog) {
         self.limits = limits
@@ -46,6 +48,12 @@ struct TreeBuilder {
         let (line, column) = Self.position(node)
         switch node {
         case .scalar(let scalar):
+            textBytes += scalar.string.utf8.count
+            if textBytes > limits.maxExpandedTextBytes {
+                log.add(.error, path: path, line: line, column: column,
+                        "the document expands to more than \(limits.maxExpandedTextBytes) bytes of text (are aliases repeating long strings?)")
+                throw LimitExceeded()
+            }
             return YNode(value: .scalar(interpolate(scalar, path: path, line: line, column: column)), path: path, line: line, column: column)
         case .sequence(let sequence):
             var items: [YNode] = []
