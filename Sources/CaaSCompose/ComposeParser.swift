@@ -8,6 +8,31 @@ import Yams
 /// Specification (with or without `version:`, with `name:`). Every problem is reported at once,
 /// with its path and position; the spec is `nil` when any of them is an error. Unknown keys are
 /// warnings, `x-` extensions are ignored, wrong types are errors.
+///
+/// Decisions worth knowing:
+/// - Variables: interpolation applies to scalar values after YAML parsing, never to keys. A missing
+///   plain `${X}` is a warning and becomes empty (as docker-compose does); a missing `${X:?}` /
+///   `${X?}` is an error; bad syntax is an error. A bare `KEY` in `environment` takes the deploy-time
+///   variable `KEY` when given and is otherwise unset (`value == nil`), with no warning.
+/// - Service names: compose's charset, and also a DNS label (`[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?`),
+///   since services are reached by name. See `ServiceName`.
+/// - Extension labels (`aliyun.*`, `caas.*`) become fields and also stay in `labels` as written.
+///   `deploy.labels` are merged into `labels` (service labels win on the same key).
+/// - Replica counts from `deploy.replicas`, `scale:` and the scale label must agree.
+/// - `deploy.restart_policy` overrides `restart:` (warned when they differ); `deploy.resources`
+///   overrides the v2 `cpus` / `mem_limit` / `mem_reservation` (warned when they differ).
+/// - A published port range must have as many ports as its target range (docker's "any port of
+///   this host range" form is rejected).
+/// - Named volumes must be declared at the top level, except in compose v1, where they are
+///   declared implicitly (v1 had no top-level `volumes`).
+/// - Swarm-classic placement in `environment` (`constraint:`, `availability:`) becomes
+///   `placement.constraints` and is not passed to the container; `affinity:` and soft constraints
+///   are dropped with a warning.
+/// - `external:` services become `AppSpec.externalServices`; links and dependencies may name them.
+/// - Durations accept Go-style units (`1m30s`, `500ms`) or a bare number of seconds; byte sizes
+///   use binary multiples (`1g` = 2³⁰ bytes).
+/// - Hostile input: see `ComposeLimits`. Aliases used as mapping keys and explicit `?` keys are
+///   rejected before YAML parsing.
 public enum ComposeParser {
     public static func parse(_ text: String, variables: [String: String] = [:], limits: ComposeLimits = .standard) -> ComposeResult {
         let log = DiagnosticLog()
@@ -15,12 +40,7 @@ public enum ComposeParser {
         let spec = run.parse(text)
         var references = run.references
         references.sort { ($0.line ?? .max, $0.column ?? 0) < ($1.line ?? .max, $1.column ?? 0) }
-        var missing: [String] = []
-        for reference in references where reference.kind == .interpolation && reference.defaultValue == nil
-            && variables[reference.name] == nil && !missing.contains(reference.name) {
-            missing.append(reference.name)
-        }
-        return ComposeResult(spec: log.hasErrors ? nil : spec, diagnostics: log.sorted(), variables: references, missingVariables: missing)
+        return ComposeResult(spec: log.hasErrors ? nil : spec, diagnostics: log.sorted(), variables: references, missingVariables: run.missing)
     }
 }
 
@@ -30,6 +50,7 @@ struct ParseRun {
     let variables: [String: String]
     let limits: ComposeLimits
     var references: [VariableReference] = []
+    var missing: [String] = []
 
     init(log: DiagnosticLog, variables: [String: String], limits: ComposeLimits) {
         self.log = log
@@ -63,6 +84,7 @@ struct ParseRun {
             return nil
         }
         references = builder.references
+        missing = builder.missing
         return readDocument(root)
     }
 

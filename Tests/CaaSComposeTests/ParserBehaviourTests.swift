@@ -146,6 +146,23 @@ import Testing
         #expect(result.missingVariables == ["IMAGE"])
     }
 
+    @Test func missingVariablesAreThoseWhoseAbsenceIsFelt() {
+        let result = ComposeParser.parse("""
+        services:
+          web:
+            image: nginx:${TAG:-latest}
+            environment:
+              A: ${ALT:+on}
+              B: ${OUTER:-${INNER}}
+              C: ${PLAIN}
+              D: ${NEEDED?}
+              E: ${PLAIN}
+        """)
+        #expect(result.missingVariables == ["INNER", "PLAIN", "NEEDED"])
+        #expect(result.variables.map(\.name) == ["TAG", "ALT", "OUTER", "INNER", "PLAIN", "NEEDED", "PLAIN"])
+        #expect(result.diagnostics.map(\.severity) == [.warning, .warning, .error, .warning])
+    }
+
     @Test func linksToExternalServicesAreValidAndNotContainers() throws {
         let (spec, _) = try parseValid("""
         services:

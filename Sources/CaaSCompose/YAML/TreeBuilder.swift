@@ -10,6 +10,8 @@ struct TreeBuilder {
     let variables: [String: String]
     let log: DiagnosticLog
     private(set) var references: [VariableReference] = []
+    /// Variables whose absence was felt (a plain reference or a required one), each once, in order.
+    private(set) var missing: [String] = []
     private var nodeCount = 0
     /// Scalar text after alias expansion, in UTF-8 bytes: aliases of one long string cost each time they appear.
     private var textBytes = 0
@@ -133,9 +135,11 @@ struct TreeBuilder {
             case .syntax(let message):
                 log.add(.error, path: path, line: line, column: column, message)
             case let .missingRequired(name, message):
+                if !missing.contains(name) { missing.append(name) }
                 let detail = message.isEmpty ? "required variable \(name) is not set" : "required variable \(name) is not set: \(message)"
                 log.add(.error, path: path, line: line, column: column, detail)
             case .missing(let name):
+                if !missing.contains(name) { missing.append(name) }
                 log.add(.warning, path: path, line: line, column: column, "variable \(name) is not set; substituting an empty string")
             }
         }
