@@ -20,10 +20,6 @@ func service(_ spec: AppSpec, _ name: String, sourceLocation: SourceLocation = #
     try #require(spec.service(named: name), "no service \(name)", sourceLocation: sourceLocation)
 }
 
-/// Dedents a multi-line literal so compose text can be written inline in tests.
-func yaml(_ text: String) -> String {
-    text
-}
 
 /// The named service, or an empty placeholder with a recorded issue (usable inside `#expect`).
 func svc(_ spec: AppSpec, _ name: String, sourceLocation: SourceLocation = #_sourceLocation) -> ServiceSpec {
