@@ -74,7 +74,9 @@ extension IdempotencyScope {
         }
         let expired: Bool = try row.decode("expired")
         let digest: String = try row.decode("digest")
-        if expired || (digest == requestDigestHex && (try row.decode("state", as: String.self)) == "pending" && (try row.decode("lapsed", as: Bool?.self)) == true) {
+        let state: String = try row.decode("state")
+        let lapsed: Bool? = try row.decode("lapsed")
+        if expired || (digest == requestDigestHex && state == "pending" && lapsed == true) {
             _ = try connection.execute("""
                 UPDATE idempotency_keys SET request_digest = decode($3, 'hex'), state = 'pending',
                        locked_until = now() + make_interval(secs => $4), response_status = NULL,
@@ -84,7 +86,7 @@ extension IdempotencyScope {
             return .claimed
         }
         guard digest == requestDigestHex else { return .mismatch }
-        guard (try row.decode("state", as: String.self)) == "done" else { return .inProgress }
+        guard state == "done" else { return .inProgress }
         return .replay(StoredResponse(status: try row.decode("response_status"),
                                       headersJSON: try row.decode("headers"),
                                       bodyHex: try row.decode("body")))

@@ -177,3 +177,21 @@ extension SystemTransaction {
         return try asTenant(tenantID).createToken(new)
     }
 }
+
+extension SystemTransaction {
+    /// Serializes start-up work between replicas for the rest of this transaction.
+    public func lockBootstrap() throws {
+        _ = try connection.query("SELECT pg_advisory_xact_lock(hashtext('caas.bootstrap'))::text")
+    }
+
+    /// The tenant with this name, if any.
+    public func tenant(named name: String) throws -> TenantRecord? {
+        try connection.query("SELECT \(tenantColumns) FROM tenants WHERE name = $1", [name]).first.map(TenantRecord.init(row:))
+    }
+
+    /// Takes the singleton lock of a periodic job for this transaction; false when another
+    /// replica holds it.
+    public func trySingletonLock(_ name: String) throws -> Bool {
+        try connection.query("SELECT pg_try_advisory_xact_lock(hashtext($1)) AS taken", [name])[0].decode("taken", as: Bool.self)
+    }
+}

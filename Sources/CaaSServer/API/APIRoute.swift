@@ -15,11 +15,11 @@ public struct APIRoute: Sendable {
     public var idParameters: [String: IdentifierKind]
     /// Whether this route needs `If-Match` (428 without it). Routes default to optional.
     public var requiresIfMatch: Bool
-    public var handler: @Sendable (RequestContext) async throws -> APIResponse
+    public var handler: @Sendable (APIContext) async throws -> APIResponse
 
     public init(_ method: String, _ path: String, action: String, access: Access, query: Set<String> = [],
                 ids: [String: IdentifierKind] = [:], requiresIfMatch: Bool = false,
-                handler: @escaping @Sendable (RequestContext) async throws -> APIResponse) {
+                handler: @escaping @Sendable (APIContext) async throws -> APIResponse) {
         self.method = method
         self.path = path
         self.action = action

@@ -102,7 +102,7 @@ public final class ControlPlane: Sendable {
         if request.body.count > settings.maximumBodyBytes {
             throw APIError.payloadTooLarge(limit: settings.maximumBodyBytes)
         }
-        var context = RequestContext(request: request, parameters: parameters, principal: principal,
+        var context = APIContext(request: request, parameters: parameters, principal: principal,
                                      requestID: requestID, plane: self, logger: logger)
         if let principal { context = context.with(logger: logger.with("tenant.id", principal.tenantID ?? "system")) }
         if route.method == "POST", let key = request.header("idempotency-key"), let principal {
@@ -156,9 +156,9 @@ public final class ControlPlane: Sendable {
     }
 }
 
-extension RequestContext {
-    func with(logger: Logger) -> RequestContext {
-        RequestContext(request: request, parameters: parameters, principal: principal, requestID: requestID, plane: plane, logger: logger)
+extension APIContext {
+    func with(logger: Logger) -> APIContext {
+        APIContext(request: request, parameters: parameters, principal: principal, requestID: requestID, plane: plane, logger: logger)
     }
 }
 

@@ -12,7 +12,7 @@ enum Idempotency {
     static let waitSeconds = 10.0
     static let replayHeader = "Idempotent-Replayed"
 
-    static func run(key: String, context: RequestContext, principal: Principal, route: APIRoute) async throws -> APIResponse {
+    static func run(key: String, context: APIContext, principal: Principal, route: APIRoute) async throws -> APIResponse {
         guard (1...255).contains(key.utf8.count), key.utf8.allSatisfy({ $0 >= 0x21 && $0 <= 0x7e }) else {
             throw APIError.badRequest("Idempotency-Key must be 1 to 255 visible ASCII characters", pointer: "Idempotency-Key")
         }

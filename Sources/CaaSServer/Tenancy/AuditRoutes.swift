@@ -9,7 +9,7 @@ enum AuditRoutes {
                  query: ["limit", "cursor", "action", "target", "since", "until", "outcome", "token_id", "tenant_id"], handler: list),
     ]
 
-    static func list(_ context: RequestContext) async throws -> APIResponse {
+    static func list(_ context: APIContext) async throws -> APIResponse {
         let page = try context.page(keyCount: 1)
         let before = try page.after.map { key -> Int64 in
             guard let id = Int64(key[0]) else { throw APIError.badRequest("cursor is not one this server issued", pointer: "cursor", type: "invalid-cursor") }
@@ -27,10 +27,12 @@ enum AuditRoutes {
             if context.request.query["tenant_id"] != nil {
                 throw APIError.badRequest("tenant_id is for the system administrator; a tenant reads its own audit log", pointer: "tenant_id")
             }
-            entries = try await context.store.transaction(scope) { try $0.auditEntries(filter: filter, limit: page.limit, before: before) }
+            let chosen = filter
+            entries = try await context.store.transaction(scope) { try $0.auditEntries(filter: chosen, limit: page.limit, before: before) }
         } else {
             filter.tenantID = try context.queryText("tenant_id")
-            entries = try await context.store.systemTransaction { try $0.auditEntries(filter: filter, limit: page.limit, before: before) }
+            let chosen = filter
+            entries = try await context.store.systemTransaction { try $0.auditEntries(filter: chosen, limit: page.limit, before: before) }
         }
         return .json(Page(fetched: entries, limit: page.limit, key: { [String($0.id)] }, render: Views.audit).json)
     }

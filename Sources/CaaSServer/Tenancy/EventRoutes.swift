@@ -22,7 +22,7 @@ enum EventRoutes {
         var objectID: String?
     }
 
-    static func parse(_ context: RequestContext) throws -> Query {
+    static func parse(_ context: APIContext) throws -> Query {
         var after: Int64 = 0
         if let text = context.request.query["after"] ?? context.request.header("last-event-id") {
             guard let value = Int64(text), value >= 0 else { throw APIError.badRequest("after must be an event id (an integer ≥ 0)", pointer: "after") }
@@ -46,7 +46,7 @@ enum EventRoutes {
         return Query(after: after, limit: limit, wait: wait, type: try context.queryText("type"), objectID: try context.queryText("object_id"))
     }
 
-    static func list(_ context: RequestContext) async throws -> APIResponse {
+    static func list(_ context: APIContext) async throws -> APIResponse {
         let query = try parse(context)
         let scope = try context.tenantScope()
         if (context.request.header("accept") ?? "").contains("text/event-stream") {
@@ -76,7 +76,7 @@ enum EventRoutes {
 
     /// One server-sent event per event; a comment line every `heartbeatSeconds` keeps proxies
     /// from closing an idle stream.
-    static func stream(_ context: RequestContext, scope: TenantScope, query: Query) -> APIResponse {
+    static func stream(_ context: APIContext, scope: TenantScope, query: Query) -> APIResponse {
         let store = context.store
         let notifier = context.plane.notifier
         let heartbeat = heartbeatSeconds

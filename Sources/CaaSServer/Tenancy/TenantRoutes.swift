@@ -36,14 +36,14 @@ enum TenantRoutes {
         APIRoute("GET", "/v1/tenant", action: "tenant.get", access: .tenant(.read), handler: own),
     ]
 
-    static func respond(_ tenant: TenantRecord, _ context: RequestContext, status: Int = 200) -> APIResponse {
+    static func respond(_ tenant: TenantRecord, _ context: APIContext, status: Int = 200) -> APIResponse {
         var response = APIResponse.json(Views.tenant(tenant, defaults: context.settings.quotaDefaults), status: status, etag: tenant.version)
         response.auditTarget = tenant.id
         response.auditTenant = tenant.id
         return response
     }
 
-    static func create(_ context: RequestContext) async throws -> APIResponse {
+    static func create(_ context: APIContext) async throws -> APIResponse {
         let body = try context.body(createSchema)
         let name = body["name"]!.stringValue!
         let displayName = body["display_name"]?.stringValue ?? name
@@ -57,7 +57,7 @@ enum TenantRoutes {
         return response
     }
 
-    static func list(_ context: RequestContext) async throws -> APIResponse {
+    static func list(_ context: APIContext) async throws -> APIResponse {
         let page = try context.page(keyCount: 2)
         let status = try context.queryChoice("status", ["active", "suspended"]).flatMap(TenantStatus.init(rawValue:))
         let filter = TenantFilter(status: status, namePrefix: try context.queryText("name_prefix", maxLength: 63))
@@ -66,7 +66,7 @@ enum TenantRoutes {
         return .json(Page(fetched: rows, limit: page.limit, key: { $0.1 }, render: { Views.tenant($0.0, defaults: defaults) }).json)
     }
 
-    static func get(_ context: RequestContext) async throws -> APIResponse {
+    static func get(_ context: APIContext) async throws -> APIResponse {
         let id = context.parameter("tenant_id")
         guard let tenant = try await context.store.systemTransaction({ try $0.tenant(id) }) else {
             throw APIError.notFound("tenant", id)
@@ -74,7 +74,7 @@ enum TenantRoutes {
         return respond(tenant, context)
     }
 
-    static func update(_ context: RequestContext) async throws -> APIResponse {
+    static func update(_ context: APIContext) async throws -> APIResponse {
         let id = context.parameter("tenant_id")
         let patch = try context.body(patchSchema)
         let expected = try context.expectedVersion()
@@ -93,7 +93,7 @@ enum TenantRoutes {
         return respond(tenant, context)
     }
 
-    static func delete(_ context: RequestContext) async throws -> APIResponse {
+    static func delete(_ context: APIContext) async throws -> APIResponse {
         let id = context.parameter("tenant_id")
         let expected = try context.expectedVersion()
         try await context.store.systemTransaction { try $0.deleteTenant(id, expectedVersion: expected) }
@@ -102,7 +102,7 @@ enum TenantRoutes {
         return response
     }
 
-    static func suspend(_ context: RequestContext) async throws -> APIResponse {
+    static func suspend(_ context: APIContext) async throws -> APIResponse {
         let id = context.parameter("tenant_id")
         let reason = try context.body(suspendSchema)["reason"]!.stringValue!
         let expected = try context.expectedVersion()
@@ -112,7 +112,7 @@ enum TenantRoutes {
         return respond(tenant, context)
     }
 
-    static func resume(_ context: RequestContext) async throws -> APIResponse {
+    static func resume(_ context: APIContext) async throws -> APIResponse {
         let id = context.parameter("tenant_id")
         if !context.request.body.isEmpty { _ = try context.body(.object(properties: [:])) }
         let expected = try context.expectedVersion()
@@ -122,7 +122,7 @@ enum TenantRoutes {
         return respond(tenant, context)
     }
 
-    static func own(_ context: RequestContext) async throws -> APIResponse {
+    static func own(_ context: APIContext) async throws -> APIResponse {
         let (tenant, usage) = try await context.inTenant { tx in (try tx.tenant(), try tx.quotaUsage()) }
         var response = respond(tenant, context)
         if case .object(var members) = Views.tenant(tenant, defaults: context.settings.quotaDefaults) {

@@ -18,7 +18,7 @@ enum TokenRoutes {
     ]
 
     /// Reads the body of a token creation into what the store keeps, and the secret to show once.
-    static func newToken(_ context: RequestContext) throws -> (NewToken, String) {
+    static func newToken(_ context: APIContext) throws -> (NewToken, String) {
         let body = try context.body(createSchema)
         var expiry: Date?
         if let text = body["expires_at"]?.stringValue {
@@ -43,20 +43,20 @@ enum TokenRoutes {
         return response
     }
 
-    static func create(_ context: RequestContext) async throws -> APIResponse {
+    static func create(_ context: APIContext) async throws -> APIResponse {
         let (new, secret) = try newToken(context)
         let token = try await context.inTenant { try $0.createToken(new) }
         return created(token, secret: secret)
     }
 
-    static func createForTenant(_ context: RequestContext) async throws -> APIResponse {
+    static func createForTenant(_ context: APIContext) async throws -> APIResponse {
         let tenantID = context.parameter("tenant_id")
         let (new, secret) = try newToken(context)
         let token = try await context.store.systemTransaction { try $0.createToken(in: tenantID, new) }
         return created(token, secret: secret)
     }
 
-    static func list(_ context: RequestContext) async throws -> APIResponse {
+    static func list(_ context: APIContext) async throws -> APIResponse {
         let page = try context.page(keyCount: 2)
         let role = try context.queryChoice("role", Role.tenantRoles.map(\.rawValue))
         let includeRevoked = try context.queryChoice("include_revoked", ["true", "false"]) == "true"
@@ -65,13 +65,13 @@ enum TokenRoutes {
         return .json(Page(fetched: rows, limit: page.limit, key: { $0.1 }, render: { Views.token($0.0) }).json)
     }
 
-    static func get(_ context: RequestContext) async throws -> APIResponse {
+    static func get(_ context: APIContext) async throws -> APIResponse {
         let id = context.parameter("token_id")
         guard let token = try await context.inTenant({ try $0.token(id) }) else { throw APIError.notFound("token", id) }
         return .json(Views.token(token), etag: token.version)
     }
 
-    static func revoke(_ context: RequestContext) async throws -> APIResponse {
+    static func revoke(_ context: APIContext) async throws -> APIResponse {
         let id = context.parameter("token_id")
         let expected = try context.expectedVersion()
         let token = try await context.inTenant { try $0.revokeToken(id, expectedVersion: expected) }

@@ -5,7 +5,7 @@ import Logging
 
 /// Everything a handler gets: the request, its path parameters, the caller, and the helpers that
 /// implement the conventions (strict bodies, pages, If-Match).
-public struct RequestContext: Sendable {
+public struct APIContext: Sendable {
     public let request: APIRequest
     public let parameters: [String: String]
     /// `nil` only on anonymous routes.
