@@ -135,6 +135,12 @@ public struct PortMapping: Codable, Sendable, Equatable {
     /// Long syntax `mode:`; `nil` when not written (compose's default is `ingress`).
     public var mode: PortPublishMode?
 
+    /// Acronyms spelled so that snake_case JSON (`host_ip`) decodes back to the same key.
+    enum CodingKeys: String, CodingKey {
+        case target, published, mode
+        case hostIP = "hostIp"
+    }
+
     public init(target: PortRange, published: PortRange? = nil, hostIP: String? = nil, mode: PortPublishMode? = nil) {
         self.target = target
         self.published = published
