@@ -14,13 +14,16 @@ public final class ControlPlane: Sendable {
     public let logger: Logger
     public let dev: Bool
     public let notifier: EventNotifier
+    /// Settings of the resource API (secrets key, rollout deadline, default cluster network).
+    public let resources: ResourceSettings
     let authenticator: Authenticator
     let tokenLimiter: RateLimiter
     /// Every route of the API, in the order openapi.yaml lists them.
     public let routes: [APIRoute]
 
-    public init(store: Store, settings: TenancySettings, dev: Bool = false, logger: Logger) {
+    public init(store: Store, settings: TenancySettings, resources: ResourceSettings = ResourceSettings(), dev: Bool = false, logger: Logger) {
         self.store = store
+        self.resources = resources
         self.settings = settings
         self.dev = dev
         self.logger = logger
@@ -30,7 +33,7 @@ public final class ControlPlane: Sendable {
             store: store,
             failures: RateLimiter(ratePerSecond: settings.authFailurePerSecond, burst: settings.authFailureBurst),
             logger: logger)
-        self.routes = TenantRoutes.all + TokenRoutes.all + AuditRoutes.all + EventRoutes.all
+        self.routes = TenantRoutes.all + TokenRoutes.all + AuditRoutes.all + EventRoutes.all + ResourceRoutes.all
     }
 
     // MARK: The request pipeline
