@@ -50,8 +50,9 @@ public struct JobWorker: Sendable {
 
     func loop() async {
         var failures = 0
+        let local = (signal as? LocalJobSignal) ?? (signal as? PostgresJobSignal)?.local
         while !Task.isCancelled {
-            let seen = (signal as? LocalJobSignal)?.currentGeneration
+            let seen = local?.currentGeneration
             do {
                 let claimed = try await queue.claim(kinds: [handler.kind], limit: 1)
                 failures = 0
@@ -62,7 +63,7 @@ public struct JobWorker: Sendable {
                 let due = try await queue.secondsUntilNextDue(kinds: [handler.kind])
                 let timeout = min(due ?? safetyWake, safetyWake)
                 if timeout <= 0 { continue }
-                if let local = signal as? LocalJobSignal, let seen {
+                if let local, let seen {
                     await local.wait(after: seen, timeout: timeout)
                 } else {
                     await signal.wait(timeout: timeout)
