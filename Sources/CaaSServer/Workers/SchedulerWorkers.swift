@@ -24,8 +24,10 @@ public struct SchedulerWorkers: Sendable {
         self.settings = settings
         self.signal = signal
         self.logger = logger
-        reconciler = ReconcileHandler(store: store, options: settings.planner, maxConflictRetries: settings.maxConflictRetries,
-                                      signal: signal, logger: logger)
+        var reconciler = ReconcileHandler(store: store, options: settings.planner, maxConflictRetries: settings.maxConflictRetries,
+                                          signal: signal, logger: logger)
+        reconciler.beforeApply = settings.beforeApply
+        self.reconciler = reconciler
         pusher = PushHandler(store: store, agents: agents, logger: logger)
         singletons = SingletonLoops(store: store, settings: settings, signal: signal, logger: logger)
         leadership = Leadership(name: "singletons", configuration: database, retryInterval: settings.leaderRetryInterval,

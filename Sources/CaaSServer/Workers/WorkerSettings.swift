@@ -1,4 +1,5 @@
 import CaaSPlanner
+import CaaSStore
 import Foundation
 
 /// Tunables of the scheduler's workers. Defaults are the product's.
@@ -32,6 +33,8 @@ public struct WorkerSettings: Sendable {
     public var leaderRetryInterval: TimeInterval = 1
     public var leaderCheckInterval: TimeInterval = 1
     public var planner = PlannerOptions()
+    /// Test hook: runs after a reconcile plan is made, before it is applied.
+    public var beforeApply: (@Sendable (ClaimedJob, Plan) async throws -> Void)?
 
     public init(replicaID: String = "caas-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8).lowercased())") {
         self.replicaID = replicaID

@@ -1,0 +1,137 @@
+import CaaSModel
+@testable import CaaSServer
+import CaaSStore
+import Foundation
+
+/// An in-process cluster agent: records every push, "runs" containers instantly, and reports
+/// through the same `AgentEndpoints` handler the real agent calls. It ignores pushes older than
+/// the generation it applied (the fence). Nodes can be taken down (no heartbeats, no reports, the
+/// containers there keep "running") and brought back.
+actor WorkersTestAgent: ClusterAgentChannel {
+    struct Running: Equatable {
+        var node: String
+        var state: ObservedContainerState
+        var generation: Int64
+        var image: String
+    }
+
+    let clusterID: String
+    let secret: String
+    var endpoints: AgentEndpoints?
+    private(set) var pushes: [DesiredClusterState] = []
+    private(set) var appliedGeneration: Int64 = 0
+    private(set) var containers: [String: Running] = [:]
+    /// Images whose containers exit with code 1 right after starting.
+    var failingImages: Set<String> = []
+    /// Images whose containers stay `starting` (never ready).
+    var neverReadyImages: Set<String> = []
+    var downNodes: Set<String> = []
+    var nodes: [String]
+    private var sequence: Int64 = 0
+    /// Removal confirmations for these containers are held back (an agent that is slow to remove).
+    var reportsEnabled = true
+
+    init(clusterID: String, secret: String, nodes: [String]) {
+        self.clusterID = clusterID
+        self.secret = secret
+        self.nodes = nodes
+    }
+
+    func attach(_ endpoints: AgentEndpoints) { self.endpoints = endpoints }
+    func setFailing(_ images: Set<String>) { failingImages = images }
+    func setNeverReady(_ images: Set<String>) { neverReadyImages = images }
+    func setNodes(_ nodes: [String]) { self.nodes = nodes }
+
+    var credentials: AgentCredentials { AgentCredentials(bearer: secret) }
+
+    nonisolated func push(_ state: DesiredClusterState) async throws -> PushAcknowledgement {
+        try await apply(state)
+    }
+
+    private func apply(_ state: DesiredClusterState) async throws -> PushAcknowledgement {
+        pushes.append(state)
+        guard state.generation >= appliedGeneration else {
+            return PushAcknowledgement(applied: false, appliedGeneration: appliedGeneration)
+        }
+        appliedGeneration = state.generation
+        var observations: [CaaSModel.ContainerObservation] = []
+        let now = Date()
+        var wanted: [String: DesiredContainer] = [:]
+        for node in state.nodes where !downNodes.contains(node.nodeId) {
+            for c in node.containers { wanted[c.containerId] = c }
+        }
+        // Containers on reachable nodes that are no longer wanted are removed.
+        for (id, running) in containers.sorted(by: { $0.key < $1.key }) where !downNodes.contains(running.node) && wanted[id] == nil {
+            containers[id] = nil
+            observations.append(CaaSModel.ContainerObservation(containerId: id, nodeId: running.node, state: .removed, observedAt: now))
+        }
+        for (id, c) in wanted.sorted(by: { $0.key < $1.key }) {
+            let node = state.nodes.first { $0.containers.contains { $0.containerId == id } }!.nodeId
+            let existing = containers[id]
+            let target: ObservedContainerState
+            var exit: Int?
+            if c.state == .running {
+                if failingImages.contains(c.image) {
+                    target = .exited
+                    exit = 1
+                } else if neverReadyImages.contains(c.image) {
+                    target = .starting
+                } else {
+                    target = existing?.state.isTerminal == true ? existing!.state : .running
+                }
+            } else {
+                target = .exited
+                exit = 0
+            }
+            if existing?.state == target { continue }
+            containers[id] = Running(node: node, state: target, generation: c.generation, image: c.image)
+            let healthy = (c.probe != nil || c.healthcheck != nil) && target == .running
+            observations.append(CaaSModel.ContainerObservation(
+                containerId: id, nodeId: node, state: target, exitCode: exit, health: healthy ? .healthy : .unknown,
+                startedAt: now, finishedAt: target == .exited ? now : nil, engineContainerId: String(repeating: "e", count: 64),
+                observedAt: now))
+        }
+        try await report(observations)
+        return PushAcknowledgement(applied: true, appliedGeneration: appliedGeneration)
+    }
+
+    func report(_ observations: [CaaSModel.ContainerObservation], full: Bool = false) async throws {
+        guard reportsEnabled, !observations.isEmpty || full, let endpoints else { return }
+        sequence += 1
+        let report = AgentReport(clusterId: clusterID, sequence: sequence, appliedGeneration: appliedGeneration, sentAt: Date(),
+                                 containers: observations, nodes: [], isFull: full)
+        try await endpoints.receiveReport(body: Array(try AgentWire.encoder().encode(report)), credentials: credentials)
+    }
+
+    /// One heartbeat for every node that is up.
+    func heartbeat() async throws {
+        guard let endpoints else { return }
+        let now = Date()
+        let up = nodes.filter { !downNodes.contains($0) }
+        let beat = Heartbeat(clusterId: clusterID, agentVersion: "test", appliedGeneration: appliedGeneration, sentAt: now,
+                             nodes: up.map { NodeObservation(nodeId: $0, engineReachable: true, engineVersion: "test", observedAt: now) })
+        try await endpoints.receiveHeartbeat(body: Array(try AgentWire.encoder().encode(beat)), credentials: credentials)
+    }
+
+    func takeDown(_ node: String) { downNodes.insert(node) }
+
+    /// The node is reachable again: its containers (still running there) are reported as they are.
+    func bringBack(_ node: String) async throws {
+        downNodes.remove(node)
+        let now = Date()
+        let there = containers.filter { $0.value.node == node }.sorted { $0.key < $1.key }
+        try await report(there.map { CaaSModel.ContainerObservation(containerId: $0.key, nodeId: node, state: $0.value.state, observedAt: now) })
+    }
+
+    /// Containers the agent runs right now (not terminal), by id.
+    func runningIDs(on node: String? = nil) -> Set<String> {
+        Set(containers.filter { $0.value.state == .running && (node == nil || $0.value.node == node) }.keys)
+    }
+
+    func setCPU(_ percent: Double) async throws {
+        let now = Date()
+        try await report(containers.filter { $0.value.state == .running }.sorted { $0.key < $1.key }.map {
+            CaaSModel.ContainerObservation(containerId: $0.key, nodeId: $0.value.node, state: .running, cpuPercent: percent, observedAt: now)
+        })
+    }
+}

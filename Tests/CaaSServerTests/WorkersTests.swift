@@ -1,0 +1,298 @@
+import CaaSModel
+import CaaSPlanner
+import CaaSPostgres
+@testable import CaaSServer
+import CaaSStore
+import Foundation
+import Testing
+
+/// The scheduler's workers against a real PostgreSQL, driven through the API, with an in-process
+/// agent that acknowledges pushes and reports states.
+@Suite(.serialized) struct WorkersTests {
+    @Test func scaleUpThenDownConvergesAndDeletesConfirmedRemovals() async throws {
+        let h = try await WorkersHarness.make("wk_scale")
+        defer { Task { await h.shutdown() } }
+        h.startReplica()
+        let (app, services) = try await h.deploy("shop", compose: WorkerCompose.web(replicas: 3))
+        let web = try #require(services["web"])
+        #expect(try await h.eventually { try await h.running(app: app).count == 3 }, "three containers run")
+        let spread = Set(try await h.running(app: app).compactMap(\.node))
+        #expect(spread.count == 3, "spread over the three nodes")
+        #expect(try await h.eventually { try await h.deployment(app: app)?.status == "succeeded" })
+
+        try await h.scale(web, 5)
+        #expect(try await h.eventually { try await h.running(app: app).count == 5 }, "scaled up to five")
+        try await h.scale(web, 2)
+        #expect(try await h.eventually {
+            let rows = try await h.containers(app: app)
+            return rows.count == 2 && rows.allSatisfy { $0.observed == "running" && $0.desired == "running" }
+        }, "scaled down to two; removed rows are gone once the agent confirmed")
+        #expect(await h.agent.runningIDs().count == 2, "the agent runs exactly two")
+        let types = try await h.eventTypes()
+        #expect(types.filter { $0 == "container.placed" }.count == 5)
+        #expect(types.filter { $0 == "container.removing" }.count == 3)
+        #expect(types.contains("container.removed"))
+
+        // Delete: everything removed, then the application rows.
+        let deleted = try await h.api.call("DELETE", "/v1/apps/\(app)", token: h.operatorToken)
+        #expect([200, 202, 204].contains(deleted.status), "\(deleted.text)")
+        #expect(try await h.eventually {
+            try await h.api.raw { try $0.query("SELECT 1 FROM applications WHERE id = $1", [app]).isEmpty }
+        }, "the application is deleted after its containers")
+        #expect(await h.agent.runningIDs().isEmpty)
+    }
+
+    @Test func talkTemplateScaleLabelGivesThreeAndScalingBehavesLikeComposeScale() async throws {
+        let nodes = [("n1", #"{"az":"1"}"#), ("n2", #"{"az":"2"}"#), ("n3", #"{"az":"2"}"#)]
+        let h = try await WorkersHarness.make("wk_talk", nodes: nodes.map { (name: $0.0, labels: $0.1) })
+        defer { Task { await h.shutdown() } }
+        h.startReplica()
+        let (app, services) = try await h.deploy("wp", compose: try TalkTemplates.text("wordpress-cloud.yml"))
+        let wordpress = try #require(services["wordpress"])
+        #expect(try await h.eventually { try await h.running(app: app, service: wordpress).count == 3 }, "aliyun.scale: '3'")
+        let az2 = Set(h.nodeIDs.dropFirst())
+        #expect(try await h.running(app: app).allSatisfy { az2.contains($0.node ?? "") }, "availability:az==2 holds")
+        try await h.scale(wordpress, 5)
+        #expect(try await h.eventually { try await h.running(app: app, service: wordpress).count == 5 })
+        #expect(Set(try await h.running(app: app).map(\.slot)) == [1, 2, 3, 4, 5], "numbered 1…5 like docker-compose")
+        try await h.scale(wordpress, 2)
+        #expect(try await h.eventually { try await h.containers(app: app).count == 2 })
+        let slots = try await h.running(app: app).map(\.slot)
+        #expect(slots.count == 2 && Set(slots).count == 2)
+    }
+
+    @Test func rollingUpdateSucceedsBatchByBatch() async throws {
+        let h = try await WorkersHarness.make("wk_roll_ok")
+        defer { Task { await h.shutdown() } }
+        h.startReplica()
+        let (app, _) = try await h.deploy("api", compose: WorkerCompose.web(image: "busybox:1", replicas: 3))
+        #expect(try await h.eventually { try await h.deployment(app: app)?.status == "succeeded" })
+        try await h.update(app, compose: WorkerCompose.web(image: "busybox:2", replicas: 3))
+        #expect(try await h.eventually(15) {
+            let running = try await h.running(app: app)
+            return running.count == 3 && running.allSatisfy { $0.generation == 2 }
+        }, "all three moved to generation 2")
+        #expect(try await h.eventually { try await h.deployment(app: app)?.status == "succeeded" })
+        let deployment = try #require(try await h.deployment(app: app))
+        #expect(deployment.updated == 3 && deployment.total == 3, "\(deployment)")
+        let types = try await h.eventTypes()
+        #expect(types.contains("rollout.started") && types.contains("rollout.succeeded"))
+        #expect(types.filter { $0 == "container.replaced" }.count == 3)
+        // Never more than one batch (parallelism 1) away: the agent ran at most 3 + 0 at once (stop-first).
+        let images = await h.agent.containers.values.filter { $0.state == .running }.map(\.image)
+        #expect(images.allSatisfy { $0 == "busybox:2" })
+    }
+
+    @Test func failingUpdateRollsBackToThePreviousGeneration() async throws {
+        let h = try await WorkersHarness.make("wk_roll_back")
+        defer { Task { await h.shutdown() } }
+        await h.agent.setFailing(["busybox:bad"])
+        h.startReplica()
+        let (app, _) = try await h.deploy("api", compose: WorkerCompose.web(image: "busybox:1", replicas: 3))
+        #expect(try await h.eventually { try await h.deployment(app: app)?.status == "succeeded" })
+        try await h.update(app, compose: WorkerCompose.web(image: "busybox:bad", replicas: 3))
+        #expect(try await h.eventually(15) { try await h.deployment(app: app)?.status == "rolled_back" }, "rolled back")
+        let deployment = try #require(try await h.deployment(app: app))
+        #expect(deployment.outcome == "rolled_back", "\(deployment)")
+        #expect(try await h.eventually {
+            let running = try await h.running(app: app)
+            return running.count == 3 && running.allSatisfy { $0.generation == 1 }
+        }, "three containers of generation 1 run again")
+        let types = try await h.eventTypes()
+        #expect(types.contains("rollout.rolling_back") && types.contains("rollout.rolled_back"))
+    }
+
+    @Test func rolloutThatCannotProgressEndsAtItsDeadline() async throws {
+        let h = try await WorkersHarness.make("wk_deadline")
+        defer { Task { await h.shutdown() } }
+        await h.agent.setNeverReady(["busybox:slow"])
+        h.startReplica { $0.planner.rolloutTimeout = 2 }
+        let compose: (String) -> String = { image in
+            """
+            services:
+              web:
+                image: \(image)
+                deploy:
+                  replicas: 2
+                  update_config:
+                    parallelism: 1
+                    monitor: 0s
+                    failure_action: pause
+            """
+        }
+        let (app, _) = try await h.deploy("api", compose: compose("busybox:1"))
+        #expect(try await h.eventually { try await h.deployment(app: app)?.status == "succeeded" })
+        try await h.update(app, compose: compose("busybox:slow"))
+        #expect(try await h.eventually(10) { try await h.deployment(app: app)?.status == "failed" }, "the rollout ended")
+        let deployment = try #require(try await h.deployment(app: app))
+        #expect(deployment.reason?.contains("deadline") == true, "\(deployment)")
+        #expect(try await h.eventTypes().contains("rollout.failed"))
+    }
+
+    @Test func nodeDownReplacesItsContainersAndItsStaleCopiesStopWhenItReturns() async throws {
+        let h = try await WorkersHarness.make("wk_node_down")
+        defer { Task { await h.shutdown() } }
+        h.startReplica()
+        let (app, _) = try await h.deploy("api", compose: WorkerCompose.web(replicas: 3))
+        #expect(try await h.eventually { try await h.running(app: app).count == 3 })
+        let lostNode = h.nodeIDs[0]
+        let onLostNode = try #require(try await h.running(app: app).first { $0.node == lostNode })
+        await h.agent.takeDown(lostNode)
+        #expect(try await h.eventually(10) {
+            let running = try await h.running(app: app)
+            return running.count == 3 && !running.contains { $0.node == lostNode }
+        }, "replaced on the healthy nodes")
+        let lostRow = try await h.containers(app: app).first { $0.id == onLostNode.id }
+        #expect(lostRow == nil || lostRow?.observed == "lost", "the old copy is lost, never counted")
+        #expect(await h.agent.runningIDs(on: lostNode).contains(onLostNode.id), "still running on the unreachable node")
+
+        try await h.agent.bringBack(lostNode)
+        #expect(try await h.eventually(10) { await h.agent.runningIDs(on: lostNode).isEmpty }, "the stale copy was stopped and removed")
+        #expect(try await h.running(app: app).count == 3, "never two copies counted")
+        let status = try await h.api.raw { try $0.query("SELECT status FROM nodes WHERE id = $1", [lostNode])[0].decode("status", as: String.self) }
+        #expect(status == "ready")
+        let types = try await h.eventTypes()
+        #expect(types.contains("node.down") && types.contains("container.lost") && types.contains("node.ready"))
+    }
+
+    @Test func killedReplicaLosesItsJobAndTheOtherFinishesItOnce() async throws {
+        let h = try await WorkersHarness.make("wk_replicas")
+        defer { Task { await h.shutdown() } }
+        let claimed = ClaimLatch()
+        h.startReplica("r1") { settings in
+            settings.beforeApply = { _, _ in
+                await claimed.open()
+                try await Task.sleep(nanoseconds: 60_000_000_000) // stuck until killed
+            }
+        }
+        let (app, _) = try await h.deploy("api", compose: WorkerCompose.web(replicas: 3))
+        #expect(try await h.eventually { await claimed.isOpen }, "r1 claimed the reconcile job")
+        await h.kill("r1")
+        #expect(try await h.jobs(kind: "reconcile").first?.lockedBy == "r1", "the job is still leased to the dead replica")
+        let r2 = h.startReplica("r2")
+        #expect(try await h.eventually(10) { try await h.running(app: app).count == 3 }, "r2 finished it")
+        let jobs = try await h.jobs(kind: "reconcile")
+        #expect(jobs.first?.state == "succeeded" && jobs.first?.attempts == 2, "\(jobs)")
+        #expect(try await h.containers(app: app).count == 3, "placed once, not twice")
+        #expect(try await h.eventTypes().filter { $0 == "container.placed" }.count == 3)
+        #expect(try await h.eventually(5) { r2.leadership.isLeader }, "r2 leads the singleton loops")
+    }
+
+    @Test func singletonLoopsFailOverWithinSecondsAndTwoReplicasNeverDoubleWork() async throws {
+        let h = try await WorkersHarness.make("wk_leader")
+        defer { Task { await h.shutdown() } }
+        let r1 = h.startReplica("r1")
+        #expect(try await h.eventually(5) { r1.leadership.isLeader })
+        let r2 = h.startReplica("r2")
+        try await Task.sleep(nanoseconds: 700_000_000)
+        #expect(!r2.leadership.isLeader, "one leader at a time")
+        var apps: [String] = []
+        for i in 0..<4 { apps.append(try await h.deploy("app\(i)", compose: WorkerCompose.web(replicas: 3)).app) }
+        let started = Date()
+        await h.kill("r1")
+        #expect(try await h.eventually(5) { r2.leadership.isLeader }, "r2 took over")
+        let failover = Date().timeIntervalSince(started)
+        #expect(failover < 3, "failover took \(failover)s")
+        for app in apps {
+            #expect(try await h.eventually(10) { try await h.running(app: app).count == 3 })
+            #expect(try await h.containers(app: app).count == 3, "nothing placed twice")
+        }
+        // The new leader's node monitor works: a silent node goes down.
+        await h.agent.takeDown(h.nodeIDs[2])
+        #expect(try await h.eventually(6) {
+            try await h.api.raw { try $0.query("SELECT status FROM nodes WHERE id = $1", [h.nodeIDs[2]])[0].decode("status", as: String.self) } == "down"
+        })
+    }
+
+    @Test func restartPolicyRestartsWithBackoffVisibleOnTheContainer() async throws {
+        let h = try await WorkersHarness.make("wk_restart")
+        defer { Task { await h.shutdown() } }
+        await h.agent.setFailing(["busybox:crash"])
+        h.startReplica()
+        let (app, _) = try await h.deploy("crashy", compose: """
+            services:
+              job:
+                image: busybox:crash
+                restart: always
+            """)
+        #expect(try await h.eventually(10) {
+            let restarts: Int = try await h.api.raw {
+                try $0.query("SELECT COALESCE(max(restart_count), 0)::int8 AS n FROM containers WHERE application_id = $1", [app])[0].decode("n")
+            }
+            return restarts >= 2
+        }, "restarted repeatedly")
+        let types = try await h.eventTypes()
+        #expect(types.contains("container.restart_scheduled"))
+        let held: Int = try await h.api.raw {
+            try $0.query("SELECT count(*)::int8 AS n FROM containers WHERE application_id = $1 AND not_before IS NOT NULL", [app])[0].decode("n")
+        }
+        #expect(held >= 1, "the next attempt is visible on the container")
+    }
+
+    @Test func failedJobsAreVisibleToAdministratorsAndCanBeRetried() async throws {
+        let h = try await WorkersHarness.make("wk_admin_jobs")
+        defer { Task { await h.shutdown() } }
+        let id: Int64 = try await h.store.systemTransaction { try $0.enqueue(NewJob(kind: .reconcile, payload: "{}", maxAttempts: 1)) }
+        h.startReplica()
+        #expect(try await h.eventually { try await h.jobs(kind: "reconcile").first?.state == "failed" })
+        let list = try await h.api.call("GET", "/v1/admin/jobs?state=failed", token: h.api.systemToken)
+        #expect(list.status == 200, "\(list.text)")
+        #expect(list.items.contains { $0["id"]?.stringValue == String(id) && $0["last_error"]?.stringValue?.contains("application_id") == true })
+        let forbidden = try await h.api.call("GET", "/v1/admin/jobs", token: h.adminToken)
+        #expect(forbidden.status == 403)
+        let retry = try await h.api.call("POST", "/v1/admin/jobs/\(id)/retry", token: h.api.systemToken)
+        #expect(retry.status == 202, "\(retry.text)")
+        #expect(try await h.eventually {
+            let job = try await h.jobs(kind: "reconcile").first
+            return job?.attempts == 1 && job?.state == "failed"
+        })
+    }
+
+    @Test func rollbackOnDemandReturnsToThePreviousGeneration() async throws {
+        let h = try await WorkersHarness.make("wk_rollback")
+        defer { Task { await h.shutdown() } }
+        h.startReplica()
+        let (app, _) = try await h.deploy("api", compose: WorkerCompose.web(image: "busybox:1", replicas: 2))
+        #expect(try await h.eventually { try await h.deployment(app: app)?.status == "succeeded" })
+        try await h.update(app, compose: WorkerCompose.web(image: "busybox:2", replicas: 2))
+        #expect(try await h.eventually(10) {
+            let running = try await h.running(app: app)
+            let status = try await h.deployment(app: app)?.status
+            return running.count == 2 && running.allSatisfy { $0.generation == 2 } && status == "succeeded"
+        })
+        let reply = try await h.api.call("POST", "/v1/apps/\(app)/rollback", token: h.operatorToken)
+        #expect(reply.status == 202, "\(reply.text)")
+        #expect(try await h.eventually(10) {
+            let running = try await h.running(app: app)
+            return running.count == 2 && running.allSatisfy { $0.generation == 1 }
+        })
+        #expect(try await h.eventually { try await h.deployment(app: app)?.status == "rolled_back" })
+    }
+
+    @Test func autoscalerScalesOnReportedCPU() async throws {
+        let h = try await WorkersHarness.make("wk_autoscale")
+        defer { Task { await h.shutdown() } }
+        h.startReplica()
+        let (app, _) = try await h.deploy("hot", compose: """
+            services:
+              web:
+                image: busybox:1
+                labels:
+                  aliyun.scale: '2'
+                  aliyun.auto_scaling.max_cpu: '70'
+                  aliyun.auto_scaling.min_cpu: '10'
+                  aliyun.auto_scaling.step: '1'
+                  aliyun.auto_scaling.max_instances: '3'
+                  aliyun.auto_scaling.min_instances: '1'
+            """)
+        #expect(try await h.eventually { try await h.running(app: app).count == 2 })
+        try await h.agent.setCPU(95)
+        #expect(try await h.eventually(10) { try await h.running(app: app).count == 3 }, "scaled up on high CPU")
+        #expect(try await h.eventTypes().contains("service.autoscaled"))
+    }
+}
+
+actor ClaimLatch {
+    private(set) var isOpen = false
+    func open() { isOpen = true }
+}
