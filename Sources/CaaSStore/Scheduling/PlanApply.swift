@@ -58,16 +58,19 @@ struct PlanApplier {
         try checkVersions()
         let changesContainers = !(plan.placements.isEmpty && plan.stops.isEmpty && plan.removals.isEmpty
             && plan.lost.isEmpty && plan.restarts.isEmpty)
+        // Removals written outside a plan (application delete, services dropped by an update)
+        // still have to reach the agent.
+        let awaitingRemoval = snap.snapshot.containers.contains { $0.desired == .removed }
         if changesContainers {
             try lockClusterAndCheckNodes()
             let newIDs = try insertContainers()
             try updateContainers(newIDs: newIDs)
-            try deleteUnconfirmable()
         }
+        if changesContainers || awaitingRemoval { try deleteUnconfirmable() }
         try recordUnplaced()
         try persistRollouts()
         try mirrorDeployment()
-        if changesContainers {
+        if changesContainers || awaitingRemoval {
             let generation: Int64 = try connection.query("""
                 UPDATE clusters SET desired_generation = desired_generation + 1 WHERE id = $1 RETURNING desired_generation
                 """, [snap.clusterID])[0].decode("desired_generation")
@@ -103,7 +106,7 @@ struct PlanApplier {
 
     func checkVersions() throws {
         var services: [String: Int64] = [:]
-        for row in try connection.query("SELECT id, version FROM services WHERE application_id = $1", [appID]) {
+        for row in try connection.query("SELECT id, version FROM services WHERE application_id = $1 AND kind = 'container'", [appID]) {
             services[try row.decode("id")] = try row.decode("version")
         }
         if services != snap.serviceVersions { throw SchedulingConflict(reason: "services of \(appID) changed") }
