@@ -14,6 +14,9 @@ let package = Package(
         .library(name: "CaaSModel", targets: ["CaaSModel"]),
         .library(name: "CaaSPlanner", targets: ["CaaSPlanner"]),
         .library(name: "CaaSHTTP", targets: ["CaaSHTTP"]),
+        .library(name: "CaaSPostgres", targets: ["CaaSPostgres"]),
+        .library(name: "CaaSStore", targets: ["CaaSStore"]),
+        .library(name: "CaaSServer", targets: ["CaaSServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),

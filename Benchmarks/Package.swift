@@ -2,6 +2,7 @@
 // Benchmarks of caas, a package of its own so benchmark-only dependencies (Hummingbird, SwiftNIO)
 // never reach the product. Run in release:
 //   cd Benchmarks && swift run -c release PlannerBenchmark
+//   cd Benchmarks && swift run -c release ScheduleBenchmark   (API → workers → PostgreSQL → pushed)
 //   scripts/bench-http.sh            (our server vs Hummingbird 2 under wrk)
 import PackageDescription
 
@@ -17,6 +18,15 @@ let package = Package(
             name: "PlannerBenchmark",
             dependencies: [
                 .product(name: "CaaSPlanner", package: "caas"),
+                .product(name: "CaaSModel", package: "caas"),
+            ]
+        ),
+        .executableTarget(
+            name: "ScheduleBenchmark",
+            dependencies: [
+                .product(name: "CaaSServer", package: "caas"),
+                .product(name: "CaaSStore", package: "caas"),
+                .product(name: "CaaSPostgres", package: "caas"),
                 .product(name: "CaaSModel", package: "caas"),
             ]
         ),
