@@ -146,7 +146,7 @@ public final class EmbeddedPostgres: @unchecked Sendable {
 
     /// `start` on a thread of its own, for async callers.
     public static func launch(_ configuration: Configuration, logger: Logger = Logger(label: "caas.postgres.embedded")) async throws -> EmbeddedPostgres {
-        let worker = WorkerThread(name: "caas-postgres-embedded")
+        let worker = WorkerThread(name: "caas-pg-embed")
         defer { worker.stop() }
         return try await worker.run { try start(configuration, logger: logger) }
     }
@@ -327,7 +327,7 @@ public final class EmbeddedPostgres: @unchecked Sendable {
 
     /// `stop` on a thread of its own, for async callers.
     public func shutdown(mode: StopMode = .fast) async throws {
-        let worker = WorkerThread(name: "caas-postgres-embedded")
+        let worker = WorkerThread(name: "caas-pg-embed")
         defer { worker.stop() }
         try await worker.run { try self.stop(mode: mode) }
     }

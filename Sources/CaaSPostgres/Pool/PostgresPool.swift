@@ -25,14 +25,14 @@ public final class PostgresPool: Sendable {
         public var acquireTimeout: Duration
         /// Runs on every new connection before its first use (session settings, prepared state).
         public var onConnect: (@Sendable (PostgresConnection) throws -> Void)?
-        /// Prefix of the worker threads' names (`<name>-<n>`).
+        /// Prefix of the worker threads' names (`<name>-<n>`; Linux keeps 15 bytes of a name).
         public var name: String
 
         public init(
             connection: PostgresConfiguration,
             maxConnections: Int = 10,
             acquireTimeout: Duration = .seconds(10),
-            name: String = "caas-postgres-pool",
+            name: String = "caas-pg-pool",
             onConnect: (@Sendable (PostgresConnection) throws -> Void)? = nil
         ) {
             self.connection = connection
