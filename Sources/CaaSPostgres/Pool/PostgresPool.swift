@@ -54,6 +54,9 @@ public final class PostgresPool: Sendable {
         self.logger = logger
     }
 
+    /// A pool dropped without `shutdown()` still closes its idle connections and threads.
+    deinit { shutdown() }
+
     public convenience init(url: String, maxConnections: Int = 10, acquireTimeout: Duration = .seconds(10), logger: Logger = Logger(label: "caas.postgres.pool")) {
         self.init(configuration: Configuration(connection: PostgresConfiguration(url: url), maxConnections: maxConnections, acquireTimeout: acquireTimeout), logger: logger)
     }
