@@ -409,3 +409,32 @@ struct ServerLiveTests {
         #expect(try await client.readToEnd().isEmpty)
     }
 }
+
+@Suite("HTTP server signals")
+struct ServerSignalTests {
+    @Test("SIGUSR2 configured as a shutdown signal stops the server gracefully")
+    func signalShutdown() async throws {
+        let server = try HTTPServer(configuration: .init(addresses: [.tcp(host: "127.0.0.1", port: 0)], eventLoopCount: 1),
+                                    responder: liveResponder, logger: LogCapture().logger)
+        try server.start()
+        let handler = server.shutdownOnSignals([SIGUSR2], gracePeriod: .seconds(1))
+        defer { handler.cancel() }
+        kill(getpid(), SIGUSR2)
+        await server.waitUntilStopped()
+        #expect(throws: (any Error).self) { _ = try RawConnection.tcp(port: server.port!) }
+    }
+
+    @Test("run() serves until its task is cancelled, then shuts down")
+    func runUntilCancelled() async throws {
+        let server = try HTTPServer(configuration: .init(addresses: [.tcp(host: "127.0.0.1", port: 0)], eventLoopCount: 1),
+                                    responder: liveResponder, logger: LogCapture().logger)
+        let running = Task { try await server.run(gracePeriod: .seconds(1)) }
+        #expect(try await eventually { server.port != nil })
+        let client = try RawConnection.tcp(port: server.port!)
+        try await client.send("GET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try await client.readResponse().text == "fast")
+        running.cancel()
+        try await running.value
+        #expect(try await client.readsEOF())
+    }
+}
