@@ -438,3 +438,60 @@ struct ServerSignalTests {
         #expect(try await client.readsEOF())
     }
 }
+
+@Suite("HTTP server write backpressure")
+struct ServerBackpressureTests {
+    @Test("a client that stops reading: the writer is held back, then the write timeout closes the connection")
+    func slowReader() async throws {
+        let failed = Gate()
+        let written = Mutex(0)
+        let responder = HTTPResponderClosure { _, _ in
+            .stream { writer in
+                let piece = [UInt8](repeating: 0x63, count: 64 * 1024)
+                do {
+                    while true {
+                        try await writer.write(piece)
+                        written.withLock { $0 += piece.count }
+                    }
+                } catch {
+                    failed.open()
+                    throw error
+                }
+            }
+        }
+        var limits = HTTPServerLimits()
+        limits.writeTimeout = .milliseconds(200)
+        let logs = LogCapture()
+        try await withLiveServer(limits: limits, logs: logs, responder: responder) { server in
+            let client = try RawConnection.tcp(port: server.port!)
+            try await client.send("GET /firehose HTTP/1.1\r\nHost: x\r\n\r\n")
+            await failed.wait()
+            // Kernel buffers absorb some megabytes; the server itself queues at most its watermark.
+            #expect(written.withLock { $0 } < 48 * 1024 * 1024)
+            #expect(logs.contains("write timeout: client stopped reading"))
+            #expect(try await eventually { server.connectionCount == 0 })
+        }
+    }
+
+    @Test("a large upload read slowly by the handler arrives whole (read backpressure)")
+    func slowConsumer() async throws {
+        let responder = HTTPResponderClosure { request, _ in
+            var total = 0
+            var sum = 0
+            for try await piece in request.body {
+                total += piece.count
+                sum &+= piece.reduce(0) { $0 &+ Int($1) }
+                if total % (256 * 1024) < piece.count { try await Task.sleep(for: .milliseconds(1)) }
+            }
+            return .text("\(total) \(sum)")
+        }
+        try await withLiveServer(responder: responder) { server in
+            let size = 3 * 1024 * 1024
+            let body = [UInt8](repeating: 7, count: size)
+            let client = try RawConnection.tcp(port: server.port!)
+            try await client.send(Array("PUT /upload HTTP/1.1\r\nHost: x\r\nContent-Length: \(size)\r\n\r\n".utf8) + body)
+            let response = try await client.readResponse()
+            #expect(response.text == "\(size) \(7 * size)")
+        }
+    }
+}
