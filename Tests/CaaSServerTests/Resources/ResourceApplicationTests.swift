@@ -262,7 +262,7 @@ import Testing
         #expect(refused.status == 409, "\(refused.text)")
         #expect(refused.problemType == APIError.typeBase + "in-use")
         let detail = refused["detail"]?.stringValue ?? ""
-        #expect(detail.contains("blog (\(blog))") && detail.contains("shop (\(shop))"), detail)
+        #expect(detail.contains("blog (\(blog))") && detail.contains("shop (\(shop))"), "\(detail)")
         #expect((try await api.call("GET", "/v1/clusters/\(cluster)", token: admin))["application_count"]?.integerValue == 2)
         let forced = try await api.call("DELETE", "/v1/clusters/\(cluster)?force=true", token: admin)
         #expect(forced.status == 204, "\(forced.text)")
