@@ -23,7 +23,8 @@ done
 results=$(mktemp)
 run() { # peer port path connections
   local out rps p50 p99
-  out=$(wrk -t2 -c"$4" -d"$duration" --latency "http://127.0.0.1:$2$3")
+  local threads=2; (( $4 < 2 )) && threads=1
+  out=$(wrk -t"$threads" -c"$4" -d"$duration" --latency "http://127.0.0.1:$2$3")
   rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1=="50%" {print $2}' <<<"$out")
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")
