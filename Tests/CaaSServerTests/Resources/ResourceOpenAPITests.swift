@@ -52,3 +52,21 @@ import Yams
         }
     }
 }
+
+@Suite struct ResourceSettingsTests {
+    @Test func settingsComeFromTheEnvironmentAndBadOnesAreNamed() throws {
+        let key = String(repeating: "ab", count: 32)
+        let settings = try ResourceSettings.resolve(environment: ["CAAS_SECRETS_KEY": key, "CAAS_ROLLOUT_DEADLINE": "120",
+                                                                  "CAAS_DEFAULT_CLUSTER_CIDR": "10.50.0.0/16"])
+        #expect(settings.secretsKey == Array(repeating: 0xab, count: 32))
+        #expect(settings.secretsKeyConfigured)
+        #expect(settings.rolloutDeadlineSeconds == 120)
+        #expect(settings.defaultClusterNetwork == "10.50.0.0/16")
+        let defaults = try ResourceSettings.resolve(environment: [:])
+        #expect(!defaults.secretsKeyConfigured)
+        #expect(defaults.secretsKey.count == 32)
+        #expect(throws: ConfigurationError.self) { try ResourceSettings.resolve(environment: ["CAAS_SECRETS_KEY": "short"]) }
+        #expect(throws: ConfigurationError.self) { try ResourceSettings.resolve(environment: ["CAAS_ROLLOUT_DEADLINE": "1"]) }
+        #expect(throws: ConfigurationError.self) { try ResourceSettings.resolve(environment: ["CAAS_DEFAULT_CLUSTER_CIDR": "10.50.0.1/16"]) }
+    }
+}
