@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "CaaSPostgres", targets: ["CaaSPostgres"]),
         .library(name: "CaaSStore", targets: ["CaaSStore"]),
         .library(name: "CaaSServer", targets: ["CaaSServer"]),
+        .executable(name: "caas-agent", targets: ["caas-agent"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
@@ -45,7 +46,8 @@ let package = Package(
         .target(name: "CaaSServer", dependencies: ["CaaSHTTP", "CaaSPostgres", "CaaSStore", "CaaSCrypto", "CaaSModel", "CaaSCompose", "CaaSPlanner", logging]),
 
         // The cluster agent: engine client, executor, observation, probes.
-        .target(name: "CaaSAgent", dependencies: ["CaaSHTTP", "CaaSModel"]),
+        .target(name: "CaaSAgent", dependencies: ["CaaSHTTP", "CaaSModel", "CaaSCrypto", logging]),
+        .executableTarget(name: "caas-agent", dependencies: ["CaaSAgent", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // Tests.
         .target(name: "CaaSTestSupport", dependencies: ["CaaSPostgres", logging], path: "Tests/CaaSTestSupport"),
@@ -58,6 +60,8 @@ let package = Package(
         .testTarget(name: "CaaSStoreTests", dependencies: ["CaaSStore", "CaaSTestSupport"]),
         .testTarget(name: "CaaSServerTests", dependencies: ["CaaSServer", "CaaSTestSupport", .product(name: "Yams", package: "Yams")]),
         .target(name: "CaaSEngineSupport", dependencies: ["CaaSAgent"], path: "Tests/CaaSEngineSupport"),
-        .testTarget(name: "CaaSAgentTests", dependencies: ["CaaSAgent", "CaaSModel", "CaaSEngineSupport"]),
+        .testTarget(name: "CaaSAgentTests", dependencies: ["CaaSAgent", "CaaSModel", "CaaSEngineSupport", "CaaSCrypto"]),
+        // End to end: the control plane in-process, a joined agent, real dockerd engines, real PostgreSQL.
+        .testTarget(name: "CaaSEndToEndTests", dependencies: ["CaaSServer", "CaaSAgent", "CaaSTestSupport", "CaaSEngineSupport", "CaaSCrypto"]),
     ]
 )

@@ -21,7 +21,9 @@ public final class ControlPlane: Sendable {
     /// Every route of the API, in the order openapi.yaml lists them.
     public let routes: [APIRoute]
 
-    public init(store: Store, settings: TenancySettings, resources: ResourceSettings = ResourceSettings(), dev: Bool = false, logger: Logger) {
+    /// `additionalRoutes`: routes of services wired in by `caas-server` (the agent channel's).
+    public init(store: Store, settings: TenancySettings, resources: ResourceSettings = ResourceSettings(), dev: Bool = false,
+                additionalRoutes: [APIRoute] = [], logger: Logger) {
         self.store = store
         self.resources = resources
         self.settings = settings
@@ -33,7 +35,7 @@ public final class ControlPlane: Sendable {
             store: store,
             failures: RateLimiter(ratePerSecond: settings.authFailurePerSecond, burst: settings.authFailureBurst),
             logger: logger)
-        self.routes = TenantRoutes.all + TokenRoutes.all + AuditRoutes.all + EventRoutes.all + ResourceRoutes.all + SchedulerRoutes.all
+        self.routes = TenantRoutes.all + TokenRoutes.all + AuditRoutes.all + EventRoutes.all + ResourceRoutes.all + SchedulerRoutes.all + additionalRoutes
     }
 
     // MARK: The request pipeline
