@@ -25,6 +25,7 @@ import Testing
         client:
           image: caas-test/busybox:latest
           command: ["sh", "-c", "echo hello from $$CAAS_CONTAINER_ID; echo second line; exec sleep 3600"]
+          restart: always
           external_links:
             - "restserver.local"
         """
@@ -93,9 +94,11 @@ import Testing
                 return nodes.items.count == 2 && nodes.items.allSatisfy { $0["status"] as? String == "ready" }
             }
             #expect(nodesReady, "the agent's nodes are registered and ready")
-            let agentView = try await cp.call(.get, "/v1/clusters/\(clusterID)/agent", token: tenant.admin)
-            #expect(agentView["status"] as? String == "active", "\(agentView.text)")
-            #expect(agentView["connection"] as? String == "connected", "\(agentView.text)")
+            let connected = try await eventually(.seconds(10)) {
+                let view = try await cp.call(.get, "/v1/clusters/\(clusterID)/agent", token: tenant.admin)
+                return view["status"] as? String == "active" && view["connection"] as? String == "connected"
+            }
+            #expect(connected, "the cluster shows its agent active and connected")
 
             // Deploy: two servers and a client, spread over both engines.
             let app = try await cp.call(.post, "/v1/apps", token: tenant.operator,
@@ -145,9 +148,15 @@ import Testing
             let lost = engines[0]
             let started = ContinuousClock.now
             lost.stop()
+            let serversMoved = await eventually(.seconds(30)) { await Self.running([engines[1]], cluster: clusterID, service: "server").count == 4 }
+            print("e2e: engine loss → its 4 servers running on the other engine in \(ContinuousClock.now - started) (\(serversMoved))")
             let movedOver = await eventually(.seconds(30)) { await Self.running([engines[1]], cluster: clusterID).count == 5 }
-            if !movedOver { Issue.record("replacements did not run on \(engines[1].name): \(await Self.running([engines[1]], cluster: clusterID))") }
-            print("e2e: engine loss → replacements running in \(ContinuousClock.now - started)")
+            if !movedOver {
+                let rows = try await cp.call(.get, "/v1/containers?app=\(appID)&limit=100", token: tenant.operator)
+                let summary = rows.items.map { "\($0["id"]!) svc=\($0["service_id"]!) node=\($0["node_id"]!) desired=\($0["desired_state"]!) observed=\($0["observed_state"]!) msg=\($0["status_message"] ?? "")" }
+                Issue.record("replacements did not run on \(engines[1].name): \(await Self.running([engines[1]], cluster: clusterID))\n\(summary.joined(separator: "\n"))")
+            }
+            print("e2e: engine loss → every replacement running in \(ContinuousClock.now - started)")
             let nodeA = try #require(nodeByEngine["e2e-a"])
             let downNode = try await cp.call(.get, "/v1/nodes/\(nodeA)", token: tenant.admin)
             #expect(downNode["status"] as? String == "down", "\(downNode.text)")
