@@ -58,7 +58,7 @@ let package = Package(
         .testTarget(name: "CaaSPlannerTests", dependencies: ["CaaSPlanner"]),
         .testTarget(name: "CaaSCryptoTests", dependencies: ["CaaSCrypto"]),
         .testTarget(name: "CaaSStoreTests", dependencies: ["CaaSStore", "CaaSTestSupport"]),
-        .testTarget(name: "CaaSServerTests", dependencies: ["CaaSServer", "CaaSTestSupport", .product(name: "Yams", package: "Yams")]),
+        .testTarget(name: "CaaSServerTests", dependencies: ["CaaSServer", "CaaSTestSupport", "CaaSAgent", "CaaSCrypto", .product(name: "Yams", package: "Yams")]),
         .target(name: "CaaSEngineSupport", dependencies: ["CaaSAgent"], path: "Tests/CaaSEngineSupport"),
         .testTarget(name: "CaaSAgentTests", dependencies: ["CaaSAgent", "CaaSModel", "CaaSEngineSupport", "CaaSCrypto"]),
         // End to end: the control plane in-process, a joined agent, real dockerd engines, real PostgreSQL.

@@ -87,7 +87,7 @@ public struct AgentStateDirectory: Sendable {
     }
 
     /// Writes `bytes` to `path` through a temporary file (0600) and a rename.
-    static func writePrivate(_ bytes: [UInt8], to path: String) throws {
+    public static func writePrivate(_ bytes: [UInt8], to path: String) throws {
         let temporary = path + ".tmp"
         unlink(temporary)
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o600)
