@@ -29,6 +29,8 @@ public struct AgentRuntimeOptions: Sendable {
     public var reconcileInterval: Duration = .seconds(10)
     public var statsInterval: Duration = .seconds(10)
     public var reportWindow: Duration = .milliseconds(50)
+    /// Engine operations in flight per node (create, start, stop, remove).
+    public var maxOperationsPerNode = 8
     /// Renew at this fraction of the certificate's life.
     public var renewalFraction = 2.0 / 3.0
     /// First and longest wait between attempts to reach the control plane.
@@ -101,7 +103,7 @@ public final class AgentRuntime: Sendable {
             return AgentNode(nodeId: id, endpoint: parsed)
         }
         let configuration = AgentConfiguration(clusterId: state.clusterId, agentVersion: options.agentVersion,
-                                               reconcileInterval: options.reconcileInterval, statsInterval: options.statsInterval,
+                                               maxOperationsPerNode: options.maxOperationsPerNode, reconcileInterval: options.reconcileInterval, statsInterval: options.statsInterval,
                                                heartbeatInterval: options.heartbeatInterval, reportWindow: options.reportWindow)
         let agent = ClusterAgent(configuration: configuration, nodes: nodes, makeTransport: makeTransport, reporter: client, heartbeats: client)
         let ports = PortAssignment(range: options.portRange)
