@@ -144,6 +144,9 @@ enum ApplicationRoutes {
             guard let current else { throw APIError.internalError(requestID: context.requestID) }
             switch current.source {
             case .template, .compose:
+                if body["replicas"] != nil {
+                    throw APIError.invalidBody([FieldError(pointer: "/replicas", detail: "replicas applies to applications from an image; scale a service instead")])
+                }
                 let text = current.compose ?? ""
                 let spec = try ComposeChecks.deployableSpec(text, variables: variables, pointer: "/variables")
                 definition = ApplicationDefinition(source: current.source, templateID: current.templateID,

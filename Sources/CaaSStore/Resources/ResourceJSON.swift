@@ -31,3 +31,12 @@ extension PostgresError {
         sqlState == "23505" ? (constraintName ?? "") : nil
     }
 }
+
+extension TenantTransaction {
+    /// Every resource mutation starts here. Writers of one tenant take turns on its row anyway
+    /// (the event counter of `appendEvent`); taking that lock first gives every writer the same
+    /// order — tenant, then resource rows — so two resource writers never deadlock.
+    func beginWrite() throws {
+        _ = try connection.query("SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE", [tenantID])
+    }
+}
