@@ -1,0 +1,49 @@
+@testable import CaaSServer
+import Foundation
+import Testing
+
+@Suite struct ResourceConcurrencyTests {
+    @Test func mixedConcurrentWritersOfOneClusterAllSucceed() async throws {
+        let api = try await APIHarness.make("res_mixed_writers")
+        let a = try await api.makeTenant("alpha")
+        let admin = a.tokens["admin"]!
+        let cluster = try #require(try await api.createCluster(admin, name: "prod")["id"]?.stringValue)
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for index in 0..<8 {
+                group.addTask { try await api.createNode(admin, cluster: cluster, name: "n\(index)").status }
+                group.addTask {
+                    try await api.call("PATCH", "/v1/clusters/\(cluster)", token: admin, body: #"{"labels":{"round":"\#(index)"}}"#).status
+                }
+                group.addTask { try await api.deploy(admin, name: "app-\(index)", cluster: cluster, source: #""image":"nginx""#).status }
+            }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(statuses.filter { $0 == 201 }.count == 8, "\(statuses)")
+        #expect(statuses.filter { $0 == 200 }.count == 8, "\(statuses)")
+        #expect(statuses.filter { $0 == 202 }.count == 8, "\(statuses)")
+        let read = try await api.call("GET", "/v1/clusters/\(cluster)", token: admin)
+        #expect(read["version"]?.integerValue == 9)
+        #expect(read["node_count"]?.integerValue == 8)
+        #expect(read["application_count"]?.integerValue == 8)
+    }
+
+    @Test func concurrentIdempotentDeploysCreateOneApplication() async throws {
+        let api = try await APIHarness.make("res_idempotent_deploy")
+        let a = try await api.makeTenant("alpha")
+        let op = a.tokens["operator"]!
+        let cluster = try #require(try await api.createCluster(a.tokens["admin"]!, name: "prod")["id"]?.stringValue)
+        let body = #"{"name":"web","cluster_id":"\#(cluster)","image":"nginx:1.25","replicas":2}"#
+        let replies = try await withThrowingTaskGroup(of: Reply.self) { group in
+            for _ in 0..<4 {
+                group.addTask { try await api.call("POST", "/v1/apps", token: op, body: body, headers: ["Idempotency-Key": "deploy-web"]) }
+            }
+            return try await group.reduce(into: [Reply]()) { $0.append($1) }
+        }
+        #expect(replies.allSatisfy { $0.status == 202 }, "\(replies.map(\.status))")
+        #expect(Set(replies.compactMap { $0["id"]?.stringValue }).count == 1)
+        #expect((try await api.call("GET", "/v1/apps", token: op)).items.count == 1)
+        let other = try await api.call("POST", "/v1/apps", token: op, body: body.replacingOccurrences(of: "\"web\"", with: "\"web2\""),
+                                       headers: ["Idempotency-Key": "deploy-web"])
+        #expect(other.status == 422)
+    }
+}
