@@ -157,7 +157,14 @@ enum ApplicationRoutes {
                 definition = ApplicationDefinition(source: .image, imageID: current.imageID, spec: spec)
             }
         }
-        definition.spec = try secrets.seal(definition.spec)
+        let secretValues = variables.filter { SecretNames.isSecret($0.key) }.map(\.value)
+        definition.spec = try secrets.seal(definition.spec, secretValues: secretValues)
+        let leaks = ApplicationSecrets.leaks(in: definition.spec, variables: variables)
+        if !leaks.isEmpty {
+            throw APIError.unprocessable(
+                "secret variable\(leaks.count == 1 ? "" : "s") \(leaks.joined(separator: ", ")) would be stored unencrypted: secrets may be used in environment values only",
+                pointer: "/variables/\(leaks[0])")
+        }
         definition.variablesJSON = try secrets.sealVariables(variables)
         return definition
     }

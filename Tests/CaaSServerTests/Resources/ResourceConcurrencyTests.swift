@@ -47,3 +47,42 @@ import Testing
         #expect(other.status == 422)
     }
 }
+
+@Suite struct ResourceSecretTests {
+    @Test func secretVariablesAreSealedWhereverTheyEnterTheEnvironmentAndRefusedElsewhere() async throws {
+        let api = try await APIHarness.make("res_secret_paths")
+        let a = try await api.makeTenant("alpha")
+        let op = a.tokens["operator"]!
+        let cluster = try #require(try await api.createCluster(a.tokens["admin"]!, name: "prod")["id"]?.stringValue)
+        let url = "services:\n  api:\n    image: acme/api\n    environment:\n      - DATABASE_URL=postgres://app:${DB_PASSWORD}@db/app\n"
+        let deployed = try await api.deploy(op, name: "api", cluster: cluster,
+                                            source: #""compose":\#(jsonString(url)),"variables":{"DB_PASSWORD":"correct-horse"}"#)
+        #expect(deployed.status == 202, "\(deployed.text)")
+        #expect(!deployed.text.contains("correct-horse"))
+        let id = try #require(deployed["id"]?.stringValue)
+        let stored = try await api.raw { try $0.query("SELECT spec::text || variables::text AS s FROM applications WHERE id = $1", [id])[0].decode("s", as: String.self) }
+        #expect(!stored.contains("correct-horse"), "sealed at rest: \(stored)")
+        let sealed = try #require(try ResourceValuesProbe.environmentValue(stored, name: "DATABASE_URL"))
+        let secrets = try ApplicationSecrets(key: api.plane.resources.secretsKey)
+        #expect(try secrets.open(sealed) == "postgres://app:correct-horse@db/app", "the scheduler can open it")
+
+        let command = "services:\n  api:\n    image: acme/api\n    command: [\"--password\", \"${DB_PASSWORD}\"]\n"
+        let refused = try await api.deploy(op, name: "api2", cluster: cluster,
+                                           source: #""compose":\#(jsonString(command)),"variables":{"DB_PASSWORD":"correct-horse"}"#)
+        #expect(refused.status == 422, "\(refused.text)")
+        #expect(refused.pointers == ["/variables/DB_PASSWORD"])
+        #expect(!refused.text.contains("correct-horse"))
+    }
+}
+
+enum ResourceValuesProbe {
+    /// The stored value of an environment entry in spec JSON text.
+    static func environmentValue(_ text: String, name: String) throws -> String? {
+        guard let start = text.range(of: "\"name\": \"\(name)\"") ?? text.range(of: "\"name\":\"\(name)\"") else { return nil }
+        let rest = text[start.upperBound...]
+        guard let valueKey = rest.range(of: "\"value\": \"") ?? rest.range(of: "\"value\":\"") else { return nil }
+        let after = rest[valueKey.upperBound...]
+        guard let end = after.firstIndex(of: "\"") else { return nil }
+        return String(after[..<end])
+    }
+}
