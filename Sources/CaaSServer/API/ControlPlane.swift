@@ -27,7 +27,7 @@ public final class ControlPlane: Sendable {
         self.settings = settings
         self.dev = dev
         self.logger = logger
-        self.notifier = EventNotifier()
+        self.notifier = store.eventNotifier
         self.tokenLimiter = RateLimiter(ratePerSecond: settings.rateLimitPerSecond, burst: settings.rateLimitBurst)
         self.authenticator = Authenticator(
             store: store,
