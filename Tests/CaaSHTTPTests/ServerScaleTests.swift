@@ -19,13 +19,8 @@ struct ServerScaleTests {
     @Test("thousands of idle keep-alive connections: bounded threads, small memory per connection")
     func manyIdleConnections() async throws {
         let count = 3000
-        var limit = rlimit()
-        getrlimit(RLIMIT_NOFILE_VALUE, &limit)
-        if limit.rlim_cur < rlim_t(2 * count + 256) {
-            limit.rlim_cur = min(limit.rlim_max, rlim_t(2 * count + 256))
-            setrlimit(RLIMIT_NOFILE_VALUE, &limit)
-        }
-        try #require(limit.rlim_cur >= rlim_t(2 * count + 256), "RLIMIT_NOFILE too low")
+        let limit = HTTPServer.raiseFileDescriptorLimit(to: 2 * count + 256)
+        try #require(limit >= 2 * count + 256, "RLIMIT_NOFILE too low")
 
         try await withLiveServer(responder: liveResponder) { server in
             let port = server.port!
@@ -71,6 +66,3 @@ struct ServerScaleTests {
     }
 }
 
-#if os(Linux)
-let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
-#endif
