@@ -86,3 +86,24 @@ enum ResourceValuesProbe {
         return String(after[..<end])
     }
 }
+
+@Suite struct ResourceTenantBoundaryTests {
+    @Test func bodiesNamingAnotherTenantsObjectsFindNothing() async throws {
+        let api = try await APIHarness.make("res_body_refs")
+        let a = try await api.makeTenant("alpha")
+        let b = try await api.makeTenant("beta")
+        let cluster = try #require(try await api.createCluster(a.tokens["admin"]!, name: "prod")["id"]?.stringValue)
+        let template = try #require(try await api.createTemplate(a.tokens["admin"]!, name: "web", compose: "services:\n  web:\n    image: nginx\n")["id"]?.stringValue)
+        let ownCluster = try #require(try await api.createCluster(b.tokens["admin"]!, name: "prod")["id"]?.stringValue)
+        let foreignCluster = try await api.deploy(b.tokens["admin"]!, name: "x", cluster: cluster, source: #""image":"nginx""#)
+        #expect(foreignCluster.status == 404, "\(foreignCluster.text)")
+        let foreignTemplate = try await api.deploy(b.tokens["admin"]!, name: "x", cluster: ownCluster, source: #""template_id":"\#(template)""#)
+        #expect(foreignTemplate.status == 422, "\(foreignTemplate.text)")
+        #expect(foreignTemplate["detail"]?.stringValue == "no template \(template)")
+        let foreignNodes = try await api.call("GET", "/v1/nodes?cluster_id=\(cluster)", token: b.tokens["admin"])
+        #expect(foreignNodes.status == 200 && foreignNodes.items.isEmpty)
+        #expect((try await api.call("GET", "/v1/apps", token: b.tokens["admin"])).items.isEmpty)
+        // Names are per tenant: beta may use alpha's names.
+        #expect((try await api.createTemplate(b.tokens["admin"]!, name: "web", compose: "services:\n  web:\n    image: nginx\n")).status == 201)
+    }
+}
