@@ -75,10 +75,6 @@ enum Migrations {
     }
 
     static func apply(_ pool: PostgresPool) async throws {
-        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".sql") }.sorted()
-        for file in files {
-            let sql = try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
-            try await pool.withConnection { connection in try connection.transaction { try $0.executeScript(sql) } }
-        }
+        _ = try await Migrator(pool: pool, directory: directory.path).migrate()
     }
 }

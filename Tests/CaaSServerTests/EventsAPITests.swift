@@ -12,14 +12,14 @@ final class CollectingWriter: ResponseStreamWriter, @unchecked Sendable {
     init(limit: Int) { self.limit = limit }
 
     func write(_ bytes: [UInt8]) async throws {
-        lock.lock()
-        text += String(decoding: bytes, as: UTF8.self)
-        let count = text.components(separatedBy: "\nid: ").count - 1 + (text.hasPrefix("id: ") ? 1 : 0)
-        lock.unlock()
+        let count = lock.withLock {
+            text += String(decoding: bytes, as: UTF8.self)
+            return text.components(separatedBy: "\nid: ").count - 1 + (text.hasPrefix("id: ") ? 1 : 0)
+        }
         if count >= limit { throw Enough() }
     }
 
-    var received: String { lock.lock(); defer { lock.unlock() }; return text }
+    var received: String { lock.withLock { text } }
 }
 
 @Suite struct EventsAPITests {

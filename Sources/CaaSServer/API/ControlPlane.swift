@@ -33,6 +33,12 @@ public final class ControlPlane: Sendable {
         self.routes = TenantRoutes.all + TokenRoutes.all + AuditRoutes.all + EventRoutes.all
     }
 
+    /// The server's entry point: the store on `pool` (transactions run as `caas_app`), the
+    /// tenancy settings of `configuration`.
+    public convenience init(configuration: ServerConfiguration, pool: PostgresPool, logger: Logger) {
+        self.init(store: Store(source: pool, logger: logger), settings: configuration.tenancy, dev: configuration.dev, logger: logger)
+    }
+
     // MARK: The request pipeline
 
     /// Answers one API request: request id, CORS, route, authentication, authorization, rate

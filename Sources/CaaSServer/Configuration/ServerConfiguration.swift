@@ -25,6 +25,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var shutdownGraceSeconds: Double = 10
     /// `--dev`: embedded PostgreSQL, a default tenant, and a local cluster where an engine exists.
     public var dev: Bool = false
+    /// Tenancy, authentication, quotas, rate limits, CORS, retention (`TenancySettings`).
+    public var tenancy = TenancySettings()
 
     public init() {}
 
@@ -92,6 +94,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             }
             config.shutdownGraceSeconds = seconds
         }
+        config.tenancy = try TenancySettings.resolve(environment: environment)
         return config
     }
 }
