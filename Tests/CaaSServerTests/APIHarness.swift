@@ -35,7 +35,9 @@ struct APIHarness: Sendable {
         let token = try TokenSecret.generate()
         settings.bootstrapToken = token
         configure(&settings)
-        let plane = ControlPlane(store: Store(source: database.pool), settings: settings, logger: Logger(label: "caas.test"))
+        var logger = Logger(label: "caas.test")
+        logger.logLevel = .warning
+        let plane = ControlPlane(store: Store(source: database.pool), settings: settings, logger: logger)
         try await plane.bootstrap(print: { _ in })
         return APIHarness(plane: plane, pool: database.pool, systemToken: token)
     }

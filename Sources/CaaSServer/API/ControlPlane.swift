@@ -16,8 +16,13 @@ public final class ControlPlane: Sendable {
     public let notifier: EventNotifier
     let authenticator: Authenticator
     let tokenLimiter: RateLimiter
-    /// Every route of the API, in the order openapi.yaml lists them.
+    /// Every route of the API pipeline.
     public let routes: [APIRoute]
+
+    /// Routes caas-server serves itself, outside this pipeline (openapi.yaml lists them too).
+    public static let externalRoutes: [(method: String, path: String)] = [
+        ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/v1/version"),
+    ]
 
     public init(store: Store, settings: TenancySettings, dev: Bool = false, logger: Logger) {
         self.store = store
