@@ -15,7 +15,7 @@ public final class PrivateEngine: Sendable {
     public var endpoint: EngineEndpoint { .unixSocket(path: socketPath) }
     public var cgroupParent: String { "/" + (directory as NSString).lastPathComponent }
 
-    static let prefix = "/tmp/caas-e"
+    static let prefix = "/tmp/caas-eng-"
 
     init(name: String, directory: String) {
         self.name = name
@@ -106,7 +106,9 @@ public final class PrivateEngine: Sendable {
         for entry in entries where ("/tmp/" + entry).hasPrefix(prefix) {
             let directory = "/tmp/" + entry
             let owner = entry.dropFirst((prefix as NSString).lastPathComponent.count).split(separator: "-").first.flatMap { pid_t($0) }
-            if let owner, owner != getpid(), kill(owner, 0) == 0, isTestProcess(owner) { continue }
+            // Only directories named by this harness (`caas-eng-<pid>-<index>`); others are not ours.
+            guard let owner else { continue }
+            if owner != getpid(), kill(owner, 0) == 0, isTestProcess(owner) { continue }
             let engine = PrivateEngine(name: entry, directory: directory)
             engine.stop(timeoutSeconds: 5)
             cleanUp(directory: directory)
