@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// A private `dockerd` for tests: its own data root, exec root, pidfile, socket and cgroup
-/// parent under a short directory `/tmp/caas-e<test pid>-<n>`, no bridge and no iptables
+/// parent under a short directory `/tmp/caas-eng-<test pid>-<n>`, no bridge and no iptables
 /// (TESTING.md). A watchdog shell stops it when the test process dies, however it dies.
 public final class PrivateEngine: Sendable {
     public let name: String
