@@ -1,0 +1,135 @@
+import CaaSModel
+import Foundation
+
+/// The node side of a cluster: applies pushed desired states to every node's engine and reports
+/// what the engines do. One per cluster.
+///
+/// The control plane's push endpoint calls `apply(_:)`; `run()` is the long-running service
+/// (event watchers, periodic reconciliation, sampling, heartbeats) and stops on cancellation.
+public actor ClusterAgent {
+    public nonisolated let configuration: AgentConfiguration
+    public nonisolated let batcher: ReportBatcher
+    private let heartbeats: (any HeartbeatSink)?
+    private var executors: [String: NodeExecutor] = [:]
+    private var nodeOrder: [String] = []
+    private(set) public var appliedGeneration: Int64 = 0
+    private var applied: DesiredClusterState?
+
+    public init(configuration: AgentConfiguration, nodes: [AgentNode], makeTransport: @escaping EngineTransportFactory,
+                reporter: any AgentReporter, heartbeats: (any HeartbeatSink)? = nil) {
+        self.configuration = configuration
+        self.batcher = ReportBatcher(clusterId: configuration.clusterId, reporter: reporter, window: configuration.reportWindow)
+        self.heartbeats = heartbeats
+        for node in nodes where executors[node.nodeId] == nil {
+            let engine = EngineClient(transport: makeTransport(node.endpoint))
+            let runner = ProbeRunner(engine: engine, makeTransport: makeTransport, host: configuration.probeHost)
+            executors[node.nodeId] = NodeExecutor(nodeId: node.nodeId, engine: engine, configuration: configuration, batcher: batcher, probeRunner: runner)
+            nodeOrder.append(node.nodeId)
+        }
+    }
+
+    /// The answer to a push.
+    public enum ApplyOutcome: Sendable, Equatable {
+        /// Converged (as far as the engines allowed; failures are in the reports).
+        case applied(generation: Int64, actions: [String: [PlannedAction]], unknownNodes: [String])
+        /// Not applied, with the reason (another cluster's state, or an older generation).
+        case ignored(reason: String)
+    }
+
+    /// Applies a pushed desired state: ignored when it is older than the one applied; otherwise
+    /// every node converges (concurrently) and the outcome lists what each did. Nodes the state
+    /// does not mention have no containers.
+    @discardableResult
+    public func apply(_ state: DesiredClusterState) async -> ApplyOutcome {
+        guard state.clusterId == configuration.clusterId else {
+            return .ignored(reason: "state is for cluster \(state.clusterId), this agent serves \(configuration.clusterId)")
+        }
+        guard state.generation >= appliedGeneration else {
+            return .ignored(reason: "generation \(state.generation) is older than the applied generation \(appliedGeneration)")
+        }
+        appliedGeneration = state.generation
+        applied = state
+        await batcher.setAppliedGeneration(state.generation)
+        let unknown = state.nodes.map(\.nodeId).filter { executors[$0] == nil }
+        let work = nodeOrder.compactMap { id in executors[id].map { ($0, state.node(id)?.containers ?? []) } }
+        let results = await withTaskGroup(of: (String, [PlannedAction]).self) { group in
+            for (executor, containers) in work {
+                group.addTask { (executor.nodeId, await executor.setDesired(containers)) }
+            }
+            var results: [String: [PlannedAction]] = [:]
+            for await (node, actions) in group { results[node] = actions }
+            return results
+        }
+        return .applied(generation: state.generation, actions: results, unknownNodes: unknown)
+    }
+
+    /// The desired state last applied.
+    public var appliedState: DesiredClusterState? { applied }
+
+    /// A full reconciliation now: every node converges again and reports everything it has.
+    public func reconcile() async {
+        let all = nodeOrder.compactMap { executors[$0] }
+        await withTaskGroup(of: Void.self) { group in
+            for executor in all {
+                group.addTask {
+                    let reachable = await executor.checkEngine().engineReachable
+                    if reachable { await executor.converge() }
+                    let report = await executor.fullReport()
+                    await self.batcher.addFull(containers: report.containers, nodes: [report.node])
+                }
+            }
+        }
+    }
+
+    /// What the agent knows of every node's engine.
+    public func nodeObservations() async -> [NodeObservation] {
+        var result: [NodeObservation] = []
+        for id in nodeOrder { if let executor = executors[id] { result.append(await executor.observation) } }
+        return result
+    }
+
+    public func heartbeat() async -> Heartbeat {
+        Heartbeat(clusterId: configuration.clusterId, agentVersion: configuration.agentVersion,
+                  appliedGeneration: appliedGeneration, sentAt: Date(), nodes: await nodeObservations())
+    }
+
+    /// The executor of a node (its engine client, health and adopted containers).
+    public func executor(for nodeId: String) -> NodeExecutor? { executors[nodeId] }
+
+    /// Runs until cancelled: one event watcher per node, full reconciliation every
+    /// `reconcileInterval`, stats every `statsInterval`, heartbeats every `heartbeatInterval`.
+    /// Containers keep running when it stops.
+    public func run() async {
+        let all = nodeOrder.compactMap { executors[$0] }
+        let configuration = configuration
+        let heartbeats = heartbeats
+        await withTaskGroup(of: Void.self) { group in
+            for executor in all {
+                group.addTask { await EventWatcher(executor: executor, configuration: configuration).run() }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    await self.reconcile()
+                    try? await Task.sleep(for: configuration.reconcileInterval)
+                }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: configuration.statsInterval)
+                    await withTaskGroup(of: Void.self) { inner in
+                        for executor in all { inner.addTask { await executor.sampleStats() } }
+                    }
+                }
+            }
+            if let heartbeats {
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await heartbeats.beat(await self.heartbeat())
+                        try? await Task.sleep(for: configuration.heartbeatInterval)
+                    }
+                }
+            }
+        }
+        for executor in all { await executor.shutdown() }
+    }
+}

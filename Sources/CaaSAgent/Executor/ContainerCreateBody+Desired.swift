@@ -1,0 +1,68 @@
+import CaaSModel
+
+extension ContainerCreateBody {
+    /// The engine's create request for a desired container: our labels, the environment,
+    /// host networking or port bindings, volumes with their drivers, cpu and memory limits,
+    /// `Init` (so SIGTERM reaches the process), and no engine restart policy (restarting is
+    /// the control plane's decision).
+    public init(_ desired: DesiredContainer, clusterId: String) {
+        var env: [String] = []
+        for variable in desired.environment {
+            if let value = variable.value { env.append("\(variable.name)=\(value)") }
+        }
+        var exposed: [String: EmptyObject]?
+        var bindings: [String: [PortBinding]]?
+        let networkMode: String
+        switch desired.network {
+        case .host:
+            networkMode = "host"
+        case .none:
+            networkMode = "none"
+        case .bridge:
+            networkMode = "bridge"
+            if !desired.ports.isEmpty {
+                var exposedPorts: [String: EmptyObject] = [:]
+                var portBindings: [String: [PortBinding]] = [:]
+                for port in desired.ports {
+                    let key = "\(port.containerPort)/\(port.protocol.rawValue)"
+                    exposedPorts[key] = EmptyObject()
+                    portBindings[key, default: []].append(PortBinding(hostIp: port.hostAddress ?? "", hostPort: String(port.hostPort)))
+                }
+                exposed = exposedPorts
+                bindings = portBindings
+            }
+        }
+        let mounts = desired.volumes.map { volume -> Mount in
+            let type: String
+            switch volume.kind {
+            case .volume, .anonymous: type = "volume"
+            case .bind: type = "bind"
+            case .tmpfs: type = "tmpfs"
+            }
+            var options: Mount.VolumeOptions?
+            if type == "volume", volume.driver != nil || !volume.driverOptions.isEmpty {
+                options = Mount.VolumeOptions(driverConfig: Mount.DriverConfig(name: volume.driver ?? "local", options: volume.driverOptions))
+            }
+            let source = volume.kind == .anonymous || volume.kind == .tmpfs ? nil : volume.source
+            return Mount(type: type, source: source, target: volume.target, readOnly: volume.readOnly, volumeOptions: options)
+        }
+        self.init(
+            image: desired.image,
+            cmd: desired.command,
+            entrypoint: desired.entrypoint,
+            env: env,
+            labels: ContainerLabels.labels(for: desired, clusterId: clusterId),
+            exposedPorts: exposed,
+            stopTimeout: Int(desired.stopGracePeriodSeconds.rounded(.up)),
+            hostConfig: HostConfig(
+                networkMode: networkMode,
+                initProcess: true,
+                nanoCpus: desired.limits.cpus.map { Int64(($0 * 1_000_000_000).rounded()) },
+                memory: desired.limits.memoryBytes,
+                portBindings: bindings,
+                mounts: mounts.isEmpty ? nil : mounts,
+                restartPolicy: RestartPolicy(name: "no")
+            )
+        )
+    }
+}

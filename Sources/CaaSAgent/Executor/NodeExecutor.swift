@@ -1,0 +1,338 @@
+import CaaSModel
+import Foundation
+
+/// Drives one node's engine: converges it to its desired containers, watches its events,
+/// probes and samples its containers, and tells the batcher what it sees.
+///
+/// Convergences are serialised per node; within one, engine operations run concurrently up to
+/// `maxOperationsPerNode`, removals and stops before creations.
+public actor NodeExecutor {
+    public nonisolated let nodeId: String
+    public nonisolated let engine: EngineClient
+    private let clusterId: String
+    private let configuration: AgentConfiguration
+    private let batcher: ReportBatcher
+    private let probeRunner: ProbeRunner
+
+    /// `nil` until the first desired state arrives: an agent that has not heard from the
+    /// control plane changes nothing.
+    private var desired: [DesiredContainer]?
+    /// caas container id → engine container id, for containers created or adopted.
+    private var adopted: [String: String] = [:]
+    private var probes: [String: Task<Void, Never>] = [:]
+    private var health: [String: HealthStatus] = [:]
+    private var lastObservation: [String: ContainerObservation] = [:]
+    private var lastStats: [String: ContainerStats] = [:]
+    private var node: NodeObservation
+    private var convergeChain: Task<[PlannedAction], Never>?
+
+    init(nodeId: String, engine: EngineClient, configuration: AgentConfiguration, batcher: ReportBatcher, probeRunner: ProbeRunner) {
+        self.nodeId = nodeId
+        self.engine = engine
+        self.clusterId = configuration.clusterId
+        self.configuration = configuration
+        self.batcher = batcher
+        self.probeRunner = probeRunner
+        self.node = NodeObservation(nodeId: nodeId, engineReachable: false, error: "not checked yet", observedAt: Date())
+    }
+
+    public var observation: NodeObservation { node }
+    public var adoptedContainers: [String: String] { adopted }
+
+    private var clusterLabel: String { "\(ContainerLabels.cluster)=\(clusterId)" }
+
+    // MARK: Convergence
+
+    /// Sets the node's desired containers and converges; answers the actions taken.
+    @discardableResult
+    func setDesired(_ containers: [DesiredContainer]) async -> [PlannedAction] {
+        desired = containers
+        return await converge()
+    }
+
+    /// Converges after any convergence already running; answers the actions taken (empty
+    /// when the engine could not be listed or no desired state has arrived).
+    @discardableResult
+    public func converge() async -> [PlannedAction] {
+        let previous = convergeChain
+        let task = Task { () -> [PlannedAction] in
+            _ = await previous?.value
+            return await self.convergeOnce()
+        }
+        convergeChain = task
+        return await task.value
+    }
+
+    private func convergeOnce() async -> [PlannedAction] {
+        guard let desired else { return [] }
+        let listed: [ContainerSummary]
+        do {
+            listed = try await engine.listContainers(labels: [clusterLabel])
+        } catch {
+            markUnreachable(error)
+            return []
+        }
+        let plan = ExecutorPlanner.plan(clusterId: clusterId, desired: desired,
+                                        observed: listed.map(ObservedEngineContainer.init), adopted: Set(adopted.keys))
+        let byId = Dictionary(desired.map { ($0.containerId, $0) }, uniquingKeysWith: { first, _ in first })
+        let limit = configuration.maxOperationsPerNode
+        let freeing = plan.filter { $0.action.order < 2 }
+        let making = plan.filter { $0.action.order >= 2 }
+        await forEach(freeing, atMost: limit) { step in await self.execute(step.action, byId[step.action.containerId]) }
+        await forEach(making, atMost: limit) { step in await self.execute(step.action, byId[step.action.containerId]) }
+        return plan
+    }
+
+    private func execute(_ action: ExecutorAction, _ want: DesiredContainer?) async {
+        switch action {
+        case .create(let container, let start):
+            await create(container, start: start)
+        case .start(let engineId, let containerId):
+            adopted[containerId] = engineId
+            do {
+                try await engine.startContainer(engineId)
+                if let want { startProbe(want, engineId: engineId) }
+            } catch {
+                report(failed: containerId, engineId: engineId, "start: \(error)")
+            }
+            await observe(containerId, engineId: engineId)
+        case .stop(let engineId, let containerId, let grace):
+            adopted[containerId] = engineId
+            stopProbe(containerId)
+            await stopGracefully(engineId, grace: grace)
+            await observe(containerId, engineId: engineId)
+        case .remove(let engineId, let containerId, let grace):
+            stopProbe(containerId)
+            await stopGracefully(engineId, grace: grace)
+            do {
+                try await engine.removeContainer(engineId, force: true)
+                if adopted[containerId] == engineId { adopted[containerId] = nil }
+                reportRemoved(containerId)
+            } catch {
+                report(failed: containerId, engineId: engineId, "remove: \(error)")
+            }
+        case .adopt(let engineId, let containerId):
+            adopted[containerId] = engineId
+            if let want, want.state == .running { startProbe(want, engineId: engineId) }
+            await observe(containerId, engineId: engineId)
+        case .leave(let engineId, let containerId):
+            if let engineId {
+                if lastObservation[containerId] == nil { await observe(containerId, engineId: engineId) }
+            } else if want?.state == .removed, lastObservation[containerId]?.state != .removed {
+                reportRemoved(containerId)
+            }
+        }
+    }
+
+    private func create(_ want: DesiredContainer, start: Bool) async {
+        let name = ContainerNaming.name(for: want)
+        var engineId: String?
+        do {
+            if try await !engine.hasImage(want.image) {
+                try await engine.pullImage(want.image)
+            }
+            engineId = try await createOrFind(want, name: name)
+            guard let engineId else { return }
+            adopted[want.containerId] = engineId
+            if start {
+                try await engine.startContainer(engineId)
+                startProbe(want, engineId: engineId)
+            }
+            await observe(want.containerId, engineId: engineId)
+        } catch {
+            report(failed: want.containerId, engineId: engineId, "create \(name): \(error)")
+        }
+    }
+
+    /// Creates the engine container, or finds ours left by an interrupted attempt under the name.
+    private func createOrFind(_ want: DesiredContainer, name: String) async throws(EngineError) -> String {
+        do {
+            return try await engine.createContainer(name: name, body: ContainerCreateBody(want, clusterId: clusterId))
+        } catch .conflict(let message) {
+            let existing = try await engine.inspectContainer(name)
+            guard existing.config.labels?[ContainerLabels.container] == want.containerId,
+                  existing.config.labels?[ContainerLabels.cluster] == clusterId else {
+                throw .conflict("\(message) (a container caas does not manage)")
+            }
+            return existing.id
+        }
+    }
+
+    /// SIGTERM, the grace period, SIGKILL (the engine does both); a kill if the stop failed.
+    private func stopGracefully(_ engineId: String, grace: Double) async {
+        do {
+            try await engine.stopContainer(engineId, timeoutSeconds: Int(grace.rounded(.up)))
+        } catch .notFound {
+        } catch {
+            try? await engine.killContainer(engineId)
+        }
+    }
+
+    // MARK: Observation
+
+    /// Inspects a container and reports what it is.
+    func observe(_ containerId: String, engineId: String) async {
+        do {
+            let details = try await engine.inspectContainer(engineId)
+            var observation = ContainerObservation(details, containerId: containerId, nodeId: nodeId,
+                                                   health: health[containerId] ?? .unknown, observedAt: Date())
+            if let previous = lastObservation[containerId] {
+                observation.cpuPercent = previous.cpuPercent
+                observation.memoryBytes = previous.memoryBytes
+                observation.memoryLimitBytes = previous.memoryLimitBytes
+            }
+            if observation.state.isTerminal { stopProbe(containerId) }
+            record(observation)
+        } catch .notFound {
+            reportRemoved(containerId)
+        } catch {
+            markUnreachable(error)
+        }
+    }
+
+    /// Reacts to one engine event of a container with our cluster label.
+    func handle(_ event: EngineEvent) async {
+        guard event.type == "container", event.actor.attributes[ContainerLabels.cluster] == clusterId,
+              let containerId = event.actor.attributes[ContainerLabels.container] else { return }
+        switch event.action {
+        case "destroy":
+            if adopted[containerId] == event.actor.id { adopted[containerId] = nil }
+            stopProbe(containerId)
+            reportRemoved(containerId)
+        case "create", "start", "die", "oom", "stop", "pause", "unpause", "restart", "kill":
+            await observe(containerId, engineId: event.actor.id)
+        default:
+            break
+        }
+    }
+
+    /// Reports every container of ours on the engine and the node itself.
+    func fullReport() async -> (containers: [ContainerObservation], node: NodeObservation) {
+        await checkEngine()
+        guard node.engineReachable, let listed = try? await engine.listContainers(labels: [clusterLabel]) else { return ([], node) }
+        var observations: [ContainerObservation] = []
+        for summary in listed {
+            guard let containerId = ObservedEngineContainer(summary).caasContainerId(in: clusterId) else { continue }
+            await observe(containerId, engineId: summary.id)
+            if let observation = lastObservation[containerId] { observations.append(observation) }
+        }
+        return (observations, node)
+    }
+
+    /// Pings the engine and reads its version and capacity; reports the node when that changed.
+    @discardableResult
+    func checkEngine() async -> NodeObservation {
+        do {
+            try await engine.ping()
+            let version = try await engine.version()
+            let info = try await engine.info()
+            let wasReachable = node.engineReachable
+            let fresh = NodeObservation(nodeId: nodeId, engineReachable: true, engineVersion: version.version, apiVersion: version.apiVersion,
+                                        cpus: info.cpus, memoryBytes: info.memoryBytes, observedAt: Date())
+            setNode(fresh)
+            if !wasReachable, desired != nil { Task { await self.converge() } }
+        } catch {
+            markUnreachable(error)
+        }
+        return node
+    }
+
+    func markReachable() async {
+        if !node.engineReachable { await checkEngine() }
+    }
+
+    private func markUnreachable(_ error: any Error) {
+        guard node.engineReachable || node.error == "not checked yet" else { return }
+        setNode(NodeObservation(nodeId: nodeId, engineReachable: false, engineVersion: node.engineVersion, apiVersion: node.apiVersion,
+                                cpus: node.cpus, memoryBytes: node.memoryBytes, error: String(describing: error), observedAt: Date()))
+    }
+
+    private func setNode(_ fresh: NodeObservation) {
+        let changed = fresh.engineReachable != node.engineReachable || fresh.engineVersion != node.engineVersion
+            || fresh.cpus != node.cpus || fresh.memoryBytes != node.memoryBytes
+        node = fresh
+        if changed {
+            let batcher = batcher
+            Task { await batcher.add(fresh) }
+        }
+    }
+
+    private func record(_ observation: ContainerObservation) {
+        lastObservation[observation.containerId] = observation
+        let batcher = batcher
+        Task { await batcher.add(observation) }
+    }
+
+    private func reportRemoved(_ containerId: String) {
+        lastStats[containerId] = nil
+        health[containerId] = nil
+        record(ContainerObservation(containerId: containerId, nodeId: nodeId, state: .removed, observedAt: Date()))
+    }
+
+    private func report(failed containerId: String, engineId: String?, _ message: String) {
+        record(ContainerObservation(containerId: containerId, nodeId: nodeId, state: .failed, engineContainerId: engineId,
+                                    message: message, observedAt: Date()))
+    }
+
+    /// One CPU/memory sample of every running container; CPU percent needs a previous sample.
+    func sampleStats() async {
+        for (containerId, engineId) in adopted {
+            guard let previous = lastObservation[containerId], previous.state == .running,
+                  let stats = try? await engine.stats(engineId) else { continue }
+            var observation = previous
+            if let before = lastStats[containerId] { observation.cpuPercent = ContainerStats.cpuPercent(from: before, to: stats) }
+            observation.memoryBytes = stats.memoryWorkingSetBytes
+            observation.memoryLimitBytes = stats.memory.limit
+            observation.observedAt = Date()
+            lastStats[containerId] = stats
+            guard lastObservation[containerId]?.state == .running else { continue }
+            record(observation)
+        }
+    }
+
+    // MARK: Probes
+
+    private func startProbe(_ want: DesiredContainer, engineId: String) {
+        guard probes[want.containerId] == nil, let probe = want.probe ?? want.healthcheck.flatMap(Probe.init) else { return }
+        health[want.containerId] = .starting
+        let runner = probeRunner
+        let containerId = want.containerId
+        probes[containerId] = Task {
+            try? await Task.sleep(for: .milliseconds(Int64(probe.initialDelaySeconds * 1000)))
+            var tracker = ProbeTracker(failureThreshold: probe.failureThreshold)
+            while !Task.isCancelled {
+                let result = await runner.check(probe.check, engineContainerId: engineId, timeoutSeconds: probe.timeoutSeconds)
+                if Task.isCancelled { break }
+                if let status = tracker.record(result) {
+                    self.healthChanged(containerId, status, reason: tracker.lastFailure)
+                }
+                try? await Task.sleep(for: .milliseconds(Int64(max(0.05, probe.intervalSeconds) * 1000)))
+            }
+        }
+    }
+
+    private func stopProbe(_ containerId: String) {
+        probes.removeValue(forKey: containerId)?.cancel()
+    }
+
+    private func healthChanged(_ containerId: String, _ status: HealthStatus, reason: String?) {
+        guard probes[containerId] != nil else { return }
+        health[containerId] = status
+        guard var observation = lastObservation[containerId] else { return }
+        observation.health = status
+        observation.message = status == .unhealthy ? reason : nil
+        observation.observedAt = Date()
+        record(observation)
+    }
+
+    /// The current health of a container, as the probes see it.
+    public func healthStatus(of containerId: String) -> HealthStatus {
+        health[containerId] ?? .unknown
+    }
+
+    /// Stops every probe (the containers keep running).
+    func shutdown() {
+        for task in probes.values { task.cancel() }
+        probes = [:]
+    }
+}

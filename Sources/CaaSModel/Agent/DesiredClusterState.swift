@@ -1,0 +1,157 @@
+import Foundation
+
+/// Everything a cluster's agent should make true, pushed by the control plane.
+///
+/// The push is fenced by `generation`: an agent that has applied generation N ignores any push
+/// of a lower generation, so a stale pusher cannot undo a newer decision.
+public struct DesiredClusterState: Codable, Sendable, Equatable {
+    public var clusterId: String
+    /// Increases with every change the control plane makes to the cluster's desired state.
+    public var generation: Int64
+    public var nodes: [DesiredNodeState]
+
+    public init(clusterId: String, generation: Int64, nodes: [DesiredNodeState]) {
+        self.clusterId = clusterId
+        self.generation = generation
+        self.nodes = nodes
+    }
+
+    /// The node's desired containers; a node the state does not mention has none.
+    public func node(_ nodeId: String) -> DesiredNodeState? {
+        nodes.first { $0.nodeId == nodeId }
+    }
+}
+
+/// The containers that should exist on one node. Containers absent here are removed by the agent.
+public struct DesiredNodeState: Codable, Sendable, Equatable {
+    public var nodeId: String
+    public var containers: [DesiredContainer]
+
+    public init(nodeId: String, containers: [DesiredContainer]) {
+        self.nodeId = nodeId
+        self.containers = containers
+    }
+}
+
+/// One container as the control plane wants it. A changed spec or a move makes a new container
+/// (a new `containerId`), never an edit of this one.
+public struct DesiredContainer: Codable, Sendable, Equatable {
+    /// `ctr_…`: the control plane's id, also the `caas.container` label on the engine.
+    public var containerId: String
+    public var tenantId: String
+    public var appId: String
+    /// Used in the engine's container name; `appId` is the label.
+    public var appName: String
+    public var serviceName: String
+    /// 1-based replica number within the service (`<n>` in the container name).
+    public var slot: Int
+    /// The application generation this container was planned for (label `caas.generation`).
+    public var generation: Int64
+    public var image: String
+    /// `nil` keeps the image's default.
+    public var command: [String]?
+    public var entrypoint: [String]?
+    /// Resolved values, in order; duplicates: the last one wins in the engine.
+    public var environment: [EnvironmentVariable]
+    public var network: DesiredNetwork
+    /// Concrete bindings chosen at placement time (used with `.bridge`; informative with `.host`).
+    public var ports: [DesiredPort]
+    public var volumes: [DesiredVolume]
+    public var limits: Resources
+    public var labels: [String: String]
+    public var probe: Probe?
+    public var healthcheck: HealthCheck?
+    public var state: DesiredContainerState
+    /// SIGTERM, then this long, then SIGKILL.
+    public var stopGracePeriodSeconds: Double
+
+    public init(
+        containerId: String,
+        tenantId: String,
+        appId: String,
+        appName: String,
+        serviceName: String,
+        slot: Int,
+        generation: Int64,
+        image: String,
+        command: [String]? = nil,
+        entrypoint: [String]? = nil,
+        environment: [EnvironmentVariable] = [],
+        network: DesiredNetwork = .host,
+        ports: [DesiredPort] = [],
+        volumes: [DesiredVolume] = [],
+        limits: Resources = Resources(),
+        labels: [String: String] = [:],
+        probe: Probe? = nil,
+        healthcheck: HealthCheck? = nil,
+        state: DesiredContainerState = .running,
+        stopGracePeriodSeconds: Double = 10
+    ) {
+        self.containerId = containerId
+        self.tenantId = tenantId
+        self.appId = appId
+        self.appName = appName
+        self.serviceName = serviceName
+        self.slot = slot
+        self.generation = generation
+        self.image = image
+        self.command = command
+        self.entrypoint = entrypoint
+        self.environment = environment
+        self.network = network
+        self.ports = ports
+        self.volumes = volumes
+        self.limits = limits
+        self.labels = labels
+        self.probe = probe
+        self.healthcheck = healthcheck
+        self.state = state
+        self.stopGracePeriodSeconds = stopGracePeriodSeconds
+    }
+}
+
+public enum DesiredNetwork: String, Codable, Sendable, Equatable {
+    /// The node's network namespace; the container listens on the address and ports it is given.
+    case host
+    /// The engine's default bridge with `ports` published.
+    case bridge
+    /// No network at all.
+    case none
+}
+
+/// A published port, fully resolved: no ranges, no "any host port".
+public struct DesiredPort: Codable, Sendable, Equatable, Hashable {
+    public var containerPort: Int
+    public var hostPort: Int
+    /// `nil`: every address of the node.
+    public var hostAddress: String?
+    public var `protocol`: TransportProtocol
+
+    public init(containerPort: Int, hostPort: Int, hostAddress: String? = nil, protocol: TransportProtocol = .tcp) {
+        self.containerPort = containerPort
+        self.hostPort = hostPort
+        self.hostAddress = hostAddress
+        self.protocol = `protocol`
+    }
+}
+
+/// A mount with the volume driver that provides it.
+public struct DesiredVolume: Codable, Sendable, Equatable {
+    public var kind: VolumeMount.Kind
+    /// Volume name or host path; `nil` for anonymous and tmpfs.
+    public var source: String?
+    public var target: String
+    public var readOnly: Bool
+    /// Volume driver for `.volume` and `.anonymous` (`nil`: the engine's `local`).
+    public var driver: String?
+    public var driverOptions: [String: String]
+
+    public init(kind: VolumeMount.Kind, source: String? = nil, target: String, readOnly: Bool = false, driver: String? = nil, driverOptions: [String: String] = [:]) {
+        self.kind = kind
+        self.source = source
+        self.target = target
+        self.readOnly = readOnly
+        self.driver = driver
+        self.driverOptions = driverOptions
+    }
+}

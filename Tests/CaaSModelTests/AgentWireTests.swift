@@ -1,0 +1,58 @@
+import Foundation
+import Testing
+import CaaSModel
+
+@Suite struct AgentWireTests {
+    static func sampleState() -> DesiredClusterState {
+        DesiredClusterState(clusterId: "clu_1", generation: 7, nodes: [
+            DesiredNodeState(nodeId: "nod_a", containers: [
+                DesiredContainer(
+                    containerId: "ctr_abcdefgh12345678abcd", tenantId: "ten_1", appId: "app_1", appName: "shop",
+                    serviceName: "web", slot: 2, generation: 3, image: "caas-test/busybox:latest",
+                    command: ["httpd", "-f"], environment: [EnvironmentVariable(name: "A", value: "1")],
+                    network: .bridge, ports: [DesiredPort(containerPort: 80, hostPort: 18080, hostAddress: "127.0.0.1")],
+                    volumes: [DesiredVolume(kind: .volume, source: "data", target: "/data", driver: "local", driverOptions: ["o": "bind"])],
+                    limits: Resources(cpus: 0.5, memoryBytes: 64 << 20),
+                    probe: Probe(check: .command(["true"])), healthcheck: HealthCheck(test: ["CMD", "true"]),
+                    state: .running, stopGracePeriodSeconds: 3),
+            ]),
+        ])
+    }
+
+    @Test func desiredStateRoundTripsThroughSnakeCaseJSON() throws {
+        let state = Self.sampleState()
+        let data = try AgentWire.encoder().encode(state)
+        let text = String(decoding: data, as: UTF8.self)
+        #expect(text.contains("\"cluster_id\":\"clu_1\""))
+        #expect(text.contains("\"stop_grace_period_seconds\":3"))
+        #expect(text.contains("\"host_address\":\"127.0.0.1\""))
+        #expect(text.contains("\"memory_bytes\":67108864"))
+        #expect(!text.contains("containerId"))
+        #expect(try AgentWire.decoder().decode(DesiredClusterState.self, from: data) == state)
+    }
+
+    @Test func reportRoundTripsWithDates() throws {
+        let when = Date(timeIntervalSince1970: 1_790_000_000.25)
+        let report = AgentReport(clusterId: "clu_1", sequence: 4, appliedGeneration: 7, sentAt: when, containers: [
+            ContainerObservation(containerId: "ctr_1", nodeId: "nod_a", state: .exited, exitCode: 137, oomKilled: true,
+                                 health: .unhealthy, startedAt: when, finishedAt: when, engineContainerId: "abc",
+                                 cpuPercent: 12.5, memoryBytes: 1024, observedAt: when),
+        ], nodes: [NodeObservation(nodeId: "nod_a", engineReachable: false, error: "connection refused", observedAt: when)])
+        let data = try AgentWire.encoder().encode(report)
+        let text = String(decoding: data, as: UTF8.self)
+        #expect(text.contains("\"oom_killed\":true"))
+        #expect(text.contains("\"engine_container_id\":\"abc\""))
+        #expect(text.contains("\"sent_at\":\"2026-09-21T"))
+        #expect(text.contains(".250000Z\""))
+        #expect(try AgentWire.decoder().decode(AgentReport.self, from: data) == report)
+    }
+
+    @Test func rfc3339ReadsEngineTimestampsAndTreatsZeroTimeAsNever() {
+        let date = RFC3339.parse("2026-11-26T15:31:27.123456789Z")
+        #expect(date.map { abs($0.timeIntervalSince1970 - 1_795_707_087.123456789) < 0.000_01 } == true)
+        #expect(RFC3339.parse("2026-11-26T16:31:27+01:00") == RFC3339.parse("2026-11-26T15:31:27Z"))
+        #expect(RFC3339.parse("0001-01-01T00:00:00Z") == nil)
+        #expect(RFC3339.parse("yesterday") == nil)
+        #expect(RFC3339.format(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00.000000Z")
+    }
+}

@@ -1,0 +1,159 @@
+import CaaSModel
+import Foundation
+import Testing
+@testable import CaaSPlanner
+
+@Suite struct PlacementTests {
+    @Test func spreadPutsEachContainerOnTheNodeWithFewestOfTheServiceThenFewestOverall() {
+        let nodes = [node(1, other: NodeUsage(containerCount: 5)), node(2), node(3, other: NodeUsage(containerCount: 2))]
+        let p = plan(nodes, [service(spec(replicas: 4))])
+        #expect(p.placements.map(\.nodeID) == ["nod_2", "nod_3", "nod_1", "nod_2"])
+        #expect(p.placements.map(\.slot) == [1, 2, 3, 4])
+        #expect(p.placements[0].reason == "web.1 created (4 replicas wanted, 0 exist) on node-2 (spread)")
+        #expect(p.unplaced.isEmpty)
+    }
+
+    @Test func spreadCountsTheServiceContainersAlreadyRunning() {
+        let nodes = [node(1), node(2)]
+        let existing = [container("ctr_a", slot: 1, node: 1), container("ctr_b", slot: 2, node: 1)]
+        let p = plan(nodes, [service(spec(replicas: 4))], existing)
+        #expect(p.nodesBySlot == [3: "nod_2", 4: "nod_2"])
+    }
+
+    @Test func spreadOverAZBalancesZonesBeforeNodes() {
+        // az a has three nodes, az b one: zones are balanced first, so b's single node takes half.
+        let nodes = [node(1, labels: ["az": "a"]), node(2, labels: ["az": "a"]), node(3, labels: ["az": "a"]), node(4, labels: ["az": "b"])]
+        let p = plan(nodes, [service(spec(replicas: 4, placement: Placement(spreadOver: ["az"]))) ])
+        #expect(p.placementCount(on: "nod_4") == 2)
+        #expect(p.placements.map(\.nodeID) == ["nod_1", "nod_4", "nod_2", "nod_4"])
+    }
+
+    @Test func spreadOverPutsNodesWithoutTheLabelInAGroupOfTheirOwn() {
+        let nodes = [node(1, labels: ["az": "a"]), node(2, labels: ["az": "a"]), node(3)]
+        let p = plan(nodes, [service(spec(replicas: 2, placement: Placement(spreadOver: ["az"])))])
+        #expect(p.placements.map(\.nodeID) == ["nod_1", "nod_3"])
+    }
+
+    @Test func binpackFillsTheMostAllocatedNodeThatFits() {
+        let nodes = [node(1, cpus: 4), node(2, cpus: 4, other: NodeUsage(cpus: 2)), node(3, cpus: 4, other: NodeUsage(cpus: 1))]
+        let p = plan(nodes, [service(spec(replicas: 3, cpus: 1, placement: Placement(strategy: .binpack)))])
+        // node-2 (50%) takes two until full, then node-3 (25%).
+        #expect(p.placements.map(\.nodeID) == ["nod_2", "nod_2", "nod_3"])
+        #expect(p.placements[0].reason.hasSuffix("on node-2 (binpack)"))
+    }
+
+    @Test func labelEqualityConstraintLimitsNodes() {
+        let nodes = [node(1, labels: ["az": "1"]), node(2, labels: ["az": "2"]), node(3, labels: ["az": "2"])]
+        let p = plan(nodes, [service(spec(replicas: 2, placement: Placement(constraints: [label("az", .equal, "2")])))])
+        #expect(Set(p.placements.map(\.nodeID)) == ["nod_2", "nod_3"])
+    }
+
+    @Test func labelInequalityConstraintExcludesMatchingNodesAndKeepsNodesWithoutTheLabel() {
+        let nodes = [node(1, labels: ["type": "gpu"]), node(2, labels: ["type": "cpu"]), node(3)]
+        let p = plan(nodes, [service(spec(replicas: 4, placement: Placement(constraints: [label("type", .notEqual, "gpu")])))])
+        #expect(p.placementCount(on: "nod_1") == 0)
+        #expect(p.placementCount(on: "nod_2") == 2)
+        #expect(p.placementCount(on: "nod_3") == 2)
+    }
+
+    @Test func regexConstraintMustMatchTheWholeValue() {
+        let regex = PlacementConstraint(attribute: .nodeLabel("type"), op: .equal, value: .pattern("gpu-[0-9]+"), source: "type==/gpu-[0-9]+/")
+        let nodes = [node(1, labels: ["type": "gpu-1"]), node(2, labels: ["type": "gpu-12x"]), node(3, labels: ["type": "xgpu-1"])]
+        let p = plan(nodes, [service(spec(replicas: 3, placement: Placement(constraints: [regex])))])
+        #expect(p.placements.map(\.nodeID) == ["nod_1", "nod_1", "nod_1"])
+    }
+
+    @Test func regexInequalityConstraintOnNodeNameExcludesMatches() {
+        let regex = PlacementConstraint(attribute: .nodeName, op: .notEqual, value: .pattern("node-[12]"), source: "node.name!=/node-[12]/")
+        let p = plan([node(1), node(2), node(3)], [service(spec(replicas: 2, placement: Placement(constraints: [regex])))])
+        #expect(p.placements.map(\.nodeID) == ["nod_3", "nod_3"])
+    }
+
+    @Test func nodeIDConstraintPinsTheService() {
+        let pin = PlacementConstraint(attribute: .nodeID, op: .equal, value: .exact("nod_2"), source: "node.id==nod_2")
+        let p = plan([node(1), node(2), node(3)], [service(spec(replicas: 2, placement: Placement(constraints: [pin])))])
+        #expect(p.placements.map(\.nodeID) == ["nod_2", "nod_2"])
+    }
+
+    @Test func availabilityZoneConstraintIsALabelConstraint() {
+        let nodes = [node(1, labels: ["az": "1"]), node(2, labels: ["az": "2"])]
+        let p = plan(nodes, [service(spec(replicas: 1, placement: Placement(constraints: [label("az", .equal, "1")])))])
+        #expect(p.placements.map(\.nodeID) == ["nod_1"])
+    }
+
+    @Test func unmetConstraintIsExplained() {
+        let p = plan([node(1), node(2, .paused)], [service(spec(replicas: 1, placement: Placement(constraints: [label("az", .equal, "9")])))])
+        #expect(p.placements.isEmpty)
+        #expect(p.unplaced == [Unplaced(serviceID: "svc_web", slots: [1], explanation: "0/2 nodes are available: 1 paused, 1 constraint not met")])
+    }
+
+    @Test func insufficientMemoryAndDrainingNodesAreCountedPerReason() {
+        let nodes = [node(1, memory: gib), node(2, memory: gib), node(3, memory: gib), node(4, .draining), node(5, .draining)]
+        let p = plan(nodes, [service(spec(replicas: 1, memory: 2 * gib))])
+        #expect(p.unplaced.first?.explanation == "0/5 nodes are available: 3 insufficient memory, 2 draining")
+    }
+
+    @Test func memoryReservationsAreCountedIncrementally() {
+        let nodes = [node(1, memory: 4 * gib), node(2, memory: 4 * gib)]
+        let p = plan(nodes, [service(spec(replicas: 5, memory: 2 * gib))])
+        #expect(p.placements.count == 4)
+        #expect(p.unplaced == [Unplaced(serviceID: "svc_web", slots: [5], explanation: "0/2 nodes are available: 2 insufficient memory")])
+    }
+
+    @Test func cpuReservationsRespectWhatOtherContainersHold() {
+        let nodes = [node(1, cpus: 2, other: NodeUsage(cpus: 1.5)), node(2, cpus: 2), node(3, .down)]
+        let p = plan(nodes, [service(spec(replicas: 3, cpus: 1))])
+        #expect(p.placements.map(\.nodeID) == ["nod_2", "nod_2"])
+        #expect(p.unplaced.first?.explanation == "0/3 nodes are available: 2 insufficient cpu, 1 down")
+    }
+
+    @Test func hostPortInUseOnANodeRejectsIt() {
+        let nodes = [node(1, other: NodeUsage(hostPorts: [HostPort(80)])), node(2)]
+        let p = plan(nodes, [service(spec(replicas: 1, ports: [80]))])
+        #expect(p.placements.map(\.nodeID) == ["nod_2"])
+    }
+
+    @Test func hostPortsTakenEarlierInTheSamePlanConflict() {
+        let p = plan([node(1), node(2)], [service(spec(replicas: 3, ports: [8080]))])
+        #expect(p.placements.map(\.nodeID) == ["nod_1", "nod_2"])
+        #expect(p.unplaced.first?.explanation == "0/2 nodes are available: 2 host port in use")
+    }
+
+    @Test func hostPortsAcrossServicesConflictToo() {
+        let p = plan([node(1), node(2)], [service(spec("a", replicas: 1, ports: [80])), service(spec("b", replicas: 2, ports: [80]))])
+        #expect(p.placements.filter { $0.serviceID == "svc_a" }.map(\.nodeID) == ["nod_1"])
+        #expect(p.placements.filter { $0.serviceID == "svc_b" }.map(\.nodeID) == ["nod_2"])
+        #expect(p.unplaced == [Unplaced(serviceID: "svc_b", slots: [2], explanation: "0/2 nodes are available: 2 host port in use")])
+    }
+
+    @Test func maxPerNodeCapsContainersOfTheServiceOnOneNode() {
+        let p = plan([node(1), node(2)], [service(spec(replicas: 5, placement: Placement(maxPerNode: 2)))])
+        #expect(p.placements.count == 4)
+        #expect(p.unplaced.first?.explanation == "0/2 nodes are available: 2 max replicas per node reached")
+    }
+
+    @Test func unplacedContainersArePlacedOnceANodeIsAdded() {
+        let s = service(spec(replicas: 2, memory: 3 * gib))
+        let first = plan([node(1, memory: 4 * gib)], [s])
+        #expect(first.placements.map(\.slot) == [1])
+        #expect(first.unplaced == [Unplaced(serviceID: "svc_web", slots: [2], explanation: "0/1 nodes are available: 1 insufficient memory")])
+        let running = [container("ctr_1", slot: 1, node: 1)]
+        let second = plan([node(1, memory: 4 * gib), node(2, memory: 4 * gib)], [s], running)
+        #expect(second.placements.map(\.slot) == [2])
+        #expect(second.placements.map(\.nodeID) == ["nod_2"])
+        #expect(second.unplaced.isEmpty)
+    }
+
+    @Test func samePlanForTheSameInput() {
+        let nodes = (1...20).map { node($0, labels: ["az": "\($0 % 3)"], memory: Int64($0 % 4 + 1) * gib) }.shuffled()
+        let services = [
+            service(spec("a", replicas: 30, memory: gib / 2, placement: Placement(spreadOver: ["az"]))),
+            service(spec("b", replicas: 10, ports: [80])),
+            service(spec("c", replicas: 25, cpus: 0.5, placement: Placement(strategy: .binpack))),
+        ]
+        let one = plan(nodes, services)
+        let two = plan(nodes.shuffled(), services.shuffled())
+        #expect(one == two)
+        #expect(one.placements.count == 65)
+    }
+}
