@@ -35,7 +35,9 @@ struct APIHarness: Sendable {
         let token = try TokenSecret.generate()
         settings.bootstrapToken = token
         configure(&settings)
-        let plane = ControlPlane(store: Store(source: database.pool), settings: settings, logger: Logger(label: "caas.test"))
+        var logger = Logger(label: "caas.test")
+        logger.logLevel = .warning
+        let plane = ControlPlane(store: Store(source: database.pool), settings: settings, logger: logger)
         try await plane.bootstrap(print: { _ in })
         return APIHarness(plane: plane, pool: database.pool, systemToken: token)
     }
@@ -75,10 +77,6 @@ enum Migrations {
     }
 
     static func apply(_ pool: PostgresPool) async throws {
-        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".sql") }.sorted()
-        for file in files {
-            let sql = try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
-            try await pool.withConnection { connection in try connection.transaction { try $0.executeScript(sql) } }
-        }
+        _ = try await Migrator(pool: pool, directory: directory.path).migrate()
     }
 }

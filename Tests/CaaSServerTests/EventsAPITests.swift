@@ -19,7 +19,7 @@ final class CollectingWriter: ResponseStreamWriter, @unchecked Sendable {
         if count >= limit { throw Enough() }
     }
 
-    var received: String { lock.lock(); defer { lock.unlock() }; return text }
+    var received: String { lock.withLock { text } }
 }
 
 @Suite struct EventsAPITests {

@@ -91,7 +91,7 @@ enum ApplicationRoutes {
     /// variables, secrets sealed. `current` is the application being updated (nil on create).
     static func definition(_ request: Request, body: JSONValue, variables: [String: String], current: ApplicationRecord?,
                            context: APIContext) async throws -> ApplicationDefinition {
-        let secrets = try ApplicationSecrets(key: context.resources.secretsKey)
+        let secrets = try ApplicationSecrets(key: context.plane.secretsKey)
         var definition: ApplicationDefinition
         switch request {
         case .template(var templateID, let number):
@@ -253,7 +253,7 @@ enum ApplicationRoutes {
     static func update(_ context: APIContext) async throws -> APIResponse {
         let body = try context.body(updateSchema)
         let request = try sourceRequest(body, allowUnchanged: true)
-        let secretsKey = context.resources.secretsKey
+        let secretsKey = context.plane.secretsKey
         return try await change(context) { current in
             if case .image = request, body["variables"] != nil {
                 throw APIError.invalidBody([FieldError(pointer: "/variables", detail: "applications from an image take environment, not variables")])
@@ -275,7 +275,7 @@ enum ApplicationRoutes {
                 throw APIError.invalidBody(wrong.map { FieldError(pointer: "/variables/\($0)", detail: "expected a string or null") })
             }
         }
-        let secretsKey = context.resources.secretsKey
+        let secretsKey = context.plane.secretsKey
         return try await change(context) { current in
             let description = patch["description"]?.stringValue
             guard patch["template_version"] != nil || patch["variables"] != nil else { return (description, nil) }

@@ -1,3 +1,4 @@
+import CaaSPostgres
 import CaaSStore
 import Foundation
 
@@ -20,6 +21,21 @@ extension ControlPlane {
                 logger.warning("retention failed; will try again", metadata: ["error": "\(error)"])
             }
             try? await Task.sleep(nanoseconds: UInt64(pruneIntervalSeconds * 1_000_000_000))
+        }
+    }
+}
+
+extension ControlPlane {
+    /// Feeds the event notifier from LISTEN on `eventsChannel`, until cancelled: events other
+    /// replicas commit wake this replica's long-polls and streams. After a reconnect every
+    /// waiter is woken to re-read (notifications may have been missed meanwhile).
+    public func listenForEvents(_ listener: PostgresListener) async throws {
+        let events = try await listener.listen(eventsChannel)
+        for await event in events {
+            switch event {
+            case .notification(let notification): notifier.publish(payload: notification.payload)
+            case .reconnected: notifier.wakeAll()
+            }
         }
     }
 }
