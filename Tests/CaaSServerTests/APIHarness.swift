@@ -23,6 +23,7 @@ struct Reply: Sendable {
 struct APIHarness: Sendable {
     let plane: ControlPlane
     let pool: PostgresPool
+    let url: String
     let systemToken: String
 
     static func make(_ label: String, configure: (inout TenancySettings) -> Void = { _ in }) async throws -> APIHarness {
@@ -39,7 +40,13 @@ struct APIHarness: Sendable {
         logger.logLevel = .warning
         let plane = ControlPlane(store: Store(source: database.pool), settings: settings, logger: logger)
         try await plane.bootstrap(print: { _ in })
-        return APIHarness(plane: plane, pool: database.pool, systemToken: token)
+        return APIHarness(plane: plane, pool: database.pool, url: database.url, systemToken: token)
+    }
+
+    /// Another replica: its own control plane (and event notifier) on the same database.
+    func replica() -> APIHarness {
+        APIHarness(plane: ControlPlane(store: Store(source: pool), settings: plane.settings, logger: plane.logger),
+                   pool: pool, url: url, systemToken: systemToken)
     }
 
     func call(_ method: String, _ target: String, token: String?, body: String? = nil,

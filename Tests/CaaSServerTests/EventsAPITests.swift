@@ -1,3 +1,4 @@
+import CaaSPostgres
 @testable import CaaSServer
 import Foundation
 import Testing
@@ -89,5 +90,26 @@ final class CollectingWriter: ResponseStreamWriter, @unchecked Sendable {
         #expect(ids == ["3", "4", "5"], "\(text)")
         #expect(text.contains("event: token.created"))
         #expect(text.hasPrefix(": "))
+    }
+
+    @Test func aLongPollWakesForAnEventAnotherReplicaWrote() async throws {
+        let api = try await APIHarness.make("events_replicas")
+        let a = try await api.makeTenant("alpha")
+        let other = api.replica()
+        let listener = PostgresListener(configuration: PostgresConfiguration(url: api.url))
+        defer { listener.shutdown() }
+        let listening = Task { try await api.plane.listenForEvents(listener) }
+        defer { listening.cancel() }
+        let deadline = Date().addingTimeInterval(10)
+        while !listener.isConnected, Date() < deadline { try await Task.sleep(nanoseconds: 50_000_000) }
+        try await Task.sleep(nanoseconds: 300_000_000)
+        let started = Date()
+        async let polled = api.call("GET", "/v1/events?after=4&wait=20s", token: a.tokens["viewer"])
+        try await Task.sleep(nanoseconds: 300_000_000)
+        let created = try await other.call("POST", "/v1/tokens", token: a.tokens["admin"], body: #"{"name":"remote","role":"viewer"}"#)
+        #expect(created.status == 201)
+        let reply = try await polled
+        if case .array(let items) = reply["items"]! { #expect(items.compactMap { $0["id"]?.integerValue } == [5]) }
+        #expect(Date().timeIntervalSince(started) < 10, "the poll was not woken by NOTIFY")
     }
 }

@@ -1,4 +1,6 @@
 @testable import CaaSServer
+import CaaSHTTP
+import CaaSPostgres
 import CaaSStore
 import Foundation
 import Logging
@@ -21,8 +23,20 @@ import Yams
         return try #require(try Yams.load(yaml: text) as? [String: Any])
     }
 
-    /// Routes without a database: the table is static.
-    static func routes() -> [APIRoute] { TenantRoutes.all + TokenRoutes.all + AuditRoutes.all + EventRoutes.all + ResourceRoutes.all }
+    struct NoDatabase: ConnectionSource {
+        func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+            throw PostgresError(kind: .connection, message: "no database in this test")
+        }
+    }
+
+    static let plane = ControlPlane(store: Store(source: NoDatabase()), settings: TenancySettings(), logger: Logger(label: "test"))
+
+    /// The routes the CaaSHTTP router serves (without the OPTIONS preflight entries).
+    static func served() -> Set<Operation> {
+        Set(plane.makeRouter().routes.filter { $0.method != .options }.map { Operation(method: $0.method.rawValue, path: $0.path) })
+    }
+
+    static func routes() -> [APIRoute] { plane.routes }
 
     @Test func everyRouteIsDocumentedAndEveryDocumentedOperationIsServed() throws {
         let document = try Self.document()
@@ -35,7 +49,8 @@ import Yams
                 documented[Operation(method: method.uppercased(), path: path)] = operation as? [String: Any] ?? [:]
             }
         }
-        var served = Set(Self.routes().map { Operation(method: $0.method, path: $0.path) })
+        var served = Self.served()
+        #expect(served == Set(Self.routes().map { Operation(method: $0.method, path: $0.path) }))
         for route in ControlPlane.externalRoutes { served.insert(Operation(method: route.method, path: route.path)) }
         let undocumented = served.subtracting(documented.keys)
         let unserved = Set(documented.keys).subtracting(served)
