@@ -143,8 +143,8 @@ struct ClientTests {
             _ = try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(server.port)/slow"), timeout: .milliseconds(300))
         }
         let elapsed = started.duration(to: .now)
-        // The upper bound only tells a fired timeout from the server's 5 s close on a loaded machine.
-        #expect(elapsed >= .milliseconds(250) && elapsed < .seconds(5))
+        // The error is `.timeout`, not the server's close after 5 s; the lower bound shows it waited.
+        #expect(elapsed >= .milliseconds(250))
     }
 
     @Test func refusedConnectionsNameTheirTarget() async throws {
