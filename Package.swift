@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "CaaSModel", targets: ["CaaSModel"]),
         .library(name: "CaaSPlanner", targets: ["CaaSPlanner"]),
         .library(name: "CaaSHTTP", targets: ["CaaSHTTP"]),
+        .executable(name: "caas-server", targets: ["caas-server"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
@@ -43,6 +44,9 @@ let package = Package(
 
         // The cluster agent: engine client, executor, observation, probes.
         .target(name: "CaaSAgent", dependencies: ["CaaSHTTP", "CaaSModel"]),
+
+        // Executables: configuration and start-up only.
+        .executableTarget(name: "caas-server", dependencies: ["CaaSServer", logging, .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // Tests.
         .target(name: "CaaSTestSupport", dependencies: ["CaaSPostgres", logging], path: "Tests/CaaSTestSupport"),

@@ -24,9 +24,7 @@ public final class ControlPlane: Sendable {
     public let routes: [APIRoute]
 
     /// Routes caas-server serves itself, outside this pipeline (openapi.yaml lists them too).
-    public static let externalRoutes: [(method: String, path: String)] = [
-        ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/v1/version"),
-    ]
+    public static let externalRoutes: [(method: String, path: String)] = HealthRoutes.paths.map { ("GET", $0) }
 
     public init(store: Store, settings: TenancySettings, resources: ResourceSettings = ResourceSettings(), dev: Bool = false, logger: Logger) {
         self.store = store
