@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "CaaSPostgres", targets: ["CaaSPostgres"]),
         .library(name: "CaaSStore", targets: ["CaaSStore"]),
         .library(name: "CaaSServer", targets: ["CaaSServer"]),
+        .executable(name: "caas-server", targets: ["caas-server"]),
         .executable(name: "caas-agent", targets: ["caas-agent"]),
     ],
     dependencies: [
@@ -49,6 +50,9 @@ let package = Package(
         .target(name: "CaaSAgent", dependencies: ["CaaSHTTP", "CaaSModel", "CaaSCrypto", logging]),
         .executableTarget(name: "caas-agent", dependencies: ["CaaSAgent", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
+        // Executables: configuration and start-up only.
+        .executableTarget(name: "caas-server", dependencies: ["CaaSServer", logging, .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+
         // Tests.
         .target(name: "CaaSTestSupport", dependencies: ["CaaSPostgres", logging], path: "Tests/CaaSTestSupport"),
         .testTarget(name: "CaaSHTTPTests", dependencies: ["CaaSHTTP", "CaaSTestSupport"]),
@@ -56,11 +60,11 @@ let package = Package(
         .testTarget(name: "CaaSModelTests", dependencies: ["CaaSModel"]),
         .testTarget(name: "CaaSComposeTests", dependencies: ["CaaSCompose"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CaaSPlannerTests", dependencies: ["CaaSPlanner"]),
+        .target(name: "CaaSEngineSupport", dependencies: ["CaaSAgent"], path: "Tests/CaaSEngineSupport"),
+        .testTarget(name: "CaaSAgentTests", dependencies: ["CaaSAgent", "CaaSModel", "CaaSEngineSupport", "CaaSCrypto"]),
         .testTarget(name: "CaaSCryptoTests", dependencies: ["CaaSCrypto"]),
         .testTarget(name: "CaaSStoreTests", dependencies: ["CaaSStore", "CaaSTestSupport"]),
         .testTarget(name: "CaaSServerTests", dependencies: ["CaaSServer", "CaaSTestSupport", "CaaSAgent", "CaaSCrypto", .product(name: "Yams", package: "Yams")]),
-        .target(name: "CaaSEngineSupport", dependencies: ["CaaSAgent"], path: "Tests/CaaSEngineSupport"),
-        .testTarget(name: "CaaSAgentTests", dependencies: ["CaaSAgent", "CaaSModel", "CaaSEngineSupport", "CaaSCrypto"]),
         // End to end: the control plane in-process, a joined agent, real dockerd engines, real PostgreSQL.
         .testTarget(name: "CaaSEndToEndTests", dependencies: ["CaaSServer", "CaaSAgent", "CaaSTestSupport", "CaaSEngineSupport", "CaaSCrypto"]),
     ]

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Gives every request an id: the client's `X-Request-Id` when well-formed (1–128 characters of
 /// `A–Z a–z 0–9 . _ : -`), else a new random one. The id goes into `context.requestID`, into the
 /// logger's `request.id` metadata, and back to the client in the response's `X-Request-Id`.
@@ -43,18 +45,28 @@ public struct RequestIDMiddleware: HTTPMiddleware {
         return true
     }
 
-    /// 128 random bits as 32 lowercase hex digits.
+    private static let prefix = UInt64.random(in: .min ... .max)
+    private static let key = UInt64.random(in: .min ... .max)
+    private static let counter = Atomic<UInt64>(0)
+
+    /// 32 lowercase hex digits, unique within the process and unpredictable-looking: a random
+    /// per-process prefix, then a counter scrambled by a bijective mix (no system call per id).
     public static func generate() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
-        var bytes = [UInt8](repeating: 0, count: 32)
-        for half in 0..<2 {
-            var value = generator.next() as UInt64
-            for i in 0..<16 {
-                bytes[half * 16 + i] = hex[Int(value & 0xF)]
-                value >>= 4
+        let sequence = counter.wrappingAdd(1, ordering: .relaxed).newValue
+        var mixed = (sequence ^ key) &+ 0x9E37_79B9_7F4A_7C15
+        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
+        mixed ^= mixed >> 31
+        return String(unsafeUninitializedCapacity: 32) { buffer in
+            let hex: StaticString = "0123456789abcdef"
+            for (half, value) in [prefix, mixed].enumerated() {
+                var rest = value
+                for i in stride(from: 15, through: 0, by: -1) {
+                    buffer[half * 16 + i] = hex.utf8Start[Int(rest & 0xF)]
+                    rest >>= 4
+                }
             }
+            return 32
         }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }

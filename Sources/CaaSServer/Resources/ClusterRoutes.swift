@@ -85,6 +85,7 @@ enum ClusterRoutes {
         if !labelErrors.isEmpty { throw APIError.invalidBody(labelErrors) }
         let expected = try context.expectedVersion()
         let cluster = try await context.inTenant { tx -> ClusterRecord in
+            try tx.beginWrite()
             guard let current = try tx.cluster(id) else { throw StoreError.notFound(kind: "cluster", id: id) }
             if let expected, expected != current.version { throw StoreError.versionMismatch(current: current.version) }
             let merged = MergePatch.apply(patch, to: .object([

@@ -114,6 +114,7 @@ enum NodeRoutes {
         if !errors.isEmpty { throw APIError.invalidBody(errors) }
         let expected = try context.expectedVersion()
         let node = try await context.inTenant { tx -> NodeRecord in
+            try tx.beginWrite()
             guard let current = try tx.node(id) else { throw StoreError.notFound(kind: "node", id: id) }
             if let expected, expected != current.version { throw StoreError.versionMismatch(current: current.version) }
             let merged = MergePatch.apply(patch, to: .object(["labels": ResourceViews.labels(current.labels)]))
