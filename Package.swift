@@ -14,6 +14,8 @@ let package = Package(
         .library(name: "CaaSModel", targets: ["CaaSModel"]),
         .library(name: "CaaSPlanner", targets: ["CaaSPlanner"]),
         .library(name: "CaaSHTTP", targets: ["CaaSHTTP"]),
+        .library(name: "CaaSClient", targets: ["CaaSClient"]),
+        .executable(name: "caasctl", targets: ["caasctl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
@@ -40,6 +42,13 @@ let package = Package(
         // The cluster agent: engine client, executor, observation, probes.
         .target(name: "CaaSAgent", dependencies: ["CaaSHTTP", "CaaSModel"]),
 
+        // The typed client of the public API, and what caasctl shows of it (tables, problems,
+        // progress, contexts).
+        .target(name: "CaaSClient", dependencies: ["CaaSHTTP", "CaaSModel"]),
+        .executableTarget(name: "caasctl", dependencies: [
+            "CaaSClient", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
         // Tests.
         .target(name: "CaaSTestSupport", dependencies: ["CaaSPostgres", logging], path: "Tests/CaaSTestSupport"),
         .testTarget(name: "CaaSHTTPTests", dependencies: ["CaaSHTTP", "CaaSTestSupport"]),
@@ -50,5 +59,8 @@ let package = Package(
         .target(name: "CaaSEngineSupport", dependencies: ["CaaSAgent"], path: "Tests/CaaSEngineSupport"),
         .testTarget(name: "CaaSAgentTests", dependencies: ["CaaSAgent", "CaaSModel", "CaaSEngineSupport"]),
         .testTarget(name: "CaaSServerTests", dependencies: ["CaaSServer", "CaaSTestSupport"]),
+        .testTarget(name: "CaaSClientTests", dependencies: ["CaaSClient", "CaaSHTTP"]),
+        // Runs the built caasctl binary as a process (against a caas-server when one is built).
+        .testTarget(name: "caasctlTests", dependencies: ["CaaSClient"]),
     ]
 )
