@@ -71,12 +71,21 @@ extension CaaSClient {
         return Accepted(try await send(.post, ResourceKind.application.collection, body: .object(body)).json())
     }
 
-    /// Changes an application (a JSON merge patch of `compose`, `variables`, `template_version`);
-    /// a new generation rolls out (`202`). `ifMatch` makes a concurrent change a `412`.
-    public func updateApplication(_ id: String, patch: JSON, ifMatch: String?) async throws -> Accepted {
+    /// Changes an application with a JSON merge patch (`description`, `template_version`,
+    /// `variables` with null removing one); a new generation rolls out (`202`, or `200` when
+    /// nothing that runs changed). `ifMatch` makes a concurrent change a `412`.
+    public func patchApplication(_ id: String, patch: JSON, ifMatch: String?) async throws -> Accepted {
         Accepted(try await send(.patch, ResourceKind.application.path(id), body: patch, ifMatch: ifMatch).json())
     }
 
+    /// Redeploys an application from a new source (`compose`, `template_id` + `template_version`,
+    /// `image_id`) and/or a whole new set of `variables` (`POST /v1/apps/{id}/update`).
+    public func redeployApplication(_ id: String, body: JSON, ifMatch: String?) async throws -> Accepted {
+        Accepted(try await send(.post, ResourceKind.application.path(id) + "/update", body: body, ifMatch: ifMatch).json())
+    }
+
+    /// Asks the server to roll an application back to its previous generation
+    /// (`POST /v1/apps/{id}/rollback`).
     public func rollbackApplication(_ id: String, toGeneration: Int?) async throws -> Accepted {
         let body: JSON = toGeneration.map { ["generation": .integer(Int64($0))] } ?? [:]
         return Accepted(try await send(.post, ResourceKind.application.path(id) + "/rollback", body: body).json())
@@ -88,7 +97,17 @@ extension CaaSClient {
     }
 
     public func services(applicationID: String) async throws -> [Service] {
-        try await list(ResourceKind.service.collection, query: [("application_id", applicationID)]).map(Service.init)
+        try await list(ResourceKind.application.path(applicationID) + "/services").map(Service.init)
+    }
+
+    /// The containers of an application, a service or a node (`GET /v1/containers?app=&service=&node=&state=`).
+    public func containers(applicationID: String? = nil, serviceID: String? = nil, nodeID: String? = nil, state: String? = nil) async throws -> [Container] {
+        var query: [(String, String)] = []
+        if let applicationID { query.append(("app", applicationID)) }
+        if let serviceID { query.append(("service", serviceID)) }
+        if let nodeID { query.append(("node", nodeID)) }
+        if let state { query.append(("state", state)) }
+        return try await list(ResourceKind.container.collection, query: query).map(Container.init)
     }
 
     public func deployment(_ id: String) async throws -> Deployment {

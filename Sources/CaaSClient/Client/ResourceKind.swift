@@ -10,7 +10,7 @@ public struct ResourceKind: Sendable, Equatable {
     /// The list filter that selects by name (`nil`: the list is searched page by page).
     public var nameFilter: String?
 
-    public init(singular: String, collection: String, idPrefix: String, nameFilter: String? = "name") {
+    public init(singular: String, collection: String, idPrefix: String, nameFilter: String? = "name_prefix") {
         self.singular = singular
         self.collection = collection
         self.idPrefix = idPrefix
@@ -25,11 +25,13 @@ public struct ResourceKind: Sendable, Equatable {
     public static let tenant = ResourceKind(singular: "tenant", collection: "/v1/tenants", idPrefix: "ten_", nameFilter: "name_prefix")
     public static let token = ResourceKind(singular: "token", collection: "/v1/tokens", idPrefix: "tok_", nameFilter: nil)
     public static let cluster = ResourceKind(singular: "cluster", collection: "/v1/clusters", idPrefix: "clu_")
-    public static let node = ResourceKind(singular: "node", collection: "/v1/nodes", idPrefix: "nod_")
+    public static let node = ResourceKind(singular: "node", collection: "/v1/nodes", idPrefix: "nod_", nameFilter: nil)
     public static let template = ResourceKind(singular: "template", collection: "/v1/templates", idPrefix: "tpl_")
     public static let image = ResourceKind(singular: "image", collection: "/v1/images", idPrefix: "img_", nameFilter: "repository")
     public static let application = ResourceKind(singular: "application", collection: "/v1/apps", idPrefix: "app_")
-    public static let service = ResourceKind(singular: "service", collection: "/v1/services", idPrefix: "svc_")
+    /// Services have no collection of their own: they are listed per application
+    /// (`/v1/apps/{id}/services`) and read at `/v1/services/{id}`.
+    public static let service = ResourceKind(singular: "service", collection: "/v1/services", idPrefix: "svc_", nameFilter: nil)
     public static let container = ResourceKind(singular: "container", collection: "/v1/containers", idPrefix: "ctr_", nameFilter: nil)
     public static let deployment = ResourceKind(singular: "deployment", collection: "/v1/deployments", idPrefix: "dep_", nameFilter: nil)
 }
@@ -37,7 +39,8 @@ public struct ResourceKind: Sendable, Equatable {
 extension CaaSClient {
     /// The object `nameOrID` names: an id is read directly; a name is looked up with the kind's
     /// list filter (plus `scope`, such as `cluster_id`) and must match exactly one object.
-    public func resolve(_ kind: ResourceKind, _ nameOrID: String, scope: [(String, String)] = []) async throws -> JSON {
+    /// `listPath` replaces the kind's collection for kinds listed under a parent.
+    public func resolve(_ kind: ResourceKind, _ nameOrID: String, scope: [(String, String)] = [], listPath: String? = nil) async throws -> JSON {
         if kind.isID(nameOrID) {
             do {
                 return try await get(kind.path(nameOrID))
@@ -47,7 +50,7 @@ extension CaaSClient {
         }
         var query = scope
         if let filter = kind.nameFilter { query.append((filter, nameOrID)) }
-        let matches = try await list(kind.collection, query: query).filter { $0["name"]?.stringValue == nameOrID }
+        let matches = try await list(listPath ?? kind.collection, query: query).filter { $0["name"]?.stringValue == nameOrID }
         switch matches.count {
         case 0: throw CaaSClientError.notFound(kind: kind.singular, name: nameOrID)
         case 1: return matches[0]

@@ -61,7 +61,7 @@ public struct Node: APIObject {
     public var subnet: String { string("subnet") ?? "" }
     public var lastHeartbeat: Date? { date("last_heartbeat_at") }
     public var capacityCPUs: Double? { raw[path: "capacity.cpus"].flatMap(Self.number) ?? raw["capacity_cpus"].flatMap(Self.number) }
-    public var capacityMemory: Int? { int("capacity.memory") ?? int("capacity_memory") }
+    public var capacityMemory: Int? { int("capacity.memory_bytes") ?? int("capacity.memory") ?? int("capacity_memory") }
     static func number(_ json: JSON) -> Double? {
         switch json {
         case .integer(let value): Double(value)

@@ -167,7 +167,7 @@ struct AppCommand: AsyncParsableCommand {
         @Option(help: "The application's cluster (when the name is not unique).") var cluster: String?
         @Option(name: .shortAndLong, help: "A new compose file.", completion: .file(extensions: ["yml", "yaml"])) var file: String?
         @Option(name: .customLong("template-version"), help: "A new version of the application's template.") var templateVersion: Int?
-        @Option(name: .short, help: ArgumentHelp("A variable VAR=value to set; repeatable.", valueName: "var=value")) var env: [String] = []
+        @Option(name: .short, help: ArgumentHelp("A variable VAR=value to set (with -f: the whole set); repeatable.", valueName: "var=value")) var env: [String] = []
         @Option(name: .customLong("unset"), help: ArgumentHelp("A variable to remove; repeatable.", valueName: "var")) var unset: [String] = []
         @OptionGroup var waiting: WaitOptions
 
@@ -180,16 +180,23 @@ struct AppCommand: AsyncParsableCommand {
         func run() async throws {
             let session = try Session.make(global)
             let application = try await Applications.resolve(session, app, cluster: cluster)
-            var patch: [String: JSON] = [:]
-            if let file { patch["compose"] = .string(try InputFile.read(file)) }
-            if let templateVersion { patch["template_version"] = .integer(Int64(templateVersion)) }
             var variables = try KeyValue.variables(env, environment: Session.environment).mapValues(JSON.string)
-            for name in unset { variables[name] = .null }
-            if !variables.isEmpty { patch["variables"] = .object(variables) }
             let after = try await session.latestEventID()
             let accepted: Accepted
             do {
-                accepted = try await session.client.updateApplication(application.id, patch: .object(patch), ifMatch: application.etag)
+                if let file {
+                    // A new compose text redeploys; -e then gives the whole set of variables.
+                    var body: [String: JSON] = ["compose": .string(try InputFile.read(file))]
+                    if !variables.isEmpty { body["variables"] = .object(variables) }
+                    accepted = try await session.client.redeployApplication(application.id, body: .object(body), ifMatch: application.etag)
+                } else {
+                    // A merge patch: -e sets, --unset removes, the rest stays.
+                    var patch: [String: JSON] = [:]
+                    if let templateVersion { patch["template_version"] = .integer(Int64(templateVersion)) }
+                    for name in unset { variables[name] = .null }
+                    if !variables.isEmpty { patch["variables"] = .object(variables) }
+                    accepted = try await session.client.patchApplication(application.id, patch: .object(patch), ifMatch: application.etag)
+                }
             } catch let error as CaaSClientError {
                 session.console.error(ErrorPresenter(style: session.console.errorStyle, composeFile: file).render(error))
                 throw CommandFailure(nil, status: ExitStatus.of(error))
@@ -200,20 +207,37 @@ struct AppCommand: AsyncParsableCommand {
 
     struct Rollback: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Roll an application back to its previous generation (or --to-generation N).",
-            discussion: "Example:\n  caasctl app rollback blog --wait")
+            abstract: "Roll an application back: to an earlier template version (--to-version), or to its previous generation.",
+            discussion: """
+                With --to-version the application's template version is set back (a new generation
+                rolls out); otherwise the server's rollback of the last generation is asked for.
+
+                Example:
+                  caasctl app rollback blog --to-version 2 --wait
+                """)
 
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The application's name or id.") var app: String
         @Option(help: "The application's cluster (when the name is not unique).") var cluster: String?
         @Option(name: .customLong("to-generation"), help: "The generation to return to.") var generation: Int?
+        @Option(name: .customLong("to-version"), help: "The template version to return to.") var version: Int?
         @OptionGroup var waiting: WaitOptions
 
         func run() async throws {
             let session = try Session.make(global)
             let application = try await Applications.resolve(session, app, cluster: cluster)
             let after = try await session.latestEventID()
-            let accepted = try await session.client.rollbackApplication(application.id, toGeneration: generation)
+            let accepted: Accepted
+            if let version {
+                accepted = try await session.client.patchApplication(application.id, patch: ["template_version": .integer(Int64(version))],
+                                                                     ifMatch: application.etag)
+            } else {
+                do {
+                    accepted = try await session.client.rollbackApplication(application.id, toGeneration: generation)
+                } catch CaaSClientError.problem(let problem) where problem.status == 404 && problem.detail?.hasPrefix("no route") == true {
+                    throw CommandFailure("this server has no rollback route; for an application made from a template use --to-version N")
+                }
+            }
             try await Applications.follow(session, accepted, wait: waiting.wait, after: after, timeout: waiting.timeout)
         }
     }

@@ -140,12 +140,14 @@ struct NodeCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
         @Option(help: "Only the nodes of this cluster (name or id).") var cluster: String?
         @Option(help: "Only nodes with this status (ready, down, draining, paused).") var status: String?
+        @Option(help: ArgumentHelp("Only nodes with this label.", valueName: "key=value")) var label: String?
 
         func run() async throws {
             let session = try Session.make(global)
             var query: [(String, String)] = []
             if let cluster { query.append(("cluster_id", try await session.client.resolveID(.cluster, cluster))) }
             if let status { query.append(("status", status)) }
+            if let label { query.append(("label", label)) }
             session.show(try await session.client.list(ResourceKind.node.collection, query: query).map(Node.init), ResourceTables.nodes)
         }
     }

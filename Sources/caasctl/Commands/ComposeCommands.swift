@@ -199,10 +199,13 @@ struct Up: AsyncParsableCommand {
         let accepted: Accepted
         do {
             if let existing = try await project.findApplication(session, name: name) {
-                var patch: [String: JSON] = ["compose": .string(compose)]
-                patch["variables"] = .object(variables.mapValues(JSON.string))
-                accepted = try await client.updateApplication(existing.id, patch: .object(patch), ifMatch: existing.etag)
-                session.say("Updating application \(name) (\(existing.id)) to generation \(accepted.application.generation).")
+                let body: JSON = ["compose": .string(compose), "variables": .object(variables.mapValues(JSON.string))]
+                accepted = try await client.redeployApplication(existing.id, body: body, ifMatch: existing.etag)
+                if accepted.deployment == nil {
+                    session.say("Application \(name) (\(existing.id)) is up to date (generation \(accepted.application.generation)).")
+                } else {
+                    session.say("Updating application \(name) (\(existing.id)) to generation \(accepted.application.generation).")
+                }
             } else {
                 let clusterID = try await project.clusterID(session)
                 accepted = try await client.createApplication(name: name, clusterID: clusterID, compose: compose, variables: variables)

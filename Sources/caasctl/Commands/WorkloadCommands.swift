@@ -20,7 +20,7 @@ struct AppScope: ParsableArguments {
     func service(_ session: Session, _ nameOrID: String) async throws -> Service {
         if ResourceKind.service.isID(nameOrID) { return Service(try await session.client.resolve(.service, nameOrID)) }
         let application = try await application(session, required: true)!
-        return Service(try await session.client.resolve(.service, nameOrID, scope: [("application_id", application.id)]))
+        return Service(try await session.client.resolve(.service, nameOrID, listPath: ResourceKind.application.path(application.id) + "/services"))
     }
 }
 
@@ -37,7 +37,7 @@ struct ServiceCommand: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "ls", abstract: "List services (of one application with --app).",
+            commandName: "ls", abstract: "List services (of --app, of the compose project here, or of every application).",
             discussion: "Example:\n  caasctl service ls --app blog -o wide", aliases: ["list"])
 
         @OptionGroup var global: GlobalOptions
@@ -45,9 +45,15 @@ struct ServiceCommand: AsyncParsableCommand {
 
         func run() async throws {
             let session = try Session.make(global)
-            var query: [(String, String)] = []
-            if let application = try await scope.application(session, required: false) { query.append(("application_id", application.id)) }
-            session.show(try await session.client.list(ResourceKind.service.collection, query: query).map(Service.init), ResourceTables.services)
+            let applications: [Application]
+            if let application = try await scope.application(session, required: scope.app != nil || Ps.projectHere) {
+                applications = [application]
+            } else {
+                applications = try await session.client.list(ResourceKind.application.collection).map(Application.init)
+            }
+            var services: [Service] = []
+            for application in applications { services += try await session.client.services(applicationID: application.id) }
+            session.show(services, ResourceTables.services)
         }
     }
 
@@ -111,14 +117,14 @@ struct Ps: AsyncParsableCommand {
 
     func run() async throws {
         let session = try Session.make(global)
-        var query: [(String, String)] = []
+        var applicationID: String?
+        var serviceID: String?
         if let service {
-            query.append(("service_id", try await scope.service(session, service).id))
+            serviceID = try await scope.service(session, service).id
         } else if !allApps, let application = try await scope.application(session, required: scope.app != nil || Self.projectHere) {
-            query.append(("application_id", application.id))
+            applicationID = application.id
         }
-        if let node { query.append(("node_id", node)) }
-        var containers = try await session.client.list(ResourceKind.container.collection, query: query).map(Container.init)
+        var containers = try await session.client.containers(applicationID: applicationID, serviceID: serviceID, nodeID: node)
         if !all { containers = containers.filter { $0.observedState != "removed" } }
         session.show(containers, ResourceTables.containers)
     }
@@ -155,8 +161,7 @@ struct Logs: AsyncParsableCommand {
             containers = [(nil, target)]
         } else {
             let service = try await scope.service(session, target)
-            let running = try await client.list(ResourceKind.container.collection, query: [("service_id", service.id)])
-                .map(Container.init).filter { $0.observedState != "removed" }
+            let running = try await client.containers(serviceID: service.id).filter { $0.observedState != "removed" }
             guard !running.isEmpty else { throw CommandFailure("service \(service.name) has no containers", status: .notFound) }
             containers = running.map { ("\(service.name).\($0.slot.map(String.init) ?? String($0.id.suffix(6)))", $0.id) }
         }
