@@ -30,14 +30,18 @@ let package = Package(
         // Infrastructure.
         .target(name: "CaaSHTTP", dependencies: ["COpenSSL", logging]),
         .target(name: "CaaSPostgres", dependencies: ["CLibPQ", logging]),
+        .target(name: "CaaSCrypto", dependencies: ["COpenSSL"]),
 
         // Pure domain: values and decisions, no I/O.
         .target(name: "CaaSModel"),
         .target(name: "CaaSCompose", dependencies: ["CaaSModel", .product(name: "Yams", package: "Yams")]),
         .target(name: "CaaSPlanner", dependencies: ["CaaSModel"]),
 
+        // Persistence: repositories, tenant scoping, events, idempotency, audit.
+        .target(name: "CaaSStore", dependencies: ["CaaSPostgres", "CaaSModel", logging]),
+
         // The control plane: API routes, authentication, workers. Wiring only.
-        .target(name: "CaaSServer", dependencies: ["CaaSHTTP", "CaaSPostgres", "CaaSModel", "CaaSCompose", "CaaSPlanner", logging]),
+        .target(name: "CaaSServer", dependencies: ["CaaSHTTP", "CaaSPostgres", "CaaSStore", "CaaSCrypto", "CaaSModel", "CaaSCompose", "CaaSPlanner", logging]),
 
         // The cluster agent: engine client, executor, observation, probes.
         .target(name: "CaaSAgent", dependencies: ["CaaSHTTP", "CaaSModel"]),
@@ -56,11 +60,14 @@ let package = Package(
         .testTarget(name: "CaaSModelTests", dependencies: ["CaaSModel"]),
         .testTarget(name: "CaaSComposeTests", dependencies: ["CaaSCompose"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CaaSPlannerTests", dependencies: ["CaaSPlanner"]),
+        .testTarget(name: "CaaSCryptoTests", dependencies: ["CaaSCrypto"]),
+        .testTarget(name: "CaaSStoreTests", dependencies: ["CaaSStore", "CaaSTestSupport"]),
+        .testTarget(name: "CaaSServerTests", dependencies: ["CaaSServer", "CaaSTestSupport", .product(name: "Yams", package: "Yams")]),
         .target(name: "CaaSEngineSupport", dependencies: ["CaaSAgent"], path: "Tests/CaaSEngineSupport"),
         .testTarget(name: "CaaSAgentTests", dependencies: ["CaaSAgent", "CaaSModel", "CaaSEngineSupport"]),
-        .testTarget(name: "CaaSServerTests", dependencies: ["CaaSServer", "CaaSTestSupport"]),
         .testTarget(name: "CaaSClientTests", dependencies: ["CaaSClient", "CaaSHTTP"]),
-        // Runs the built caasctl binary as a process (against a caas-server when one is built).
-        .testTarget(name: "caasctlTests", dependencies: ["CaaSClient"]),
+        // Runs the built caasctl binary as a process against the control plane served over HTTP
+        // on loopback, with a real PostgreSQL.
+        .testTarget(name: "caasctlTests", dependencies: ["CaaSClient", "CaaSServer", "CaaSStore", "CaaSHTTP", "CaaSPostgres", "CaaSTestSupport", logging]),
     ]
 )

@@ -10,7 +10,7 @@ want=()
 command -v pkg-config >/dev/null || want+=(pkg-config)
 if [ "${CAAS_WITH_ENGINES:-1}" = 1 ]; then
   command -v dockerd >/dev/null || want+=(docker.io)
-  [ -x /bin/busybox ] && /bin/busybox --list >/dev/null 2>&1 && ldd /bin/busybox 2>&1 | grep -q 'not a dynamic' || want+=(busybox-static)
+  dpkg -s busybox-static >/dev/null 2>&1 || want+=(busybox-static)
 fi
 if [ "${CAAS_WITH_TEST_TOOLS:-0}" = 1 ]; then
   python3 -c 'import openapi_spec_validator' 2>/dev/null || pip_want=1

@@ -10,11 +10,14 @@ public struct AppSpec: Codable, Sendable, Equatable {
     public var externalServices: [ExternalServiceSpec]
     /// Top-level named volumes.
     public var volumes: [VolumeSpec]
+    /// The compose `name:` (project name), when the template declares one.
+    public var name: String?
 
-    public init(services: [ServiceSpec] = [], externalServices: [ExternalServiceSpec] = [], volumes: [VolumeSpec] = []) {
+    public init(services: [ServiceSpec] = [], externalServices: [ExternalServiceSpec] = [], volumes: [VolumeSpec] = [], name: String? = nil) {
         self.services = services
         self.externalServices = externalServices
         self.volumes = volumes
+        self.name = name
     }
 
     public func service(named name: String) -> ServiceSpec? {
@@ -42,12 +45,15 @@ public struct VolumeSpec: Codable, Sendable, Equatable {
     public var driverOptions: [String: String]
     public var external: Bool
     public var labels: [String: String]
+    /// The volume's real name when it differs from the key (`name:`, or `external: {name: …}`).
+    public var externalName: String?
 
-    public init(name: String, driver: String? = nil, driverOptions: [String: String] = [:], external: Bool = false, labels: [String: String] = [:]) {
+    public init(name: String, driver: String? = nil, driverOptions: [String: String] = [:], external: Bool = false, labels: [String: String] = [:], externalName: String? = nil) {
         self.name = name
         self.driver = driver
         self.driverOptions = driverOptions
         self.external = external
         self.labels = labels
+        self.externalName = externalName
     }
 }

@@ -22,6 +22,13 @@ public struct AutoScalingPolicy: Codable, Sendable, Equatable {
     public var minInstances: Int
     public var maxInstances: Int
 
+    /// `max_cpu` / `min_cpu` in snake_case JSON decode back to these keys.
+    enum CodingKeys: String, CodingKey {
+        case maxCPU = "maxCpu"
+        case minCPU = "minCpu"
+        case step, minInstances, maxInstances
+    }
+
     public init(maxCPU: Double? = nil, minCPU: Double? = nil, step: Int = 1, minInstances: Int = 1, maxInstances: Int = 10) {
         self.maxCPU = maxCPU
         self.minCPU = minCPU

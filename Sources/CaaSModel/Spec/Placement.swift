@@ -28,6 +28,12 @@ public struct PlacementConstraint: Codable, Sendable, Equatable {
         case nodeID
         case nodeName
         case nodeLabel(String)
+
+        /// `node_id` in snake_case JSON decodes back to this case.
+        enum CodingKeys: String, CodingKey {
+            case nodeID = "nodeId"
+            case nodeName, nodeLabel
+        }
     }
 
     public enum Operator: String, Codable, Sendable, Equatable {

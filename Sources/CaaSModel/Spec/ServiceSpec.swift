@@ -132,12 +132,27 @@ public struct PortMapping: Codable, Sendable, Equatable {
     /// `nil`: the host port is chosen at placement time.
     public var published: PortRange?
     public var hostIP: String?
+    /// Long syntax `mode:`; `nil` when not written (compose's default is `ingress`).
+    public var mode: PortPublishMode?
 
-    public init(target: PortRange, published: PortRange? = nil, hostIP: String? = nil) {
+    /// Acronyms spelled so that snake_case JSON (`host_ip`) decodes back to the same key.
+    enum CodingKeys: String, CodingKey {
+        case target, published, mode
+        case hostIP = "hostIp"
+    }
+
+    public init(target: PortRange, published: PortRange? = nil, hostIP: String? = nil, mode: PortPublishMode? = nil) {
         self.target = target
         self.published = published
         self.hostIP = hostIP
+        self.mode = mode
     }
+}
+
+/// How a published port is bound: through the routing mesh, or on the node running the container.
+public enum PortPublishMode: String, Codable, Sendable, Equatable {
+    case ingress
+    case host
 }
 
 public struct VolumeMount: Codable, Sendable, Equatable {

@@ -1,0 +1,94 @@
+import CaaSModel
+import CaaSStore
+import Foundation
+import Logging
+
+/// Everything a handler gets: the request, its path parameters, the caller, and the helpers that
+/// implement the conventions (strict bodies, pages, If-Match).
+public struct APIContext: Sendable {
+    public let request: APIRequest
+    public let parameters: [String: String]
+    /// `nil` only on anonymous routes.
+    public let principal: Principal?
+    public let requestID: String
+    public let plane: ControlPlane
+    public let logger: Logger
+
+    public var store: Store { plane.store }
+    public var settings: TenancySettings { plane.settings }
+
+    /// A path parameter (the route table guarantees it is there).
+    public func parameter(_ name: String) -> String { parameters[name] ?? "" }
+
+    /// The caller's tenant; routes with `.tenant` access always have one.
+    public func tenantScope() throws -> TenantScope {
+        guard let scope = principal?.scope else {
+            throw APIError.forbidden("the system administrator has no tenant: use a token of the tenant")
+        }
+        return scope
+    }
+
+    /// The body as JSON checked against `schema`: malformed JSON, unknown members (named) and
+    /// wrong types (by JSON pointer) are 400s before anything else happens.
+    public func body(_ schema: JSONSchema) throws -> JSONValue {
+        if let type = request.header("content-type"), !type.lowercased().hasPrefix("application/json"),
+           !type.lowercased().hasPrefix("application/merge-patch+json") {
+            throw APIError.unsupportedMediaType("application/json")
+        }
+        let value: JSONValue
+        do {
+            value = try JSONParser.parse(request.body)
+        } catch {
+            throw APIError.malformedJSON(error)
+        }
+        let errors = schema.validate(value)
+        if !errors.isEmpty { throw APIError.invalidBody(errors) }
+        return value
+    }
+
+    /// `limit` and `cursor` of a list.
+    public func page(keyCount: Int) throws -> PageRequest {
+        try PageRequest.parse(query: request.query, keyCount: keyCount)
+    }
+
+    /// The version `If-Match` names; `nil` when absent or `*`. Stale versions fail in the store (412).
+    public func expectedVersion(required: Bool = false) throws -> Int64? {
+        guard let header = request.header("if-match") else {
+            if required { throw APIError.preconditionRequired() }
+            return nil
+        }
+        if header.trimmingCharacters(in: .whitespaces) == "*" { return nil }
+        guard let version = ETag.parse(header) else {
+            throw APIError.badRequest("If-Match must be an ETag this server sent, like \"3\"", pointer: "If-Match")
+        }
+        return version
+    }
+
+    /// A query parameter that must be one of `allowed`.
+    public func queryChoice(_ name: String, _ allowed: [String]) throws -> String? {
+        guard let value = request.query[name] else { return nil }
+        guard allowed.contains(value) else {
+            throw APIError.badRequest("\(name) must be one of \(allowed.joined(separator: ", "))", pointer: name)
+        }
+        return value
+    }
+
+    public func queryDate(_ name: String) throws -> Date? {
+        guard let value = request.query[name] else { return nil }
+        guard let date = Timestamp.parse(value) else {
+            throw APIError.badRequest("\(name) must be an RFC 3339 date-time", pointer: name)
+        }
+        return date
+    }
+
+    public func queryText(_ name: String, maxLength: Int = 200) throws -> String? {
+        guard let value = request.query[name] else { return nil }
+        guard value.count <= maxLength else { throw APIError.badRequest("\(name) is longer than \(maxLength) characters", pointer: name) }
+        return value
+    }
+
+    /// Runs `body` in the caller's tenant scope.
+    public func inTenant<T: Sendable>(_ body: @escaping @Sendable (TenantTransaction) throws -> T) async throws -> T {
+        try await store.transaction(try tenantScope(), body)
+    }
+}

@@ -1,0 +1,71 @@
+import CaaSHTTP
+import Foundation
+
+/// Serves the control plane's API through CaaSHTTP: converts requests and answers; everything
+/// else happens in `ControlPlane.handle(_:)`.
+public struct ControlPlaneResponder: HTTPResponder {
+    public let plane: ControlPlane
+
+    public init(plane: ControlPlane) { self.plane = plane }
+
+    public func respond(to request: HTTPRequest, context: RequestContext) async throws -> HTTPResponse {
+        let apiRequest: APIRequest
+        do {
+            apiRequest = try await plane.apiRequest(from: request)
+        } catch {
+            return ControlPlane.httpResponse(APIResponse.problem(error))
+        }
+        return ControlPlane.httpResponse(await plane.handle(apiRequest))
+    }
+}
+
+extension ControlPlane {
+    /// The responder to give `HTTPServer` (or to mount under `/v1` in a router).
+    public func makeResponder() -> ControlPlaneResponder { ControlPlaneResponder(plane: self) }
+
+    func apiRequest(from request: HTTPRequest) async throws(APIError) -> APIRequest {
+        let limit = settings.maximumBodyBytes
+        let body: [UInt8]
+        do {
+            body = try await request.body.collect(upTo: limit)
+        } catch {
+            throw APIError.payloadTooLarge(limit: limit)
+        }
+        var headers: [String: String] = [:]
+        for field in request.headers {
+            let name = field.name.lowercased()
+            headers[name] = headers[name].map { $0 + ", " + field.value } ?? field.value
+        }
+        let target = request.path + (request.query.map { "?" + $0 } ?? "")
+        return try APIRequest(method: request.method.rawValue, target: target, headers: headers, body: body,
+                              clientAddress: ControlPlane.clientAddress(request.connection.remoteAddress))
+    }
+
+    /// `127.0.0.1:5123` → `127.0.0.1`, `[::1]:5123` → `::1`; other forms stay as they are.
+    static func clientAddress(_ remote: String) -> String {
+        if remote.hasPrefix("["), let close = remote.firstIndex(of: "]") {
+            return String(remote[remote.index(after: remote.startIndex)..<close])
+        }
+        if remote.filter({ $0 == ":" }).count == 1, let colon = remote.firstIndex(of: ":") {
+            return String(remote[..<colon])
+        }
+        return remote
+    }
+
+    static func httpResponse(_ response: APIResponse) -> HTTPResponse {
+        let headers = HTTPHeaders(response.headers)
+        switch response.body {
+        case .bytes(let bytes):
+            return HTTPResponse(status: HTTPStatus(code: response.status), headers: headers, body: HTTPResponseBody(bytes: bytes))
+        case .stream(let produce):
+            return HTTPResponse.stream(status: HTTPStatus(code: response.status), headers: headers) { writer in
+                try await produce(HTTPStreamWriter(writer: writer))
+            }
+        }
+    }
+}
+
+struct HTTPStreamWriter: ResponseStreamWriter {
+    let writer: HTTPResponseBodyWriter
+    func write(_ bytes: [UInt8]) async throws { try await writer.write(bytes) }
+}

@@ -1,0 +1,134 @@
+import CaaSCrypto
+import CaaSModel
+import CaaSStore
+import Foundation
+
+/// Clusters: a tenant's groups of nodes, each with one agent that joins with the cluster's join
+/// token (`caas_join_…`, shown once at creation and on rotation, stored as a SHA-256 digest).
+enum ClusterRoutes {
+    static let createSchema = JSONSchema.object(
+        properties: ["name": .name, "description": .string(maxLength: 1000), "labels": .stringMap,
+                     "network_cidr": .string(maxLength: 18), "node_subnet_prefix": .integer(minimum: 1, maximum: 30)],
+        required: ["name"])
+    static let patchSchema = JSONSchema.object(properties: [
+        "name": .name, "description": .string(maxLength: 1000), "labels": .nullable(.stringMap),
+    ])
+
+    static let all: [APIRoute] = [
+        APIRoute("POST", "/v1/clusters", action: "clusters.create", access: .tenant(.administer), handler: create),
+        APIRoute("GET", "/v1/clusters", action: "clusters.list", access: .tenant(.read), query: ["limit", "cursor", "name_prefix", "status"], handler: list),
+        APIRoute("GET", "/v1/clusters/{cluster_id}", action: "clusters.get", access: .tenant(.read), ids: ["cluster_id": .cluster], handler: get),
+        APIRoute("PATCH", "/v1/clusters/{cluster_id}", action: "clusters.update", access: .tenant(.administer), ids: ["cluster_id": .cluster], handler: update),
+        APIRoute("DELETE", "/v1/clusters/{cluster_id}", action: "clusters.delete", access: .tenant(.administer), query: ["force"], ids: ["cluster_id": .cluster], handler: delete),
+        APIRoute("POST", "/v1/clusters/{cluster_id}/join-token", action: "clusters.join_token.rotate", access: .tenant(.administer), ids: ["cluster_id": .cluster], handler: rotateJoinToken),
+    ]
+
+    static func network(_ body: JSONValue, settings: ResourceSettings) throws -> (IPv4Network, Int) {
+        let text = body["network_cidr"]?.stringValue ?? settings.defaultClusterNetwork
+        let network: IPv4Network
+        switch IPv4Network.parse(text) {
+        case .success(let parsed): network = parsed
+        case .failure(let error):
+            throw APIError.invalidBody([FieldError(pointer: "/network_cidr", detail: error.description)])
+        }
+        guard (8...28).contains(network.prefixLength) else {
+            throw APIError.invalidBody([FieldError(pointer: "/network_cidr", detail: "the prefix length must be 8 to 28")])
+        }
+        let prefix = body["node_subnet_prefix"]?.integerValue.map(Int.init) ?? SubnetAllocator.defaultNodePrefix(for: network)
+        if let problem = SubnetAllocator.problem(network: network, nodePrefix: prefix) {
+            throw APIError.invalidBody([FieldError(pointer: "/node_subnet_prefix", detail: problem)])
+        }
+        return (network, prefix)
+    }
+
+    static func created(_ cluster: ClusterRecord, token: String, status: Int) -> APIResponse {
+        var response = APIResponse.resource(ResourceViews.cluster(cluster, joinToken: token), version: cluster.version, id: cluster.id,
+                                            status: status, location: status == 201 ? "/v1/clusters/\(cluster.id)" : nil)
+        response.setHeader("Cache-Control", "no-store")
+        // The join token is shown once: an idempotent replay answers without it.
+        response.replayBody = Array((ResourceViews.cluster(cluster).serialized + "\n").utf8)
+        return response
+    }
+
+    static func create(_ context: RequestContext) async throws -> APIResponse {
+        let body = try context.body(createSchema)
+        let labelErrors = LabelRules.check(body["labels"], pointer: "/labels")
+        if !labelErrors.isEmpty { throw APIError.invalidBody(labelErrors) }
+        let (network, prefix) = try network(body, settings: context.resources)
+        let token = try JoinToken.generate()
+        let new = NewCluster(id: Identifier.make(.cluster), name: body["name"]!.stringValue!,
+                             description: body["description"]?.stringValue ?? "", labels: LabelRules.map(body["labels"]) ?? [:],
+                             network: network, nodeSubnetPrefix: prefix, joinTokenDigestHex: JoinToken.digestHex(token))
+        let quotas = context.quotas
+        let cluster = try await context.inTenant { try $0.createCluster(new, quotas: quotas) }
+        return created(cluster, token: token, status: 201)
+    }
+
+    static func list(_ context: RequestContext) async throws -> APIResponse {
+        let page = try context.page(keyCount: 2)
+        let filter = ClusterFilter(namePrefix: try context.queryText("name_prefix", maxLength: 63),
+                                   status: try context.queryChoice("status", ["pending", "active", "deleting"]))
+        let rows = try await context.inTenant { try $0.clusters(filter: filter, limit: page.limit, after: page.after) }
+        return .json(Page(fetched: rows, limit: page.limit, key: { $0.1 }, render: { ResourceViews.cluster($0.0) }).json)
+    }
+
+    static func get(_ context: RequestContext) async throws -> APIResponse {
+        let id = context.parameter("cluster_id")
+        guard let cluster = try await context.inTenant({ try $0.cluster(id) }) else { throw APIError.notFound("cluster", id) }
+        return .resource(ResourceViews.cluster(cluster), version: cluster.version, id: id)
+    }
+
+    static func update(_ context: RequestContext) async throws -> APIResponse {
+        let id = context.parameter("cluster_id")
+        let patch = try context.body(patchSchema)
+        let labelErrors = LabelRules.check(patch["labels"], pointer: "/labels")
+        if !labelErrors.isEmpty { throw APIError.invalidBody(labelErrors) }
+        let expected = try context.expectedVersion()
+        let cluster = try await context.inTenant { tx -> ClusterRecord in
+            guard let current = try tx.cluster(id) else { throw StoreError.notFound(kind: "cluster", id: id) }
+            if let expected, expected != current.version { throw StoreError.versionMismatch(current: current.version) }
+            let merged = MergePatch.apply(patch, to: .object([
+                "name": .string(current.name), "description": .string(current.description),
+                "labels": ResourceViews.labels(current.labels),
+            ]))
+            let changes = ClusterChanges(name: merged["name"]?.stringValue ?? current.name,
+                                         description: merged["description"]?.stringValue ?? "",
+                                         labels: LabelRules.map(merged["labels"]) ?? [:])
+            return try tx.updateCluster(id, expectedVersion: current.version, changes: changes)
+        }
+        return .resource(ResourceViews.cluster(cluster), version: cluster.version, id: id)
+    }
+
+    static func delete(_ context: RequestContext) async throws -> APIResponse {
+        let id = context.parameter("cluster_id")
+        let force = try context.forceFlag()
+        let expected = try context.expectedVersion()
+        try await context.inTenant { try $0.deleteCluster(id, expectedVersion: expected, force: force) }
+        var response = APIResponse.noContent()
+        response.auditTarget = id
+        return response
+    }
+
+    static func rotateJoinToken(_ context: RequestContext) async throws -> APIResponse {
+        let id = context.parameter("cluster_id")
+        try context.emptyBody()
+        let expected = try context.expectedVersion()
+        let token = try JoinToken.generate()
+        let digest = JoinToken.digestHex(token)
+        let cluster = try await context.inTenant { try $0.rotateJoinToken(id, expectedVersion: expected, digestHex: digest) }
+        return created(cluster, token: token, status: 200)
+    }
+}
+
+/// Join tokens of clusters: `caas_join_` + base32 of 32 random bytes (256 bits) from OpenSSL.
+enum JoinToken {
+    static let prefix = "caas_join_"
+
+    static func generate() throws -> String {
+        prefix + Base32.encode(try SecureRandom.bytes(32))
+    }
+
+    static func digestHex(_ token: String) -> String {
+        Hex.encode(SHA256.hash(token))
+    }
+}

@@ -1,0 +1,72 @@
+import CaaSModel
+import CaaSStore
+import Foundation
+
+/// Every route of the resource API (issue 4), in the order openapi.yaml lists them.
+enum ResourceRoutes {
+    static let all: [APIRoute] = ClusterRoutes.all + NodeRoutes.all + TemplateRoutes.all + ImageRoutes.all
+        + ApplicationRoutes.all + ServiceRoutes.all + ContainerRoutes.all + DeploymentRoutes.all
+}
+
+/// Helpers every resource route uses.
+extension RequestContext {
+    /// `force=true|false` (absent: false).
+    func forceFlag() throws -> Bool {
+        try queryChoice("force", ["true", "false"]) == "true"
+    }
+
+    /// The body of a POST that takes none: empty, or an empty JSON object.
+    func emptyBody() throws {
+        if !request.body.isEmpty { _ = try body(.object(properties: [:])) }
+    }
+
+    var quotas: QuotaDefaults { settings.quotaDefaults }
+    var resources: ResourceSettings { plane.resources }
+    var rollout: RolloutSettings { RolloutSettings(deadlineSeconds: plane.resources.rolloutDeadlineSeconds) }
+
+    /// The caller's token name (template authors).
+    var authorName: String { principal?.tokenName ?? "unknown" }
+
+    /// An id-shaped query parameter: a malformed one matches nothing, so it is a 400 naming it.
+    func queryID(_ name: String, kind: IdentifierKind) throws -> String? {
+        guard let value = request.query[name] else { return nil }
+        guard Identifier.isValid(value, kind: kind) else {
+            throw APIError.badRequest("\(name) must be an id like \(kind.rawValue)_…", pointer: name)
+        }
+        return value
+    }
+}
+
+extension APIResponse {
+    /// A resource answer with its ETag, audit target and (for creations) Location.
+    static func resource(_ value: JSONValue, version: Int64, id: String, status: Int = 200, location: String? = nil) -> APIResponse {
+        var response = APIResponse.json(value, status: status, etag: version)
+        response.auditTarget = id
+        if let location { response.setHeader("Location", location) }
+        return response
+    }
+}
+
+/// Labels are string maps with bounded keys and values.
+enum LabelRules {
+    static let maximumCount = 64
+
+    static func check(_ value: JSONValue?, pointer: String) -> [FieldError] {
+        guard let members = value?.objectValue else { return [] }
+        var errors: [FieldError] = []
+        if members.count > maximumCount { errors.append(FieldError(pointer: pointer, detail: "more than \(maximumCount) labels")) }
+        for key in members.keys.sorted() {
+            if key.isEmpty || key.utf8.count > 128 || key.contains(where: { $0.isWhitespace || $0.isNewline }) {
+                errors.append(FieldError(pointer: pointer + "/" + key, detail: "label keys are 1 to 128 characters without white space"))
+            }
+            if let text = members[key]?.stringValue, text.utf8.count > 256 {
+                errors.append(FieldError(pointer: pointer + "/" + key, detail: "label values are at most 256 characters"))
+            }
+        }
+        return errors
+    }
+
+    static func map(_ value: JSONValue?) -> [String: String]? {
+        value?.objectValue?.compactMapValues(\.stringValue)
+    }
+}

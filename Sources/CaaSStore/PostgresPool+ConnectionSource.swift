@@ -1,0 +1,4 @@
+import CaaSPostgres
+
+/// The pool is the store's connection source in the server and in tests.
+extension PostgresPool: ConnectionSource {}

@@ -1,0 +1,189 @@
+import CaaSModel
+import CaaSPostgres
+import Foundation
+
+/// A published port of a running container.
+public struct ContainerPort: Sendable, Equatable, Codable {
+    public var containerPort: Int
+    public var hostPort: Int?
+    public var `protocol`: String
+
+    public init(containerPort: Int, hostPort: Int?, protocol: String = "tcp") {
+        self.containerPort = containerPort
+        self.hostPort = hostPort
+        self.protocol = `protocol`
+    }
+}
+
+public struct ContainerRecord: Sendable, Equatable {
+    public var id: String
+    public var applicationID: String
+    public var serviceID: String
+    public var nodeID: String?
+    public var slot: Int
+    public var generation: Int64
+    public var desiredState: DesiredContainerState
+    public var observedState: ObservedContainerState
+    public var health: HealthStatus
+    public var address: String?
+    public var ports: [ContainerPort]
+    public var exitCode: Int?
+    public var restartCount: Int
+    public var statusMessage: String?
+    public var version: Int64
+    public var createdAt: Date
+    public var updatedAt: Date
+    public var startedAt: Date?
+    public var finishedAt: Date?
+    public var observedAt: Date?
+}
+
+let containerColumns = """
+    id, application_id, service_id, node_id, slot::int8 AS slot, generation, desired_state, observed_state, health, address,
+    ports::text AS ports, exit_code::int8 AS exit_code, restart_count::int8 AS restart_count, status_message, version,
+    created_at, updated_at, started_at, finished_at, observed_at, created_at::text AS sort_time
+    """
+
+extension ContainerRecord {
+    init(row: PostgresRow) throws {
+        id = try row.decode("id")
+        applicationID = try row.decode("application_id")
+        serviceID = try row.decode("service_id")
+        nodeID = try row.decode("node_id")
+        slot = try row.decode("slot")
+        generation = try row.decode("generation")
+        desiredState = DesiredContainerState(rawValue: try row.decode("desired_state", as: String.self)) ?? .removed
+        observedState = ObservedContainerState(rawValue: try row.decode("observed_state", as: String.self)) ?? .lost
+        health = HealthStatus(rawValue: try row.decode("health", as: String.self)) ?? .unknown
+        address = try row.decode("address")
+        ports = (try? ResourceJSON.decode([ContainerPort].self, try row.decode("ports", as: String.self))) ?? []
+        exitCode = try row.decode("exit_code")
+        restartCount = try row.decode("restart_count")
+        statusMessage = try row.decode("status_message")
+        version = try row.decode("version")
+        createdAt = try row.decode("created_at")
+        updatedAt = try row.decode("updated_at")
+        startedAt = try row.decode("started_at")
+        finishedAt = try row.decode("finished_at")
+        observedAt = try row.decode("observed_at")
+    }
+}
+
+public struct ContainerFilter: Sendable, Equatable {
+    public var applicationID: String?
+    public var serviceID: String?
+    public var nodeID: String?
+    public var observedState: ObservedContainerState?
+
+    public init(applicationID: String? = nil, serviceID: String? = nil, nodeID: String? = nil, observedState: ObservedContainerState? = nil) {
+        self.applicationID = applicationID
+        self.serviceID = serviceID
+        self.nodeID = nodeID
+        self.observedState = observedState
+    }
+}
+
+/// A container the scheduler decided on (issue 5 writes these; nothing in the public API does).
+public struct NewContainer: Sendable, Equatable {
+    public var id: String
+    public var serviceID: String
+    public var nodeID: String?
+    public var slot: Int
+    public var generation: Int64
+
+    public init(id: String, serviceID: String, nodeID: String?, slot: Int, generation: Int64) {
+        self.id = id
+        self.serviceID = serviceID
+        self.nodeID = nodeID
+        self.slot = slot
+        self.generation = generation
+    }
+}
+
+/// What an agent reported about a container.
+public struct ContainerObservation: Sendable, Equatable {
+    public var state: ObservedContainerState
+    public var health: HealthStatus?
+    public var address: String?
+    public var ports: [ContainerPort]?
+    public var exitCode: Int?
+    public var message: String?
+
+    public init(state: ObservedContainerState, health: HealthStatus? = nil, address: String? = nil, ports: [ContainerPort]? = nil,
+                exitCode: Int? = nil, message: String? = nil) {
+        self.state = state
+        self.health = health
+        self.address = address
+        self.ports = ports
+        self.exitCode = exitCode
+        self.message = message
+    }
+}
+
+extension TenantTransaction {
+    public func container(_ id: String) throws -> ContainerRecord? {
+        try connection.query("SELECT \(containerColumns) FROM containers WHERE id = $1 AND tenant_id = $2", [id, tenantID])
+            .first.map(ContainerRecord.init(row:))
+    }
+
+    public func containers(filter: ContainerFilter, limit: Int, after: [String]?) throws -> [(ContainerRecord, [String])] {
+        let rows = try connection.query("""
+            SELECT \(containerColumns) FROM containers
+            WHERE tenant_id = $1
+              AND ($2::text IS NULL OR application_id = $2)
+              AND ($3::text IS NULL OR service_id = $3)
+              AND ($4::text IS NULL OR node_id = $4)
+              AND ($5::text IS NULL OR observed_state = $5)
+              AND ($6::timestamptz IS NULL OR (created_at, id) > ($6::timestamptz, $7::text))
+            ORDER BY created_at, id
+            LIMIT $8
+            """, [tenantID, filter.applicationID, filter.serviceID, filter.nodeID, filter.observedState?.rawValue,
+                  after?[0], after?[1], limit + 1])
+        return try rows.map { (try ContainerRecord(row: $0), try CreationOrder.key($0)) }
+    }
+
+    /// Scheduler side: records a container decision (desired `running`, observed `pending`, or
+    /// `assigned` when it has a node), checked against the containers quota.
+    public func createContainer(_ new: NewContainer, quotas: QuotaDefaults) throws -> ContainerRecord {
+        try enforceQuota(.containers, defaults: quotas)
+        let services = try connection.query(
+            "SELECT application_id, name FROM services WHERE id = $1 AND tenant_id = $2 AND kind = 'container'", [new.serviceID, tenantID])
+        guard let service = services.first else { throw StoreError.notFound(kind: "service", id: new.serviceID) }
+        let rows = try connection.query("""
+            INSERT INTO containers (id, tenant_id, application_id, service_id, node_id, slot, generation, observed_state)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            RETURNING \(containerColumns)
+            """, [new.id, tenantID, try service.decode("application_id", as: String.self), new.serviceID, new.nodeID, new.slot,
+                  new.generation, new.nodeID == nil ? "pending" : "assigned"])
+        try appendEvent(type: "container.created", objectKind: "container", objectID: new.id,
+                        summary: "container \(try service.decode("name", as: String.self)).\(new.slot) created")
+        return try ContainerRecord(row: rows[0])
+    }
+
+    /// Agent side: applies an observation. The observed state only moves forward: the update's
+    /// own condition skips a stale report (returns nil) and the table's trigger refuses any other
+    /// backwards write.
+    public func observeContainer(_ id: String, _ observation: ContainerObservation) throws -> ContainerRecord? {
+        let ports = try observation.ports.map { try ResourceJSON.encode($0) }
+        let rows = try connection.query("""
+            UPDATE containers SET observed_state = $3,
+                   health = coalesce($4, health), address = coalesce($5, address), ports = coalesce($6::jsonb, ports),
+                   exit_code = coalesce($7, exit_code), status_message = coalesce($8, status_message),
+                   started_at = CASE WHEN $3 = 'running' AND started_at IS NULL THEN now() ELSE started_at END,
+                   finished_at = CASE WHEN caas_observed_rank($3) >= 4 AND finished_at IS NULL THEN now() ELSE finished_at END,
+                   observed_at = now(), version = version + 1, updated_at = now()
+            WHERE id = $1 AND tenant_id = $2
+              AND (observed_state = $3 OR caas_observed_rank($3) > caas_observed_rank(observed_state))
+            RETURNING \(containerColumns)
+            """, [id, tenantID, observation.state.rawValue, observation.health?.rawValue, observation.address, ports,
+                  observation.exitCode, observation.message])
+        guard let row = rows.first else {
+            if try container(id) == nil { throw StoreError.notFound(kind: "container", id: id) }
+            return nil
+        }
+        let container = try ContainerRecord(row: row)
+        try appendEvent(type: "container.\(observation.state.rawValue)", objectKind: "container", objectID: id,
+                        summary: "container \(id) is \(observation.state.rawValue)")
+        return container
+    }
+}

@@ -1,0 +1,33 @@
+import CaaSPostgres
+import Foundation
+
+/// JSON columns of the resource tables: written as text with sorted keys, read back with the
+/// same coders (the storage form, not the API's snake_case form).
+enum ResourceJSON {
+    static func encode<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
+        try JSONDecoder().decode(type, from: Data(text.utf8))
+    }
+
+    static func labels(_ row: PostgresRow, _ column: String) throws -> [String: String] {
+        (try? decode([String: String].self, try row.decode(column, as: String.self))) ?? [:]
+    }
+}
+
+/// Sort keys of list pages: `[created_at as text, id]`, the order every resource list uses.
+enum CreationOrder {
+    static func key(_ row: PostgresRow) throws -> [String] {
+        [try row.decode("sort_time", as: String.self), try row.decode("id", as: String.self)]
+    }
+}
+
+extension PostgresError {
+    var isUniqueViolationOf: String? {
+        sqlState == "23505" ? (constraintName ?? "") : nil
+    }
+}

@@ -1,0 +1,50 @@
+import CaaSCrypto
+import Testing
+
+@Suite struct CryptoTests {
+    @Test func sha256MatchesKnownVectors() {
+        #expect(SHA256.hex(Array("".utf8)) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(SHA256.hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    }
+
+    @Test func randomBytesAreFreshEachCall() throws {
+        let a = try SecureRandom.bytes(32)
+        let b = try SecureRandom.bytes(32)
+        #expect(a.count == 32)
+        #expect(a != b)
+    }
+
+    @Test func constantTimeCompareAnswersEquality() {
+        #expect(ConstantTime.equals([1, 2, 3], [1, 2, 3]))
+        #expect(!ConstantTime.equals([1, 2, 3], [1, 2, 4]))
+        #expect(!ConstantTime.equals([1, 2, 3], [1, 2]))
+        #expect(ConstantTime.equals([], []))
+    }
+
+    @Test func base32RoundTripsAndRejectsJunk() throws {
+        #expect(Base32.encode(Array("foobar".utf8)) == "mzxw6ytboi")
+        for length in 0..<40 {
+            let bytes = try SecureRandom.bytes(length)
+            #expect(Base32.decode(Base32.encode(bytes)) == bytes)
+        }
+        #expect(Base32.decode("mzxw6yt!") == nil)
+        #expect(Base32.decode("mzxw6ytboj") == nil)  // trailing bits not zero
+    }
+
+    @Test func base64URLRoundTripsAndRejectsJunk() throws {
+        #expect(Base64URL.encode(Array("foob".utf8)) == "Zm9vYg")
+        #expect(Base64URL.encode([0xfb, 0xff]) == "-_8")
+        for length in 0..<40 {
+            let bytes = try SecureRandom.bytes(length)
+            #expect(Base64URL.decode(Base64URL.encode(bytes)) == bytes)
+        }
+        #expect(Base64URL.decode("Zm9vYg==") == nil)
+        #expect(Base64URL.decode("Zm9vYh") == nil)
+    }
+
+    @Test func hexRoundTrips() {
+        #expect(Hex.encode([0, 255, 16]) == "00ff10")
+        #expect(Hex.decode("00ff10") == [0, 255, 16])
+        #expect(Hex.decode("0g") == nil)
+    }
+}

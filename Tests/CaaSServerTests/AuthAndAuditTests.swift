@@ -1,0 +1,128 @@
+import CaaSHTTP
+@testable import CaaSServer
+import Foundation
+import Testing
+
+@Suite struct AuthAndAuditTests {
+    @Test func tokenGuessingFromOneAddressIsRateLimited() async throws {
+        let api = try await APIHarness.make("guessing") { $0.authFailureBurst = 3; $0.authFailurePerSecond = 0.01 }
+        for n in 0..<3 {
+            let guess = "caas_" + String(repeating: "a", count: 51) + ["b", "c", "d"][n]
+            let reply = try await api.call("GET", "/v1/tenant", token: guess, from: "127.0.0.9:1000")
+            #expect(reply.status == 401)
+        }
+        let limited = try await api.call("GET", "/v1/tenant", token: "caas_" + String(repeating: "z", count: 52), from: "127.0.0.9:1001")
+        #expect(limited.status == 429)
+        #expect(Int(limited.header("Retry-After") ?? "") ?? 0 >= 1)
+        // Even a right token from that address waits; another address is not affected.
+        let right = try await api.call("GET", "/v1/tenants", token: api.systemToken, from: "127.0.0.9:1002")
+        #expect(right.status == 429)
+        let elsewhere = try await api.call("GET", "/v1/tenants", token: api.systemToken, from: "127.0.0.10:1000")
+        #expect(elsewhere.status == 200)
+    }
+
+    @Test func eachTokenHasARateLimit() async throws {
+        let api = try await APIHarness.make("token_rate") { $0.rateLimitBurst = 5; $0.rateLimitPerSecond = 0.01 }
+        var statuses: [Int] = []
+        for _ in 0..<7 { statuses.append(try await api.call("GET", "/v1/tenants", token: api.systemToken).status) }
+        #expect(statuses == [200, 200, 200, 200, 200, 429, 429])
+        let reply = try await api.call("GET", "/v1/tenants", token: api.systemToken)
+        #expect(reply.header("Retry-After") != nil)
+        #expect(reply["type"]?.stringValue == APIError.typeBase + "rate-limited")
+    }
+
+    @Test func revokedExpiredAndMalformedTokensGet401() async throws {
+        let api = try await APIHarness.make("token_life")
+        let a = try await api.makeTenant("alpha")
+        let admin = a.tokens["admin"]!
+        let viewerID = a.tokenIDs["viewer"]!
+        #expect(try await api.call("GET", "/v1/tenant", token: a.tokens["viewer"]).status == 200)
+        let revoked = try await api.call("DELETE", "/v1/tokens/\(viewerID)", token: admin)
+        #expect(revoked.status == 200 && revoked["revoked_at"] != .null)
+        let after = try await api.call("GET", "/v1/tenant", token: a.tokens["viewer"])
+        #expect(after.status == 401 && after.header("WWW-Authenticate")?.contains("invalid_token") == true)
+
+        let soon = Timestamp.format(Date().addingTimeInterval(1.2))
+        let expiring = try await api.call("POST", "/v1/tokens", token: admin, body: #"{"name":"short","role":"viewer","expires_at":"\#(soon)"}"#)
+        #expect(expiring.status == 201, "\(expiring.text)")
+        let secret = expiring["secret"]!.stringValue!
+        #expect(secret.hasPrefix("caas_") && secret.count >= 5 + 52)
+        #expect(try await api.call("GET", "/v1/tenant", token: secret).status == 200)
+        try await Task.sleep(nanoseconds: 1_500_000_000)
+        #expect(try await api.call("GET", "/v1/tenant", token: secret).status == 401)
+
+        for header in ["Basic abc", "Bearer", "Bearer caas_short", "Bearer x" + String(repeating: "a", count: 60)] {
+            let reply = try await api.call("GET", "/v1/tenant", token: nil, headers: ["Authorization": header])
+            #expect(reply.status == 401, "\(header)")
+        }
+        // The token's use is recorded.
+        let listed = try await api.call("GET", "/v1/tokens/\(a.tokenIDs["admin"]!)", token: admin)
+        #expect(listed["last_used_at"] != .null)
+        #expect(listed["secret"] == nil)
+    }
+
+    @Test func aSuspendedTenantIsRefusedWithTheReason() async throws {
+        let api = try await APIHarness.make("suspend")
+        let a = try await api.makeTenant("alpha")
+        let suspended = try await api.call("POST", "/v1/tenants/\(a.id)/suspend", token: api.systemToken, body: #"{"reason":"unpaid invoice"}"#)
+        #expect(suspended.status == 200 && suspended["status"]?.stringValue == "suspended")
+        let refused = try await api.call("GET", "/v1/tenant", token: a.tokens["viewer"])
+        #expect(refused.status == 403)
+        #expect(refused["type"]?.stringValue == APIError.typeBase + "tenant-suspended")
+        #expect(refused["detail"]?.stringValue?.contains("unpaid invoice") == true)
+        let resumed = try await api.call("POST", "/v1/tenants/\(a.id)/resume", token: api.systemToken)
+        #expect(resumed.status == 200, "\(resumed.text)")
+        #expect(try await api.call("GET", "/v1/tenant", token: a.tokens["viewer"]).status == 200)
+        let deleted = try await api.call("DELETE", "/v1/tenants/\(a.id)", token: api.systemToken)
+        #expect(deleted.status == 204)
+        #expect(try await api.call("GET", "/v1/tenant", token: a.tokens["admin"]).status == 401)
+        #expect(try await api.call("GET", "/v1/tenants/\(a.id)", token: api.systemToken).status == 404)
+    }
+
+    @Test func mutatingCallsAreAuditedAndTenantsSeeOnlyTheirOwn() async throws {
+        let api = try await APIHarness.make("audit")
+        let a = try await api.makeTenant("alpha")
+        let b = try await api.makeTenant("beta")
+        _ = try await api.call("POST", "/v1/tokens", token: a.tokens["admin"], body: #"{"name":"ci","role":"operator"}"#,
+                               headers: ["X-Request-Id": "audit-req-1"])
+        _ = try await api.call("POST", "/v1/tokens", token: a.tokens["admin"], body: #"{"name":"BAD","role":"operator"}"#)
+        _ = try await api.call("POST", "/v1/tokens", token: b.tokens["admin"], body: #"{"name":"bee","role":"viewer"}"#)
+        _ = try await api.call("POST", "/v1/tokens", token: a.tokens["viewer"], body: #"{"name":"sneaky","role":"admin"}"#)
+
+        let own = try await api.call("GET", "/v1/audit?action=tokens", token: a.tokens["admin"])
+        #expect(own.status == 200)
+        guard case .array(let entries) = own["items"]! else { Issue.record("no items"); return }
+        #expect(entries.count == 3)
+        #expect(entries.allSatisfy { $0["tenant_id"]?.stringValue == a.id })
+        let first = entries.last!
+        #expect(first["action"]?.stringValue == "tokens.create")
+        #expect(first["outcome"]?.integerValue == 201)
+        #expect(first["token_name"]?.stringValue == "admin-1")
+        #expect(first["request_id"]?.stringValue == "audit-req-1")
+        #expect(first["target"]?.stringValue?.hasPrefix("tok_") == true)
+        let failures = try await api.call("GET", "/v1/audit?outcome=failure", token: a.tokens["admin"])
+        if case .array(let items) = failures["items"]! {
+            #expect(Set(items.compactMap { $0["outcome"]?.integerValue }) == [400, 403])
+        }
+        #expect(try await api.call("GET", "/v1/audit", token: a.tokens["operator"]).status == 403)
+        #expect(try await api.call("GET", "/v1/audit?tenant_id=\(b.id)", token: a.tokens["admin"]).status == 400)
+
+        let all = try await api.call("GET", "/v1/audit?action=tokens.create&limit=2", token: api.systemToken)
+        #expect(all["next_cursor"] != .null)
+        let onlyB = try await api.call("GET", "/v1/audit?tenant_id=\(b.id)&action=tokens.create", token: api.systemToken)
+        if case .array(let items) = onlyB["items"]! {
+            #expect(items.count == 1 && items[0]["tenant_id"]?.stringValue == b.id)
+        }
+        let since = try await api.call("GET", "/v1/audit?since=2999-01-01T00:00:00Z", token: api.systemToken)
+        if case .array(let items) = since["items"]! { #expect(items.isEmpty) }
+    }
+
+    @Test func tokenSecretsAreLongRandomAndStoredOnlyAsDigests() throws {
+        let one = try TokenSecret.generate(), two = try TokenSecret.generate()
+        #expect(one != two)
+        #expect(one.hasPrefix("caas_") && one.count == 5 + 52)
+        #expect(TokenSecret.isWellFormed(one))
+        #expect(TokenSecret.digestHex(one).count == 64)
+        #expect(!TokenSecret.isWellFormed("caas_ABC"))
+    }
+}
