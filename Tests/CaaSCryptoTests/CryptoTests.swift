@@ -48,3 +48,20 @@ import Testing
         #expect(Hex.decode("0g") == nil)
     }
 }
+
+@Suite struct SecretBoxTests {
+    @Test func sealedSecretsOpenOnlyWithTheirKeyAndUntouched() throws {
+        let box = try SecretBox(key: Array(repeating: 7, count: 32))
+        let sealed = try box.seal(Array("hunter2".utf8))
+        #expect(sealed.count == 12 + 7 + 16)
+        #expect(try box.open(sealed) == Array("hunter2".utf8))
+        #expect(try box.seal(Array("hunter2".utf8)) != sealed, "a fresh nonce every time")
+        #expect(try box.open(try box.seal([])) == [])
+        var tampered = sealed
+        tampered[14] ^= 1
+        #expect(throws: CryptoError.self) { try box.open(tampered) }
+        let other = try SecretBox(key: Array(repeating: 8, count: 32))
+        #expect(throws: CryptoError.self) { try other.open(sealed) }
+        #expect(throws: CryptoError.self) { try SecretBox(key: [1, 2, 3]) }
+    }
+}

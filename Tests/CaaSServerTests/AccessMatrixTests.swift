@@ -21,7 +21,9 @@ import Testing
         let a = try await api.makeTenant("alpha")
         let b = try await api.makeTenant("beta")
         // Objects of tenant A that routes may name.
-        let values = ["tenant_id": a.id, "token_id": a.tokenIDs["viewer"]!]
+        var values = ["tenant_id": a.id, "token_id": a.tokenIDs["viewer"]!]
+        // One object of every resource kind of tenant A (issue 4).
+        values.merge(try await ResourceSamples.make(api, tenant: a).values) { old, _ in old }
         var checked = 0
         for route in api.plane.routes {
             var path = route.path
@@ -29,7 +31,7 @@ import Testing
                 let value = try #require(values[name], "no sample value for {\(name)} of \(route.method) \(route.path): add one")
                 path = path.replacingOccurrences(of: "{\(name)}", with: value)
             }
-            let body = route.method == "GET" || route.method == "DELETE" ? nil : (Self.sampleBodies[route.action] ?? "{}")
+            let body = route.method == "GET" || route.method == "DELETE" ? nil : (Self.sampleBodies[route.action] ?? ResourceSamples.bodies[route.action] ?? "{}")
             let label = "\(route.method) \(route.path)"
 
             let anonymous = try await api.call(route.method, path, token: nil, body: body)
@@ -62,8 +64,8 @@ import Testing
                     // A guessed id of the right shape is not found either.
                     var guessed = route.path
                     for name in route.parameterNames {
-                        let kind = route.idParameters[name]!
-                        guessed = guessed.replacingOccurrences(of: "{\(name)}", with: CaaSModel.Identifier.make(kind))
+                        let value = route.idParameters[name].map { CaaSModel.Identifier.make($0) } ?? values[name]!
+                        guessed = guessed.replacingOccurrences(of: "{\(name)}", with: value)
                     }
                     let guess = try await api.call(route.method, guessed, token: b.tokens["admin"], body: body)
                     #expect(guess.status == 404, "\(label) with a guessed id: \(guess.text)")

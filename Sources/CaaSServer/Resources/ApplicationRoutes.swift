@@ -90,7 +90,7 @@ enum ApplicationRoutes {
     /// Turns a request into a definition ready for the store: text fetched, parsed with the
     /// variables, secrets sealed. `current` is the application being updated (nil on create).
     static func definition(_ request: Request, body: JSONValue, variables: [String: String], current: ApplicationRecord?,
-                           context: RequestContext) async throws -> ApplicationDefinition {
+                           context: APIContext) async throws -> ApplicationDefinition {
         let secrets = try ApplicationSecrets(key: context.resources.secretsKey)
         var definition: ApplicationDefinition
         switch request {
@@ -176,7 +176,7 @@ enum ApplicationRoutes {
 
     // MARK: Handlers
 
-    static func create(_ context: RequestContext) async throws -> APIResponse {
+    static func create(_ context: APIContext) async throws -> APIResponse {
         let body = try context.body(createSchema)
         guard let clusterID = body["cluster_id"]?.stringValue, Identifier.isValid(clusterID, kind: .cluster) else {
             throw APIError.invalidBody([FieldError(pointer: "/cluster_id", detail: "must be a cluster id (clu_…)")])
@@ -195,7 +195,7 @@ enum ApplicationRoutes {
         return accepted(app, deployment, status: 202)
     }
 
-    static func list(_ context: RequestContext) async throws -> APIResponse {
+    static func list(_ context: APIContext) async throws -> APIResponse {
         let page = try context.page(keyCount: 2)
         let filter = ApplicationFilter(
             clusterID: try context.queryID("cluster_id", kind: .cluster),
@@ -206,7 +206,7 @@ enum ApplicationRoutes {
         return .json(Page(fetched: rows, limit: page.limit, key: { $0.1 }, render: { ResourceViews.application($0.0) }).json)
     }
 
-    static func get(_ context: RequestContext) async throws -> APIResponse {
+    static func get(_ context: APIContext) async throws -> APIResponse {
         let id = context.parameter("app_id")
         guard let app = try await context.inTenant({ try $0.application(id) }) else { throw APIError.notFound("application", id) }
         return .resource(ResourceViews.application(app), version: app.version, id: id)
@@ -215,7 +215,7 @@ enum ApplicationRoutes {
     /// Reads the application, builds the new generation outside any transaction (parsing is
     /// pure), then writes it checking the version read. Without If-Match a concurrent change
     /// simply means another round.
-    static func change(_ context: RequestContext, build: @escaping @Sendable (ApplicationRecord) async throws -> (String?, ApplicationDefinition?))
+    static func change(_ context: APIContext, build: @escaping @Sendable (ApplicationRecord) async throws -> (String?, ApplicationDefinition?))
         async throws -> APIResponse {
         let id = context.parameter("app_id")
         let expected = try context.expectedVersion()
@@ -240,7 +240,7 @@ enum ApplicationRoutes {
         }
     }
 
-    static func update(_ context: RequestContext) async throws -> APIResponse {
+    static func update(_ context: APIContext) async throws -> APIResponse {
         let body = try context.body(updateSchema)
         let request = try sourceRequest(body, allowUnchanged: true)
         let secretsKey = context.resources.secretsKey
@@ -254,7 +254,7 @@ enum ApplicationRoutes {
         }
     }
 
-    static func patch(_ context: RequestContext) async throws -> APIResponse {
+    static func patch(_ context: APIContext) async throws -> APIResponse {
         let patch = try context.body(patchSchema)
         if let variables = patch["variables"], variables != .null {
             guard case .object(let members) = variables else {
@@ -279,7 +279,7 @@ enum ApplicationRoutes {
         }
     }
 
-    static func delete(_ context: RequestContext) async throws -> APIResponse {
+    static func delete(_ context: APIContext) async throws -> APIResponse {
         let id = context.parameter("app_id")
         let expected = try context.expectedVersion()
         let outcome = try await context.inTenant { try $0.deleteApplication(id, expectedVersion: expected) }
@@ -293,7 +293,7 @@ enum ApplicationRoutes {
         }
     }
 
-    static func services(_ context: RequestContext) async throws -> APIResponse {
+    static func services(_ context: APIContext) async throws -> APIResponse {
         let id = context.parameter("app_id")
         let page = try context.page(keyCount: 2)
         let rows = try await context.inTenant { tx -> [(ServiceRecord, [String])] in
@@ -303,7 +303,7 @@ enum ApplicationRoutes {
         return .json(Page(fetched: rows, limit: page.limit, key: { $0.1 }, render: { ResourceViews.service($0.0) }).json)
     }
 
-    static func deployments(_ context: RequestContext) async throws -> APIResponse {
+    static func deployments(_ context: APIContext) async throws -> APIResponse {
         let id = context.parameter("app_id")
         let page = try context.page(keyCount: 2)
         let status = try context.queryChoice("status", ["pending", "in_progress", "succeeded", "failed", "rolled_back", "superseded"])

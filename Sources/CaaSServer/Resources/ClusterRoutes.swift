@@ -50,7 +50,7 @@ enum ClusterRoutes {
         return response
     }
 
-    static func create(_ context: RequestContext) async throws -> APIResponse {
+    static func create(_ context: APIContext) async throws -> APIResponse {
         let body = try context.body(createSchema)
         let labelErrors = LabelRules.check(body["labels"], pointer: "/labels")
         if !labelErrors.isEmpty { throw APIError.invalidBody(labelErrors) }
@@ -64,7 +64,7 @@ enum ClusterRoutes {
         return created(cluster, token: token, status: 201)
     }
 
-    static func list(_ context: RequestContext) async throws -> APIResponse {
+    static func list(_ context: APIContext) async throws -> APIResponse {
         let page = try context.page(keyCount: 2)
         let filter = ClusterFilter(namePrefix: try context.queryText("name_prefix", maxLength: 63),
                                    status: try context.queryChoice("status", ["pending", "active", "deleting"]))
@@ -72,13 +72,13 @@ enum ClusterRoutes {
         return .json(Page(fetched: rows, limit: page.limit, key: { $0.1 }, render: { ResourceViews.cluster($0.0) }).json)
     }
 
-    static func get(_ context: RequestContext) async throws -> APIResponse {
+    static func get(_ context: APIContext) async throws -> APIResponse {
         let id = context.parameter("cluster_id")
         guard let cluster = try await context.inTenant({ try $0.cluster(id) }) else { throw APIError.notFound("cluster", id) }
         return .resource(ResourceViews.cluster(cluster), version: cluster.version, id: id)
     }
 
-    static func update(_ context: RequestContext) async throws -> APIResponse {
+    static func update(_ context: APIContext) async throws -> APIResponse {
         let id = context.parameter("cluster_id")
         let patch = try context.body(patchSchema)
         let labelErrors = LabelRules.check(patch["labels"], pointer: "/labels")
@@ -99,7 +99,7 @@ enum ClusterRoutes {
         return .resource(ResourceViews.cluster(cluster), version: cluster.version, id: id)
     }
 
-    static func delete(_ context: RequestContext) async throws -> APIResponse {
+    static func delete(_ context: APIContext) async throws -> APIResponse {
         let id = context.parameter("cluster_id")
         let force = try context.forceFlag()
         let expected = try context.expectedVersion()
@@ -109,7 +109,7 @@ enum ClusterRoutes {
         return response
     }
 
-    static func rotateJoinToken(_ context: RequestContext) async throws -> APIResponse {
+    static func rotateJoinToken(_ context: APIContext) async throws -> APIResponse {
         let id = context.parameter("cluster_id")
         try context.emptyBody()
         let expected = try context.expectedVersion()

@@ -75,7 +75,7 @@ enum ImageRoutes {
         return repositoryProblem(String(rest))
     }
 
-    static func create(_ context: RequestContext) async throws -> APIResponse {
+    static func create(_ context: APIContext) async throws -> APIResponse {
         let body = try context.body(createSchema)
         let repository = body["repository"]!.stringValue!
         let tag = body["tag"]?.stringValue ?? "latest"
@@ -91,7 +91,7 @@ enum ImageRoutes {
         return .resource(ResourceViews.image(image), version: image.version, id: image.id, status: 201, location: "/v1/images/\(image.id)")
     }
 
-    static func list(_ context: RequestContext) async throws -> APIResponse {
+    static func list(_ context: APIContext) async throws -> APIResponse {
         let page = try context.page(keyCount: 3)
         let query = try context.queryText("q", maxLength: 255)
         let repository = try context.queryText("repository", maxLength: 255)
@@ -99,13 +99,13 @@ enum ImageRoutes {
         return .json(Page(fetched: rows, limit: page.limit, key: { $0.1 }, render: { ResourceViews.image($0.0) }).json)
     }
 
-    static func get(_ context: RequestContext) async throws -> APIResponse {
+    static func get(_ context: APIContext) async throws -> APIResponse {
         let id = context.parameter("image_id")
         guard let image = try await context.inTenant({ try $0.image(id) }) else { throw APIError.notFound("image", id) }
         return .resource(ResourceViews.image(image), version: image.version, id: id)
     }
 
-    static func update(_ context: RequestContext) async throws -> APIResponse {
+    static func update(_ context: APIContext) async throws -> APIResponse {
         let id = context.parameter("image_id")
         let patch = try context.body(patchSchema)
         if let digest = patch["digest"]?.stringValue, let problem = digestProblem(digest) {
@@ -119,7 +119,7 @@ enum ImageRoutes {
         return .resource(ResourceViews.image(image), version: image.version, id: id)
     }
 
-    static func delete(_ context: RequestContext) async throws -> APIResponse {
+    static func delete(_ context: APIContext) async throws -> APIResponse {
         let id = context.parameter("image_id")
         let expected = try context.expectedVersion()
         try await context.inTenant { try $0.deleteImage(id, expectedVersion: expected) }

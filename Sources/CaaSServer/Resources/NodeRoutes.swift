@@ -56,7 +56,7 @@ enum NodeRoutes {
         return (0...4096).contains(number) ? number : nil
     }
 
-    static func create(_ context: RequestContext) async throws -> APIResponse {
+    static func create(_ context: APIContext) async throws -> APIResponse {
         let clusterID = context.parameter("cluster_id")
         let body = try context.body(createSchema)
         let errors = check(body)
@@ -71,7 +71,7 @@ enum NodeRoutes {
         return .resource(ResourceViews.node(node), version: node.version, id: node.id, status: 201, location: "/v1/nodes/\(node.id)")
     }
 
-    static func filter(_ context: RequestContext, clusterID: String?) throws -> NodeFilter {
+    static func filter(_ context: APIContext, clusterID: String?) throws -> NodeFilter {
         var label: (String, String)?
         if let text = try context.queryText("label", maxLength: 400) {
             let parts = text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -82,7 +82,7 @@ enum NodeRoutes {
         return NodeFilter(clusterID: clusterID, status: status, label: label.map { (key: $0.0, value: $0.1) })
     }
 
-    static func listInCluster(_ context: RequestContext) async throws -> APIResponse {
+    static func listInCluster(_ context: APIContext) async throws -> APIResponse {
         let clusterID = context.parameter("cluster_id")
         let page = try context.page(keyCount: 2)
         let filter = try filter(context, clusterID: clusterID)
@@ -93,20 +93,20 @@ enum NodeRoutes {
         return .json(Page(fetched: rows, limit: page.limit, key: { $0.1 }, render: { ResourceViews.node($0.0) }).json)
     }
 
-    static func list(_ context: RequestContext) async throws -> APIResponse {
+    static func list(_ context: APIContext) async throws -> APIResponse {
         let page = try context.page(keyCount: 2)
         let filter = try filter(context, clusterID: try context.queryID("cluster_id", kind: .cluster))
         let rows = try await context.inTenant { try $0.nodes(filter: filter, limit: page.limit, after: page.after) }
         return .json(Page(fetched: rows, limit: page.limit, key: { $0.1 }, render: { ResourceViews.node($0.0) }).json)
     }
 
-    static func get(_ context: RequestContext) async throws -> APIResponse {
+    static func get(_ context: APIContext) async throws -> APIResponse {
         let id = context.parameter("node_id")
         guard let node = try await context.inTenant({ try $0.node(id) }) else { throw APIError.notFound("node", id) }
         return .resource(ResourceViews.node(node), version: node.version, id: id)
     }
 
-    static func update(_ context: RequestContext) async throws -> APIResponse {
+    static func update(_ context: APIContext) async throws -> APIResponse {
         let id = context.parameter("node_id")
         let patch = try context.body(patchSchema)
         let errors = check(patch)
@@ -126,7 +126,7 @@ enum NodeRoutes {
         return .resource(ResourceViews.node(node), version: node.version, id: id)
     }
 
-    static func delete(_ context: RequestContext) async throws -> APIResponse {
+    static func delete(_ context: APIContext) async throws -> APIResponse {
         let id = context.parameter("node_id")
         let force = try context.forceFlag()
         let expected = try context.expectedVersion()
@@ -136,7 +136,7 @@ enum NodeRoutes {
         return response
     }
 
-    static func act(_ context: RequestContext, _ action: NodeAction) async throws -> APIResponse {
+    static func act(_ context: APIContext, _ action: NodeAction) async throws -> APIResponse {
         let id = context.parameter("node_id")
         try context.emptyBody()
         let expected = try context.expectedVersion()

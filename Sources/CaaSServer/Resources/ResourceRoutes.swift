@@ -9,7 +9,7 @@ enum ResourceRoutes {
 }
 
 /// Helpers every resource route uses.
-extension RequestContext {
+extension APIContext {
     /// `force=true|false` (absent: false).
     func forceFlag() throws -> Bool {
         try queryChoice("force", ["true", "false"]) == "true"

@@ -13,18 +13,18 @@ enum ServiceRoutes {
         APIRoute("POST", "/v1/services/{service_id}/scale", action: "services.scale", access: .tenant(.operate), ids: ["service_id": .service], handler: scale),
     ]
 
-    static func get(_ context: RequestContext) async throws -> APIResponse {
+    static func get(_ context: APIContext) async throws -> APIResponse {
         let id = context.parameter("service_id")
         guard let service = try await context.inTenant({ try $0.service(id) }) else { throw APIError.notFound("service", id) }
         return .resource(ResourceViews.service(service), version: service.version, id: id)
     }
 
-    static func scale(_ context: RequestContext) async throws -> APIResponse {
+    static func scale(_ context: APIContext) async throws -> APIResponse {
         let body = try context.body(scaleSchema)
         return try await setReplicas(context, Int(body["replicas"]!.integerValue!))
     }
 
-    static func patch(_ context: RequestContext) async throws -> APIResponse {
+    static func patch(_ context: APIContext) async throws -> APIResponse {
         let body = try context.body(patchSchema)
         guard let replicas = body["replicas"]?.integerValue else {
             return try await get(context)
@@ -32,7 +32,7 @@ enum ServiceRoutes {
         return try await setReplicas(context, Int(replicas))
     }
 
-    static func setReplicas(_ context: RequestContext, _ replicas: Int) async throws -> APIResponse {
+    static func setReplicas(_ context: APIContext, _ replicas: Int) async throws -> APIResponse {
         let id = context.parameter("service_id")
         let expected = try context.expectedVersion()
         let service = try await context.inTenant { try $0.scaleService(id, expectedVersion: expected, replicas: replicas) }
@@ -47,7 +47,7 @@ enum ContainerRoutes {
         APIRoute("GET", "/v1/containers/{container_id}", action: "containers.get", access: .tenant(.read), ids: ["container_id": .container], handler: get),
     ]
 
-    static func list(_ context: RequestContext) async throws -> APIResponse {
+    static func list(_ context: APIContext) async throws -> APIResponse {
         let page = try context.page(keyCount: 2)
         let filter = ContainerFilter(
             applicationID: try context.queryID("app", kind: .application),
@@ -58,7 +58,7 @@ enum ContainerRoutes {
         return .json(Page(fetched: rows, limit: page.limit, key: { $0.1 }, render: { ResourceViews.container($0.0) }).json)
     }
 
-    static func get(_ context: RequestContext) async throws -> APIResponse {
+    static func get(_ context: APIContext) async throws -> APIResponse {
         let id = context.parameter("container_id")
         guard let container = try await context.inTenant({ try $0.container(id) }) else { throw APIError.notFound("container", id) }
         return .resource(ResourceViews.container(container), version: container.version, id: id)
@@ -71,7 +71,7 @@ enum DeploymentRoutes {
         APIRoute("GET", "/v1/deployments/{deployment_id}", action: "deployments.get", access: .tenant(.read), ids: ["deployment_id": .deployment], handler: get),
     ]
 
-    static func get(_ context: RequestContext) async throws -> APIResponse {
+    static func get(_ context: APIContext) async throws -> APIResponse {
         let id = context.parameter("deployment_id")
         guard let deployment = try await context.inTenant({ try $0.deployment(id) }) else { throw APIError.notFound("deployment", id) }
         return .resource(ResourceViews.deployment(deployment), version: deployment.version, id: id)

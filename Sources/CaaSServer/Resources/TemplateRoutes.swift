@@ -37,7 +37,7 @@ enum TemplateRoutes {
         return value
     }
 
-    static func pathNumber(_ context: RequestContext) throws -> Int {
+    static func pathNumber(_ context: APIContext) throws -> Int {
         let text = context.parameter("number")
         guard let value = Int(text), value >= 1, value <= Int(Int32.max) else {
             throw APIError.notFound("template version", "\(context.parameter("template_id"))/versions/\(text)")
@@ -45,7 +45,7 @@ enum TemplateRoutes {
         return value
     }
 
-    static func validate(_ context: RequestContext) async throws -> APIResponse {
+    static func validate(_ context: APIContext) async throws -> APIResponse {
         let body = try context.body(validateSchema)
         let variables = LabelRules.map(body["variables"]) ?? [:]
         let result = ComposeParser.parse(body["compose"]!.stringValue!, variables: variables)
@@ -59,7 +59,7 @@ enum TemplateRoutes {
         ]))
     }
 
-    static func create(_ context: RequestContext) async throws -> APIResponse {
+    static func create(_ context: APIContext) async throws -> APIResponse {
         let body = try context.body(createSchema)
         let first = try ComposeChecks.templateVersion(body["compose"]!.stringValue!,
                                                       description: body["version_description"]?.stringValue ?? "",
@@ -73,20 +73,20 @@ enum TemplateRoutes {
         return .resource(.object(members), version: template.version, id: id, status: 201, location: "/v1/templates/\(id)")
     }
 
-    static func list(_ context: RequestContext) async throws -> APIResponse {
+    static func list(_ context: APIContext) async throws -> APIResponse {
         let page = try context.page(keyCount: 2)
         let prefix = try context.queryText("name_prefix", maxLength: 63)
         let rows = try await context.inTenant { try $0.templates(namePrefix: prefix, limit: page.limit, after: page.after) }
         return .json(Page(fetched: rows, limit: page.limit, key: { $0.1 }, render: { ResourceViews.template($0.0) }).json)
     }
 
-    static func get(_ context: RequestContext) async throws -> APIResponse {
+    static func get(_ context: APIContext) async throws -> APIResponse {
         let id = context.parameter("template_id")
         guard let template = try await context.inTenant({ try $0.template(id) }) else { throw APIError.notFound("template", id) }
         return .resource(ResourceViews.template(template), version: template.version, id: id)
     }
 
-    static func update(_ context: RequestContext) async throws -> APIResponse {
+    static func update(_ context: APIContext) async throws -> APIResponse {
         let id = context.parameter("template_id")
         let patch = try context.body(patchSchema)
         let expected = try context.expectedVersion()
@@ -96,7 +96,7 @@ enum TemplateRoutes {
         return .resource(ResourceViews.template(template), version: template.version, id: id)
     }
 
-    static func delete(_ context: RequestContext) async throws -> APIResponse {
+    static func delete(_ context: APIContext) async throws -> APIResponse {
         let id = context.parameter("template_id")
         let expected = try context.expectedVersion()
         try await context.inTenant { try $0.deleteTemplate(id, expectedVersion: expected) }
@@ -105,7 +105,7 @@ enum TemplateRoutes {
         return response
     }
 
-    static func addVersion(_ context: RequestContext) async throws -> APIResponse {
+    static func addVersion(_ context: APIContext) async throws -> APIResponse {
         let id = context.parameter("template_id")
         let body = try context.body(versionSchema)
         let expected = try context.expectedVersion()
@@ -118,7 +118,7 @@ enum TemplateRoutes {
         return response
     }
 
-    static func versions(_ context: RequestContext) async throws -> APIResponse {
+    static func versions(_ context: APIContext) async throws -> APIResponse {
         let id = context.parameter("template_id")
         let page = try context.page(keyCount: 1)
         let after = try page.after.map { try number($0[0], name: "cursor") }
@@ -130,7 +130,7 @@ enum TemplateRoutes {
                           render: { ResourceViews.templateVersion($0, includeCompose: false) }).json)
     }
 
-    static func version(_ context: RequestContext) async throws -> APIResponse {
+    static func version(_ context: APIContext) async throws -> APIResponse {
         let id = context.parameter("template_id")
         let number = try pathNumber(context)
         guard let version = try await context.inTenant({ try $0.templateVersion(id, number: number) }) else {
@@ -139,7 +139,7 @@ enum TemplateRoutes {
         return .json(ResourceViews.templateVersion(version))
     }
 
-    static func deleteVersion(_ context: RequestContext) async throws -> APIResponse {
+    static func deleteVersion(_ context: APIContext) async throws -> APIResponse {
         let id = context.parameter("template_id")
         let number = try pathNumber(context)
         try await context.inTenant { try $0.deleteTemplateVersion(id, number: number) }
@@ -148,7 +148,7 @@ enum TemplateRoutes {
         return response
     }
 
-    static func diff(_ context: RequestContext) async throws -> APIResponse {
+    static func diff(_ context: APIContext) async throws -> APIResponse {
         let id = context.parameter("template_id")
         let from = try number(context.request.query["from"], name: "from")
         let to = try number(context.request.query["to"], name: "to")

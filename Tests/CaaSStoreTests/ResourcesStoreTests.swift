@@ -1,0 +1,106 @@
+import CaaSModel
+import CaaSPostgres
+@testable import CaaSStore
+import Foundation
+import Testing
+
+@Suite struct ResourcesStoreTests {
+    /// A tenant with a cluster, a node, an application from an image and its service.
+    func seed(_ db: StoreTestDatabase, name: String) async throws -> (tenant: String, node: String, app: String, service: String) {
+        let tenant = Identifier.make(.tenant)
+        _ = try await db.store.systemTransaction { try $0.createTenant(id: tenant, name: name, displayName: name, quotas: [:]) }
+        let quotas = QuotaDefaults()
+        return try await db.store.transaction(TenantScope(tenantID: tenant)) { tx in
+            let cluster = try tx.createCluster(NewCluster(id: Identifier.make(.cluster), name: "prod", description: "", labels: [:],
+                                                          network: IPv4Network("10.42.0.0/16")!, nodeSubnetPrefix: 24,
+                                                          joinTokenDigestHex: String(repeating: name.hasPrefix("a") ? "a" : "b", count: 64)),
+                                               quotas: quotas)
+            let node = try tx.createNode(NewNode(id: Identifier.make(.node), clusterID: cluster.id, name: "n1", engineEndpoint: "unix:///x.sock",
+                                                 engineTLS: false, labels: ["az": "1"], capacityCPUs: 2, capacityMemory: 1 << 30), quotas: quotas)
+            let spec = AppSpec(services: [ServiceSpec(name: "web", image: "nginx", replicas: 2)])
+            let (app, _) = try tx.createApplication(NewApplication(id: Identifier.make(.application), clusterID: cluster.id, name: "web",
+                                                                   description: "", definition: ApplicationDefinition(source: .image, spec: spec)),
+                                                    quotas: quotas)
+            let service = try tx.services(applicationID: app.id, limit: 10, after: nil)[0].0
+            return (tenant, node.id, app.id, service.id)
+        }
+    }
+
+    @Test func resourceTablesAreInvisibleWithoutAScope() async throws {
+        let db = try await StoreTestDatabase.make("res_rls")
+        let alpha = try await seed(db, name: "alpha")
+        _ = try await seed(db, name: "beta")
+        for table in ["clusters", "nodes", "applications", "services", "deployments", "reconcile_requests"] {
+            #expect(try await db.rawCount(table) == 0, "\(table) is visible without a scope")
+            #expect(try await db.rawCount(table, tenant: alpha.tenant) == 1, "\(table) in alpha's scope")
+            #expect(try await db.rawCount(table, system: true) == 2, "\(table) in the system scope")
+        }
+        // Writing a row for another tenant is refused by the policy's WITH CHECK.
+        let refused = try await db.database.pool.withConnection { connection -> Bool in
+            do {
+                try connection.transaction { connection in
+                    _ = try connection.query("SELECT set_config('role', 'caas_app', true), set_config('caas.tenant_id', $1, true)", [alpha.tenant])
+                    _ = try connection.execute("UPDATE applications SET tenant_id = 'ten_other' WHERE id = $1", [alpha.app])
+                }
+                return false
+            } catch { return true }
+        }
+        #expect(refused)
+    }
+
+    @Test func observedStateOnlyMovesForwardInSQLToo() async throws {
+        let db = try await StoreTestDatabase.make("res_observed")
+        let seeded = try await seed(db, name: "alpha")
+        let scope = TenantScope(tenantID: seeded.tenant)
+        let id = Identifier.make(.container)
+        let created = try await db.store.transaction(scope) { tx in
+            try tx.createContainer(NewContainer(id: id, serviceID: seeded.service, nodeID: seeded.node, slot: 0, generation: 1), quotas: QuotaDefaults())
+        }
+        #expect(created.observedState == .assigned)
+        let running = try await db.store.transaction(scope) { try $0.observeContainer(id, ContainerObservation(state: .running, address: "127.0.1.1")) }
+        #expect(running?.observedState == .running)
+        #expect(running?.startedAt != nil)
+        // A late "starting" report is skipped, not applied.
+        let late = try await db.store.transaction(scope) { try $0.observeContainer(id, ContainerObservation(state: .starting)) }
+        #expect(late == nil)
+        let exited = try await db.store.transaction(scope) { try $0.observeContainer(id, ContainerObservation(state: .exited, exitCode: 137)) }
+        #expect(exited?.exitCode == 137)
+        #expect(exited?.finishedAt != nil)
+        // Any other backwards write is refused by the trigger.
+        let refused = try await db.database.pool.withConnection { connection -> String? in
+            do {
+                _ = try connection.execute("UPDATE containers SET observed_state = 'running' WHERE id = $1", [id])
+                return nil
+            } catch let error as PostgresError { return error.sqlState }
+        }
+        #expect(refused == "23514")
+        let lateral = try await db.database.pool.withConnection { connection -> String? in
+            do {
+                _ = try connection.execute("UPDATE containers SET observed_state = 'failed' WHERE id = $1", [id])
+                return nil
+            } catch let error as PostgresError { return error.sqlState }
+        }
+        #expect(lateral == "23514", "exited → failed is sideways, not forward")
+        let service = try await db.store.transaction(scope) { try $0.service(seeded.service) }
+        #expect(service?.runningReplicas == 0)
+    }
+
+    @Test func nodeSubnetsMustBeBlocksOfTheirClusterNetwork() async throws {
+        let db = try await StoreTestDatabase.make("res_subnet_check")
+        let seeded = try await seed(db, name: "alpha")
+        let error = try await db.database.pool.withConnection { connection -> String? in
+            do {
+                _ = try connection.execute("UPDATE nodes SET subnet = '10.43.0.0/24' WHERE id = $1", [seeded.node])
+                return nil
+            } catch let error as PostgresError { return error.sqlState }
+        }
+        #expect(error == "23514")
+        let wrongSize = try await db.database.pool.withConnection { connection -> String? in
+            do {
+                _ = try connection.execute("UPDATE nodes SET subnet = '10.42.0.0/25' WHERE id = $1", [seeded.node])
+                return nil
+            } catch let error as PostgresError { return error.sqlState }
+        }
+        #expect(wrongSize == "23514")
+    }
+}
