@@ -20,7 +20,7 @@ struct CaaSCtl: AsyncParsableCommand {
             in $XDG_CONFIG_HOME/caas/config.json (~/.config/caas/config.json).
             Colour only on a terminal, never with NO_COLOR.
 
-            \(ExitStatus.helpText)
+            \(CaaSExitStatus.helpText)
             """,
         version: "caasctl 0.1.0",
         subcommands: [
@@ -43,28 +43,28 @@ struct CaaSCtl: AsyncParsableCommand {
             } else {
                 try command.run()
             }
-            return ExitStatus.ok.rawValue
+            return CaaSExitStatus.ok.rawValue
         } catch let error as CaaSClientError {
             console.error(ErrorPresenter(style: console.errorStyle).render(error))
-            return ExitStatus.of(error).rawValue
+            return CaaSExitStatus.of(error).rawValue
         } catch let failure as CommandFailure {
             if let message = failure.message { console.error(console.errorStyle.paint("error:", .red) + " " + message) }
             return failure.status.rawValue
         } catch let error as ContextStoreError {
             console.error(console.errorStyle.paint("error:", .red) + " \(error)")
-            if case .noSuchContext = error { return ExitStatus.notFound.rawValue }
-            return ExitStatus.failure.rawValue
+            if case .noSuchContext = error { return CaaSExitStatus.notFound.rawValue }
+            return CaaSExitStatus.failure.rawValue
         } catch {
             let code = exitCode(for: error)
             let message = fullMessage(for: error)
             if code == .success {
                 if !message.isEmpty { console.line(message) }
-                return ExitStatus.ok.rawValue
+                return CaaSExitStatus.ok.rawValue
             }
             if let exit = error as? ExitCode { return exit.rawValue }
             console.error(message)
             // Argument errors (unknown flag, missing or invalid value) are usage errors.
-            return code == .validationFailure ? ExitStatus.usage.rawValue : ExitStatus.failure.rawValue
+            return code == .validationFailure ? CaaSExitStatus.usage.rawValue : CaaSExitStatus.failure.rawValue
         }
     }
 }

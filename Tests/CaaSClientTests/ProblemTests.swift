@@ -54,19 +54,19 @@ import Testing
     }
 
     @Test(arguments: [
-        (401, ExitStatus.unauthorized), (403, .unauthorized), (404, .notFound), (409, .conflict), (412, .conflict),
+        (401, CaaSExitStatus.unauthorized), (403, .unauthorized), (404, .notFound), (409, .conflict), (412, .conflict),
         (400, .failure), (422, .failure), (429, .failure), (500, .failure), (503, .failure),
     ])
-    func statusesMapToDocumentedExitCodes(status: Int, expected: ExitStatus) {
-        #expect(ExitStatus.of(.problem(ProblemDetails(title: "x", status: status))) == expected)
+    func statusesMapToDocumentedExitCodes(status: Int, expected: CaaSExitStatus) {
+        #expect(CaaSExitStatus.of(.problem(ProblemDetails(title: "x", status: status))) == expected)
     }
 
     @Test func clientFailuresMapToExitCodes() {
-        #expect(ExitStatus.of(.notFound(kind: "cluster", name: "x")) == .notFound)
-        #expect(ExitStatus.of(.configuration("no server")) == .usage)
-        #expect(ExitStatus.of(.unreachable(server: "s", detail: "d")) == .failure)
-        #expect(ExitStatus.of(.tls(server: "s", detail: "d")) == .failure)
-        #expect(ExitStatus.allCases.map(\.rawValue) == [0, 1, 2, 3, 4, 5])
+        #expect(CaaSExitStatus.of(.notFound(kind: "cluster", name: "x")) == .notFound)
+        #expect(CaaSExitStatus.of(.configuration("no server")) == .usage)
+        #expect(CaaSExitStatus.of(.unreachable(server: "s", detail: "d")) == .failure)
+        #expect(CaaSExitStatus.of(.tls(server: "s", detail: "d")) == .failure)
+        #expect(CaaSExitStatus.allCases.map(\.rawValue) == [0, 1, 2, 3, 4, 5])
     }
 
     @Test func validationResultsReadBothAnswersAndProblems() {

@@ -1,5 +1,5 @@
 /// caasctl's exit codes, documented in `--help` and docs/caasctl.md.
-public enum ExitStatus: Int32, Sendable, CaseIterable {
+public enum CaaSExitStatus: Int32, Sendable, CaseIterable {
     case ok = 0
     /// Anything that failed: a rollout failed or was rolled back, invalid compose, server errors,
     /// connection and TLS failures.
@@ -14,7 +14,7 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
     case unauthorized = 5
 
     /// The exit code for a failure of the client.
-    public static func of(_ error: CaaSClientError) -> ExitStatus {
+    public static func of(_ error: CaaSClientError) -> CaaSExitStatus {
         switch error {
         case .problem(let problem): of(status: problem.status)
         case .notFound: .notFound
@@ -24,7 +24,7 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
     }
 
     /// The exit code for an HTTP error status.
-    public static func of(status: Int) -> ExitStatus {
+    public static func of(status: Int) -> CaaSExitStatus {
         switch status {
         case 401, 403: .unauthorized
         case 404, 410: .notFound

@@ -14,9 +14,9 @@ public struct Table: Sendable, Equatable {
     /// nothing.
     public func render(style: TerminalStyle = .plain, paint: (Int, String) -> TerminalStyle.Colour? = { _, _ in nil }) -> String {
         let count = headers.count
-        var widths = headers.map(Self.displayWidth)
+        var widths = headers.map { Self.displayWidth(Self.sanitize($0)) }
         for row in rows {
-            for (index, cell) in row.prefix(count).enumerated() { widths[index] = max(widths[index], Self.displayWidth(cell)) }
+            for (index, cell) in row.prefix(count).enumerated() { widths[index] = max(widths[index], Self.displayWidth(Self.sanitize(cell))) }
         }
         var lines: [String] = []
         func line(_ cells: [String], header: Bool) -> String {

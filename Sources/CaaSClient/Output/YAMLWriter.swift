@@ -73,7 +73,7 @@ public enum YAMLWriter {
                                      "yes", "Yes", "no", "No", "on", "On", "off", "Off", "y", "n"]
         let special = ":#{}[],&*!|>'\"%@`"
         let needsQuotes = reserved.contains(text) || Double(text) != nil || text.first.map { special.contains($0) || $0 == " " || $0 == "-" || $0 == "?" } == true
-            || text.last == " " || text.contains(": ") || text.contains(" #") || text.unicodeScalars.contains { $0.value < 32 }
+            || text.last == " " || text.allSatisfy({ "0123456789:._+-".contains($0) }) || text.contains(": ") || text.contains(" #") || text.unicodeScalars.contains { $0.value < 32 }
         guard needsQuotes else { return text }
         var escaped = "\""
         for scalar in text.unicodeScalars {

@@ -96,7 +96,7 @@ struct AppCommand: AsyncParsableCommand {
                 }
             } catch let error as CaaSClientError {
                 session.console.error(ErrorPresenter(style: session.console.errorStyle, composeFile: file).render(error))
-                throw CommandFailure(nil, status: ExitStatus.of(error))
+                throw CommandFailure(nil, status: CaaSExitStatus.of(error))
             }
             try await Applications.follow(session, accepted, wait: waiting.wait, after: after, timeout: waiting.timeout)
         }
@@ -199,7 +199,7 @@ struct AppCommand: AsyncParsableCommand {
                 }
             } catch let error as CaaSClientError {
                 session.console.error(ErrorPresenter(style: session.console.errorStyle, composeFile: file).render(error))
-                throw CommandFailure(nil, status: ExitStatus.of(error))
+                throw CommandFailure(nil, status: CaaSExitStatus.of(error))
             }
             try await Applications.follow(session, accepted, wait: waiting.wait, after: after, timeout: waiting.timeout)
         }

@@ -214,7 +214,7 @@ struct Up: AsyncParsableCommand {
         } catch let error as CaaSClientError {
             // Compose errors point into the file the user gave.
             session.console.error(ErrorPresenter(style: session.console.errorStyle, composeFile: path).render(error))
-            throw CommandFailure(nil, status: ExitStatus.of(error))
+            throw CommandFailure(nil, status: CaaSExitStatus.of(error))
         }
         let app = accepted.application
         if detach {

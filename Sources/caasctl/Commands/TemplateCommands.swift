@@ -63,7 +63,7 @@ struct TemplateCommand: AsyncParsableCommand {
                 }
             } catch let error as CaaSClientError {
                 session.console.error(ErrorPresenter(style: session.console.errorStyle, composeFile: file).render(error))
-                throw CommandFailure(nil, status: ExitStatus.of(error))
+                throw CommandFailure(nil, status: CaaSExitStatus.of(error))
             }
         }
     }

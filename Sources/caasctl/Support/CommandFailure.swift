@@ -4,9 +4,9 @@ import CaaSClient
 /// compose file): the message has been or will be printed, the exit code is `status`.
 struct CommandFailure: Error, Sendable {
     var message: String?
-    var status: ExitStatus
+    var status: CaaSExitStatus
 
-    init(_ message: String?, status: ExitStatus = .failure) {
+    init(_ message: String?, status: CaaSExitStatus = .failure) {
         self.message = message
         self.status = status
     }
