@@ -29,7 +29,7 @@ final class LiveServer: Sendable {
         settings.authFailureBurst = 1000
         settings.rateLimitBurst = 10_000
         settings.rateLimitPerSecond = 10_000
-        let token = "caas_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased() + "systemtokenfortests"
+        let token = try TokenSecret.generate()
         settings.bootstrapToken = token
         var logger = Logger(label: "caasctl.tests")
         logger.logLevel = .critical

@@ -300,14 +300,14 @@ struct Audit: AsyncParsableCommand {
     @Option(help: "Only entries since this RFC 3339 time.") var since: String?
     @Option(help: "Only entries until this RFC 3339 time.") var until: String?
     @Option(help: "success, failure or an HTTP status.") var outcome: String?
-    @Option(help: "Only this token (id).") var token: String?
+    @Option(name: .customLong("token-id"), help: "Only this token (id).") var tokenID: String?
     @Option(help: "One tenant (name or id; system administrator).") var tenant: String?
     @Option(help: "At most this many entries.") var limit: Int = 50
 
     func run() async throws {
         let session = try Session.make(global)
         var query: [(String, String)] = []
-        for (name, value) in [("action", action), ("target", target), ("since", since), ("until", until), ("outcome", outcome), ("token_id", token)] {
+        for (name, value) in [("action", action), ("target", target), ("since", since), ("until", until), ("outcome", outcome), ("token_id", tokenID)] {
             if let value { query.append((name, value)) }
         }
         if let tenant { query.append(("tenant_id", try await session.client.resolveID(.tenant, tenant))) }

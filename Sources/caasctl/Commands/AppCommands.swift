@@ -76,7 +76,7 @@ struct AppCommand: AsyncParsableCommand {
             let session = try Session.make(global)
             let client = session.client
             let variables = try KeyValue.variables(env, environment: Session.environment)
-            let clusterID = try await ProjectOptions(file: nil, cluster: cluster).clusterID(session)
+            let clusterID = try await ComposeProject(cluster: cluster).clusterID(session)
             let after = try await session.latestEventID()
             let accepted: Accepted
             do {
@@ -261,10 +261,3 @@ struct AppCommand: AsyncParsableCommand {
     }
 }
 
-extension ProjectOptions {
-    init(file: String?, cluster: String?) {
-        self.init()
-        self.file = file
-        self.cluster = cluster
-    }
-}

@@ -14,6 +14,22 @@ struct ProjectOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The cluster (name or id); needed when the tenant has several (also CAAS_CLUSTER).", valueName: "cluster"))
     var cluster: String?
 
+    /// The options as a plain value (parsed options cannot be built by hand).
+    var project: ComposeProject { ComposeProject(file: file, projectName: projectName, cluster: cluster) }
+}
+
+/// Which compose file, application and cluster a command works on, and how they are found.
+struct ComposeProject: Sendable {
+    var file: String?
+    var projectName: String?
+    var cluster: String?
+
+    init(file: String? = nil, projectName: String? = nil, cluster: String? = nil) {
+        self.file = file
+        self.projectName = projectName
+        self.cluster = cluster
+    }
+
     static let defaultFiles = ["compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml"]
 
     /// The compose file's path; the first of the default names that exists when `-f` is absent.
@@ -87,7 +103,7 @@ struct ValidateInput: ParsableArguments {
     var env: [String] = []
 
     func validate(_ global: GlobalOptions) async throws {
-        let path = try ProjectOptions(file: file).composePath()!
+        let path = try ComposeProject(file: file).composePath()!
         let compose = try InputFile.read(path)
         let variables = try KeyValue.variables(env, environment: Session.environment)
         let session = try Session.make(global)
@@ -136,13 +152,6 @@ struct ValidateInput: ParsableArguments {
     }
 }
 
-extension ProjectOptions {
-    init(file: String?) {
-        self.init()
-        self.file = file
-    }
-}
-
 struct Validate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check a compose file on the server; errors are printed as file:line:column path: problem.",
@@ -187,10 +196,10 @@ struct Up: AsyncParsableCommand {
     var timeout: Int = 900
 
     func run() async throws {
-        let path = try project.composePath()!
+        let path = try project.project.composePath()!
         let compose = try InputFile.read(path)
         let variables = try KeyValue.variables(env, environment: Session.environment)
-        let name = project.applicationName(composePath: path)
+        let name = project.project.applicationName(composePath: path)
         let session = try Session.make(global)
         let client = session.client
         // Events from here on are this invocation's.
@@ -198,7 +207,7 @@ struct Up: AsyncParsableCommand {
 
         let accepted: Accepted
         do {
-            if let existing = try await project.findApplication(session, name: name) {
+            if let existing = try await project.project.findApplication(session, name: name) {
                 let body: JSON = ["compose": .string(compose), "variables": .object(variables.mapValues(JSON.string))]
                 accepted = try await client.redeployApplication(existing.id, body: body, ifMatch: existing.etag)
                 if accepted.deployment == nil {
@@ -207,9 +216,9 @@ struct Up: AsyncParsableCommand {
                     session.say("Updating application \(name) (\(existing.id)) to generation \(accepted.application.generation).")
                 }
             } else {
-                let clusterID = try await project.clusterID(session)
+                let clusterID = try await project.project.clusterID(session)
                 accepted = try await client.createApplication(name: name, clusterID: clusterID, compose: compose, variables: variables)
-                session.say("Creating application \(name) (\(accepted.application.id)) in cluster \(project.clusterName ?? clusterID).")
+                session.say("Creating application \(name) (\(accepted.application.id)) in cluster \(project.project.clusterName ?? clusterID).")
             }
         } catch let error as CaaSClientError {
             // Compose errors point into the file the user gave.
@@ -254,7 +263,7 @@ struct Down: AsyncParsableCommand {
 
     func run() async throws {
         let session = try Session.make(global)
-        let app = try await project.requireApplication(session)
+        let app = try await project.project.requireApplication(session)
         var after = try await session.latestEventID()
         _ = try await session.client.deleteApplication(app.id)
         session.say("Deleting application \(app.name) (\(app.id))…")
@@ -303,7 +312,7 @@ struct Scale: AsyncParsableCommand {
 
     func run() async throws {
         let session = try Session.make(global)
-        let app = try await project.requireApplication(session)
+        let app = try await project.project.requireApplication(session)
         let services = try await session.client.services(applicationID: app.id)
         let wanted = try KeyValue.parse(targets, what: "scale target")
         let after = try await session.latestEventID()

@@ -13,7 +13,7 @@ struct AppScope: ParsableArguments {
     func application(_ session: Session, required: Bool) async throws -> Application? {
         if let app { return try await Applications.resolve(session, app, cluster: cluster) }
         guard required else { return nil }
-        return try await ProjectOptions(file: nil, cluster: cluster).requireApplication(session)
+        return try await ComposeProject(cluster: cluster).requireApplication(session)
     }
 
     /// A service by id, or by name within the application.
@@ -131,7 +131,7 @@ struct Ps: AsyncParsableCommand {
 
     /// Whether a compose file here names a project to show by default.
     static var projectHere: Bool {
-        (try? ProjectOptions(file: nil).composePath(required: false)) != nil
+        (try? ComposeProject().composePath(required: false)) != nil
     }
 }
 
