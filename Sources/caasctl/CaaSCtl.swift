@@ -8,17 +8,20 @@ struct CaaSCtl: AsyncParsableCommand {
         commandName: "caasctl",
         abstract: "The command-line client of caas, the Container-as-a-Service control plane.",
         discussion: """
-            Connect once with `caasctl login`, then deploy compose files with `caasctl up`.
+            Connect once with `caasctl login`, then deploy compose files with
+            `caasctl up`.
 
             Example:
-              caasctl login --server https://caas.example.com:8443 --token caas_… --ca-file ca.pem
+              caasctl login --server https://caas.example.com:8443 \\
+                --token caas_… --ca-file ca.pem
               caasctl up -f compose.yml --cluster prod
               caasctl ps
 
-            Settings, strongest first: the flags --server, --token, --ca-file, --context; the
-            environment CAAS_SERVER, CAAS_TOKEN, CAAS_CA_FILE, CAAS_CONTEXT; the current context
-            in $XDG_CONFIG_HOME/caas/config.json (~/.config/caas/config.json).
-            Colour only on a terminal, never with NO_COLOR.
+            Settings, strongest first: the flags --server, --token, --ca-file and
+            --context; the environment (CAAS_SERVER, CAAS_TOKEN, CAAS_CA_FILE,
+            CAAS_CONTEXT); the current context in $XDG_CONFIG_HOME/caas/config.json
+            (~/.config/caas/config.json). Colour only on a terminal, never with
+            NO_COLOR. Shell completions: caasctl completion bash|zsh|fish.
 
             \(CaaSExitStatus.helpText)
             """,

@@ -37,9 +37,10 @@ public enum CaaSExitStatus: Int32, Sendable, CaseIterable {
     public static let helpText = """
         Exit codes:
           0  success
-          1  failure (rollout failed or rolled back, invalid compose, server error, connection or TLS failure)
-          2  usage (unknown flag, missing argument, no server configured)
-          3  not found (404, or a name that matches nothing)
+          1  failure: rollout failed or rolled back, invalid compose, server
+             error, server unreachable, TLS failure
+          2  usage: unknown flag, missing argument, no server configured
+          3  not found: 404, or a name that matches nothing
           4  conflict (409) or stale write (412)
           5  authentication (401) or permission (403) failure
         """

@@ -50,7 +50,8 @@ struct AppCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create an application from a compose file, a template version or an image.",
             discussion: """
-                Exactly one source: -f FILE, --template NAME[:VERSION] or --image REPOSITORY[:TAG].
+                Exactly one source: -f FILE, --template NAME[:VERSION] or
+                --image REPOSITORY[:TAG].
 
                 Example:
                   caasctl app create tomcat --cluster prod --image tomcat:9 --replicas 3 --wait
@@ -209,8 +210,9 @@ struct AppCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Roll an application back: to an earlier template version (--to-version), or to its previous generation.",
             discussion: """
-                With --to-version the application's template version is set back (a new generation
-                rolls out); otherwise the server's rollback of the last generation is asked for.
+                With --to-version the application's template version is set back (a
+                new generation rolls out); otherwise the server's rollback of the last
+                generation is asked for.
 
                 Example:
                   caasctl app rollback blog --to-version 2 --wait

@@ -70,7 +70,8 @@ struct ClusterCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "rm", abstract: "Delete a cluster.",
             discussion: """
-                A cluster with applications is not deleted (the server names them) unless --force.
+                A cluster with applications is not deleted (the server names them)
+                unless --force.
 
                 Example:
                   caasctl cluster rm lab --force
@@ -95,8 +96,8 @@ struct ClusterCommand: AsyncParsableCommand {
             commandName: "join-token",
             abstract: "Issue a new join token for a cluster's agent (the old one stops working).",
             discussion: """
-                Join tokens are stored as digests and shown once, so this rotates the token and prints
-                the new one.
+                Join tokens are stored as digests and shown once, so this rotates the
+                token and prints the new one.
 
                 Example:
                   caasctl cluster join-token prod -q

@@ -156,8 +156,8 @@ struct Validate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check a compose file on the server; errors are printed as file:line:column path: problem.",
         discussion: """
-            The server parses and validates (caasctl holds no rules of its own). Exit code 0 when
-            the file is valid, 1 when it is not.
+            The server parses and validates (caasctl holds no rules of its own).
+            Exit code 0 when the file is valid, 1 when it is not.
 
             Example:
               caasctl validate -f compose.yml -e TAG=4
@@ -174,13 +174,14 @@ struct Up: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create or update the application of a compose file and follow the rollout until it ends.",
         discussion: """
-            The application is named after the compose file's directory (or -p). On a terminal
-            each service's progress is redrawn in place; elsewhere a line is printed per change.
-            Exit code 0 when the rollout succeeds, 1 with the reason when it fails or is rolled
-            back (or when --timeout passes first; the rollout goes on on the server).
+            The application is named after the compose file's directory (or -p).
+            On a terminal each service's progress is redrawn in place; elsewhere a
+            line is printed per change. Exit code 0 when the rollout succeeds, 1
+            with the reason when it fails or is rolled back (or when --timeout
+            passes first; the rollout goes on on the server).
 
             Example:
-              caasctl up -f wordpress-mysql.yml -p blog --cluster prod -e WORDPRESS_DB_PASSWORD=secret
+              caasctl up -f wordpress-mysql.yml -p blog --cluster prod -e TAG=4
             """)
 
     @OptionGroup var global: GlobalOptions

@@ -6,11 +6,13 @@ struct Login: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Verify a server and token, and save them as a context.",
         discussion: """
-            The token is checked with a call to the server before anything is saved. The context is
-            written to $XDG_CONFIG_HOME/caas/config.json (mode 0600) and becomes the current one.
+            The token is checked with a call to the server before anything is
+            saved. The context is written to $XDG_CONFIG_HOME/caas/config.json
+            (mode 0600, written atomically) and becomes the current one.
 
             Example:
-              caasctl login --server https://caas.example.com:8443 --token caas_… --ca-file ca.pem --context prod
+              caasctl login --server https://caas.example.com:8443 \\
+                --token caas_… --ca-file ca.pem --context prod
             """)
 
     @OptionGroup var global: GlobalOptions

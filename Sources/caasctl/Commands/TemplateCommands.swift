@@ -30,7 +30,7 @@ struct TemplateCommand: AsyncParsableCommand {
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create a template from a compose file, or add a version to an existing one.",
-            discussion: "Example:\n  caasctl template create wordpress -f wordpress-mysql.yml --description 'one-click WordPress'")
+            discussion: "Example:\n  caasctl template create wordpress -f wordpress-mysql.yml")
 
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The template's name.") var name: String
