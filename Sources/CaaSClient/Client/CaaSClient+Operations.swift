@@ -5,6 +5,11 @@ public struct Accepted: Sendable {
     public var application: Application
     public var deployment: Deployment?
 
+    public init(application: Application, deployment: Deployment?) {
+        self.application = application
+        self.deployment = deployment
+    }
+
     /// Reads `{…app, "deployment": {…}}` or `{"application": {…}, "deployment": {…}}`.
     public init(_ json: JSON) {
         let app = json["application"] ?? json["app"] ?? json
@@ -84,11 +89,14 @@ extension CaaSClient {
         Accepted(try await send(.post, ResourceKind.application.path(id) + "/update", body: body, ifMatch: ifMatch).json())
     }
 
-    /// Asks the server to roll an application back to its previous generation
-    /// (`POST /v1/apps/{id}/rollback`).
-    public func rollbackApplication(_ id: String, toGeneration: Int?) async throws -> Accepted {
-        let body: JSON = toGeneration.map { ["generation": .integer(Int64($0))] } ?? [:]
-        return Accepted(try await send(.post, ResourceKind.application.path(id) + "/rollback", body: body).json())
+    /// Asks the server to roll an application's services back to their previous generation
+    /// (`POST /v1/apps/{id}/rollback`, `202`); returns the application and its newest
+    /// deployment, which tracks the rollback.
+    public func rollbackApplication(_ id: String) async throws -> Accepted {
+        _ = try await send(.post, ResourceKind.application.path(id) + "/rollback")
+        let application = Application(try await get(ResourceKind.application.path(id)))
+        let newest = try await deployments(applicationID: id).max { ($0.createdAt ?? .distantPast) < ($1.createdAt ?? .distantPast) }
+        return Accepted(application: application, deployment: newest.flatMap { $0.isFinished ? nil : $0 })
     }
 
     /// Deletes an application: everything is stopped first, then removed (`202`).

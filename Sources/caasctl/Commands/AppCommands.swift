@@ -208,7 +208,7 @@ struct AppCommand: AsyncParsableCommand {
 
     struct Rollback: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Roll an application back: to an earlier template version (--to-version), or to its previous generation.",
+            abstract: "Roll an application back to its previous generation, or to an earlier template version (--to-version).",
             discussion: """
                 With --to-version the application's template version is set back (a
                 new generation rolls out); otherwise the server's rollback of the last
@@ -221,7 +221,6 @@ struct AppCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The application's name or id.") var app: String
         @Option(help: "The application's cluster (when the name is not unique).") var cluster: String?
-        @Option(name: .customLong("to-generation"), help: "The generation to return to.") var generation: Int?
         @Option(name: .customLong("to-version"), help: "The template version to return to.") var version: Int?
         @OptionGroup var waiting: WaitOptions
 
@@ -235,7 +234,7 @@ struct AppCommand: AsyncParsableCommand {
                                                                      ifMatch: application.etag)
             } else {
                 do {
-                    accepted = try await session.client.rollbackApplication(application.id, toGeneration: generation)
+                    accepted = try await session.client.rollbackApplication(application.id)
                 } catch CaaSClientError.problem(let problem) where problem.status == 404 && problem.detail?.hasPrefix("no route") == true {
                     throw CommandFailure("this server has no rollback route; for an application made from a template use --to-version N")
                 }
