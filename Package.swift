@@ -17,7 +17,9 @@ let package = Package(
         .library(name: "CaaSPostgres", targets: ["CaaSPostgres"]),
         .library(name: "CaaSStore", targets: ["CaaSStore"]),
         .library(name: "CaaSServer", targets: ["CaaSServer"]),
+        .library(name: "CaaSClient", targets: ["CaaSClient"]),
         .executable(name: "caas-server", targets: ["caas-server"]),
+        .executable(name: "caasctl", targets: ["caasctl"]),
         .executable(name: "caas-agent", targets: ["caas-agent"]),
     ],
     dependencies: [
@@ -50,8 +52,15 @@ let package = Package(
         .target(name: "CaaSAgent", dependencies: ["CaaSHTTP", "CaaSModel", "CaaSCrypto", logging]),
         .executableTarget(name: "caas-agent", dependencies: ["CaaSAgent", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
+        // The typed client of the public API, and what caasctl shows of it (tables, problems,
+        // progress, contexts).
+        .target(name: "CaaSClient", dependencies: ["CaaSHTTP", "CaaSModel"]),
+
         // Executables: configuration and start-up only.
         .executableTarget(name: "caas-server", dependencies: ["CaaSServer", logging, .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "caasctl", dependencies: [
+            "CaaSClient", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
 
         // Tests.
         .target(name: "CaaSTestSupport", dependencies: ["CaaSPostgres", logging], path: "Tests/CaaSTestSupport"),
@@ -65,6 +74,10 @@ let package = Package(
         .testTarget(name: "CaaSCryptoTests", dependencies: ["CaaSCrypto"]),
         .testTarget(name: "CaaSStoreTests", dependencies: ["CaaSStore", "CaaSTestSupport"]),
         .testTarget(name: "CaaSServerTests", dependencies: ["CaaSServer", "CaaSTestSupport", "CaaSAgent", "CaaSCrypto", .product(name: "Yams", package: "Yams")]),
+        .testTarget(name: "CaaSClientTests", dependencies: ["CaaSClient", "CaaSHTTP"]),
+        // Runs the built caasctl binary as a process against the control plane served over HTTP
+        // on loopback, with a real PostgreSQL.
+        .testTarget(name: "caasctlTests", dependencies: ["CaaSClient", "CaaSServer", "CaaSStore", "CaaSHTTP", "CaaSPostgres", "CaaSTestSupport", logging]),
         // End to end: the control plane in-process, a joined agent, real dockerd engines, real PostgreSQL.
         .testTarget(name: "CaaSEndToEndTests", dependencies: ["CaaSServer", "CaaSAgent", "CaaSTestSupport", "CaaSEngineSupport", "CaaSCrypto"]),
     ]
