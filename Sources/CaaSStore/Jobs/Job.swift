@@ -47,6 +47,9 @@ public struct NewJob: Sendable, Equatable {
                dedupeKey: "reconcile:\(applicationID)", runAfter: runAfter, maxAttempts: 20)
     }
 
+    /// How long a push waits so that more changes join it (a queued push absorbs later ones).
+    public static let pushCoalescing: TimeInterval = 0.05
+
     /// Push a cluster's desired state; queued once while pending.
     public static func push(clusterID: String, tenantID: String, runAfter: Date? = nil) -> NewJob {
         NewJob(kind: .push, payload: JobPayload.encode(["cluster_id": clusterID]), tenantID: tenantID,

@@ -29,11 +29,7 @@ extension SystemTransaction {
     /// is queued for reconciliation, all in this transaction.
     public func applyReport(_ report: AgentReport, clusterID: String) throws -> ReportOutcome {
         var outcome = ReportOutcome()
-        guard try connection.query("""
-            UPDATE clusters SET agent_status = 'connected', agent_seen_at = now(),
-                   applied_generation = GREATEST(applied_generation, $2), last_report_sequence = GREATEST(last_report_sequence, $3)
-            WHERE id = $1 RETURNING tenant_id
-            """, [clusterID, report.appliedGeneration, report.sequence]).first != nil else {
+        guard try connection.query("SELECT 1 FROM clusters WHERE id = $1", [clusterID]).first != nil else {
             throw StoreError.notFound(kind: "cluster", id: clusterID)
         }
         let c = report.containers
@@ -131,6 +127,12 @@ extension SystemTransaction {
         try JobSQL.enqueue(jobs, on: connection)
         outcome.reconciled = apps.sorted()
         for tenant in byTenant.keys.sorted() { try byTenant[tenant]!.append(tenantID: tenant, on: connection) }
+        // The cluster row last (lock order: tenant row, then cluster row, as the API's writers).
+        _ = try connection.execute("""
+            UPDATE clusters SET agent_status = 'connected', agent_seen_at = now(),
+                   applied_generation = GREATEST(applied_generation, $2), last_report_sequence = GREATEST(last_report_sequence, $3)
+            WHERE id = $1
+            """, [clusterID, report.appliedGeneration, report.sequence])
         return outcome
     }
 
@@ -138,15 +140,19 @@ extension SystemTransaction {
     /// returns to its earlier status, and every application of the cluster is reconciled (stale
     /// copies on it are stopped, unplaced containers retried) and the cluster pushed again.
     public func applyHeartbeat(_ heartbeat: Heartbeat, clusterID: String) throws -> [NodeChange] {
-        guard let cluster = try connection.query("""
-            UPDATE clusters SET agent_status = 'connected', agent_seen_at = now(),
-                   applied_generation = GREATEST(applied_generation, $2)
-            WHERE id = $1 RETURNING tenant_id
-            """, [clusterID, heartbeat.appliedGeneration]).first else {
+        guard let cluster = try connection.query("SELECT tenant_id FROM clusters WHERE id = $1", [clusterID]).first else {
             throw StoreError.notFound(kind: "cluster", id: clusterID)
         }
         let tenantID: String = try cluster.decode("tenant_id")
         let n = heartbeat.nodes
+        defer {
+            // The cluster row last (lock order: tenant row, then cluster row, as the API's writers).
+            _ = try? connection.execute("""
+                UPDATE clusters SET agent_status = 'connected', agent_seen_at = now(),
+                       applied_generation = GREATEST(applied_generation, $2)
+                WHERE id = $1
+                """, [clusterID, heartbeat.appliedGeneration])
+        }
         guard !n.isEmpty else { return [] }
         let rows = try connection.query("""
             WITH u AS (SELECT * FROM unnest($2::text[], $3::bool[], $4::text[], $5::text[]) AS u(id, reachable, error, engine_version)),

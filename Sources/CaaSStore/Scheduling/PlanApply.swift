@@ -70,13 +70,6 @@ struct PlanApplier {
         try recordUnplaced()
         try persistRollouts()
         try mirrorDeployment()
-        if changesContainers || awaitingRemoval {
-            let generation: Int64 = try connection.query("""
-                UPDATE clusters SET desired_generation = desired_generation + 1 WHERE id = $1 RETURNING desired_generation
-                """, [snap.clusterID])[0].decode("desired_generation")
-            outcome.clusterGeneration = generation
-            try JobSQL.enqueue(.push(clusterID: snap.clusterID, tenantID: snap.tenantID), on: connection)
-        }
         if let review = plan.nextReviewAt {
             try JobSQL.enqueue(.reconcile(applicationID: appID, tenantID: snap.tenantID, runAfter: review), on: connection)
         }
@@ -85,8 +78,17 @@ struct PlanApplier {
             WHERE application_id = $1 AND done_at IS NULL
             """, [appID])
         if snap.deleting { try finishDeletion() }
+        // Lock order, shared with the API's writers: the tenant row (events) before the cluster row.
         outcome.events = events.entries.count
         try events.append(tenantID: snap.tenantID, on: connection)
+        if changesContainers || awaitingRemoval {
+            let generation: Int64 = try connection.query("""
+                UPDATE clusters SET desired_generation = desired_generation + 1 WHERE id = $1 RETURNING desired_generation
+                """, [snap.clusterID])[0].decode("desired_generation")
+            outcome.clusterGeneration = generation
+            try JobSQL.enqueue(.push(clusterID: snap.clusterID, tenantID: snap.tenantID,
+                                     runAfter: now.addingTimeInterval(NewJob.pushCoalescing)), on: connection)
+        }
         return outcome
     }
 
@@ -95,7 +97,7 @@ struct PlanApplier {
     /// Locks the application row; false when it is gone (nothing to do).
     func checkApplication() throws -> Bool {
         guard let row = try connection.query(
-            "SELECT status, generation FROM applications WHERE id = $1 FOR UPDATE", [appID]).first else { return false }
+            "SELECT status, generation FROM applications WHERE id = $1 FOR NO KEY UPDATE", [appID]).first else { return false }
         let deleting = try row.decode("status", as: String.self) == "deleting"
         let generation: Int64 = try row.decode("generation")
         if deleting != snap.deleting || generation != snap.generation {
@@ -121,7 +123,9 @@ struct PlanApplier {
     /// against fresh state: still ready, and what other applications hold has not grown into
     /// what this plan needs.
     func lockClusterAndCheckNodes() throws {
-        _ = try connection.query("SELECT 1 FROM clusters WHERE id = $1 FOR UPDATE", [snap.clusterID])
+        // An advisory lock, not the cluster row: API writers lock that row (after the tenant row),
+        // and holding it here while waiting for the tenant row would deadlock with them.
+        _ = try connection.query("SELECT pg_advisory_xact_lock(hashtext($1))", ["caas-cluster-apply:" + snap.clusterID])
         var demand: [String: Reservation] = [:]
         for p in plan.placements {
             let r = Reservation(spec(p.serviceID, p.generation))

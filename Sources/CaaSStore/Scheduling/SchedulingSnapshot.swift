@@ -166,17 +166,14 @@ enum SnapshotLoader {
               AND c.replaced_by IS NULL
             """
         for row in try connection.query("""
-            SELECT c.node_id, sum(c.reserved_cpus)::float8 AS cpus, sum(c.reserved_memory)::int8 AS memory, count(*)::int8 AS n
+            SELECT c.node_id, sum(c.reserved_cpus)::float8 AS cpus, sum(c.reserved_memory)::int8 AS memory, count(*)::int8 AS n,
+                   string_agg(array_to_string(c.host_ports, ','), ',') FILTER (WHERE c.host_ports <> '{}') AS ports
             \(filter) GROUP BY c.node_id
             """, [clusterID, applicationID, nodeIDs]) {
+            let ports = (try row.decode("ports", as: String?.self) ?? "").split(separator: ",").compactMap { HostPort(text: String($0)) }
             usage[try row.decode("node_id")] = NodeUsage(
-                cpus: try row.decode("cpus"), memoryBytes: try row.decode("memory"), containerCount: try row.decode("n"))
-        }
-        for row in try connection.query("""
-            SELECT DISTINCT c.node_id, p.port \(filter.replacingOccurrences(of: "JOIN nodes n ON n.id = c.node_id", with: "JOIN nodes n ON n.id = c.node_id CROSS JOIN LATERAL unnest(c.host_ports) AS p(port)"))
-            """, [clusterID, applicationID, nodeIDs]) {
-            let node: String = try row.decode("node_id")
-            if let port = HostPort(text: try row.decode("port")) { usage[node, default: NodeUsage()].hostPorts.insert(port) }
+                cpus: try row.decode("cpus"), memoryBytes: try row.decode("memory"), hostPorts: Set(ports),
+                containerCount: try row.decode("n"))
         }
         return usage
     }
