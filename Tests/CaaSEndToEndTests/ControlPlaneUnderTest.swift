@@ -44,7 +44,7 @@ final class ControlPlaneUnderTest: @unchecked Sendable {
         try await signal.start()
         var channelSettings = AgentChannelSettings()
         channelSettings.listenPort = 0
-        let channel = try await AgentChannelService.start(store: store, secretsKey: resources.secretsKey, settings: channelSettings, signal: signal,
+        let channel = try await AgentChannelService.start(store: store, secretsKey: resources.secretsKey!, settings: channelSettings, signal: signal,
                                                           quotas: settings.quotaDefaults, logger: logger("caas.e2e.agent-channel"))
         let plane = ControlPlane(store: store, settings: settings, resources: resources, additionalRoutes: channel.routes,
                                  logger: logger("caas.e2e.api"))

@@ -28,7 +28,7 @@ final class AgentChannelHarness: @unchecked Sendable {
         configure(&settings)
         var logger = Logger(label: "test.agent-channel")
         logger.logLevel = .error
-        let channel = try await AgentChannelService.start(store: api.plane.store, secretsKey: api.plane.resources.secretsKey, settings: settings,
+        let channel = try await AgentChannelService.start(store: api.plane.store, secretsKey: api.plane.secretsKey, settings: settings,
                                                           signal: LocalJobSignal(), quotas: api.plane.settings.quotaDefaults, logger: logger)
         let plane = ControlPlane(store: api.plane.store, settings: api.plane.settings, resources: api.plane.resources,
                                  additionalRoutes: channel.routes, logger: logger)
