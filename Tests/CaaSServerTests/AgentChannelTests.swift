@@ -25,6 +25,7 @@ final class AgentChannelHarness: @unchecked Sendable {
         let api = try await APIHarness.make(label)
         var settings = AgentChannelSettings()
         settings.listenPort = 0
+        settings.agentDisconnectedAfter = 1
         configure(&settings)
         var logger = Logger(label: "test.agent-channel")
         logger.logLevel = .error
@@ -120,6 +121,15 @@ final class AgentChannelHarness: @unchecked Sendable {
         #expect(agent["certificate_serial"]?.stringValue == chain[0].serialNumber)
         let cluster = try await h.call("GET", "/v1/clusters/\(clusterID)", token: admin)
         #expect(cluster["status"]?.stringValue == "active")
+        // Silence: the cluster shows its agent disconnected.
+        let quiet = try await h.api.raw { try $0.execute("UPDATE clusters SET agent_seen_at = now() - interval '1 minute' WHERE id = $1", [clusterID]) }
+        #expect(quiet == 1)
+        var disconnected = false
+        for _ in 0..<60 where !disconnected {
+            try await Task.sleep(for: .milliseconds(100))
+            disconnected = try await h.call("GET", "/v1/clusters/\(clusterID)/agent", token: admin)["connection"]?.stringValue == "disconnected"
+        }
+        #expect(disconnected)
         // The CA key is stored sealed, never in clear.
         let stored = try await h.api.raw { try $0.query("SELECT encode(sealed_key, 'escape') AS k FROM cluster_authorities").map { try $0.decode("k", as: String.self) } }
         #expect(stored.count == 1)

@@ -27,6 +27,7 @@ public final class AgentChannelService: Sendable {
     let joinFailures: RateLimiter
     private let server = Mutex<HTTPServer?>(nil)
     private let boundURL = Mutex<String?>(nil)
+    private let monitor = Mutex<Task<Void, Never>?>(nil)
 
     init(store: Store, settings: AgentChannelSettings, certificates: AgentCertificates, files: AgentCertificates.IdentityFiles,
          signal: any JobSignal, quotas: QuotaDefaults, logger: Logger) throws {
@@ -61,6 +62,16 @@ public final class AgentChannelService: Sendable {
         try server.start()
         service.server.withLock { $0 = server }
         service.boundURL.withLock { $0 = settings.agentURL(boundPort: server.port ?? settings.listenPort) }
+        let silence = settings.agentDisconnectedAfter
+        service.monitor.withLock { $0 = Task { [store, logger] in
+            // Any replica may run this: the update is idempotent.
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(Int64(silence * 500)))
+                if let quiet = try? await store.systemTransaction({ try $0.markSilentAgentsDisconnected(after: silence) }), !quiet.isEmpty {
+                    logger.notice("agents disconnected (no call for \(silence) s)", metadata: ["clusters": "\(quiet)"])
+                }
+            }
+        } }
         logger.info("agent channel listening", metadata: ["url": .string(service.agentURL)])
         return service
     }
@@ -73,6 +84,7 @@ public final class AgentChannelService: Sendable {
 
     /// Stops the listener and removes the identity files.
     public func shutdown() async {
+        monitor.withLock { $0?.cancel() }
         let server = self.server.withLock { $0 }
         await server?.shutdown(gracePeriod: .seconds(2))
         directory.shutdown()

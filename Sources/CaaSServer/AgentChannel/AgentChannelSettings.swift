@@ -15,6 +15,8 @@ public struct AgentChannelSettings: Sendable, Equatable {
     public var controlPlaneCertificateValidity: TimeInterval = 30 * 86_400
     /// Extra names (DNS or IP) for the listener's certificate (`CAAS_AGENT_TLS_NAMES`, comma-separated).
     public var listenerNames: [String] = []
+    /// An agent silent this long shows `disconnected` on its cluster (heartbeats come every second).
+    public var agentDisconnectedAfter: TimeInterval = 5
     /// How long a push may take (the agent answers once every node converged).
     public var pushTimeout: Duration = .seconds(60)
     /// Failed joins allowed per client address: a burst, then this many per second.

@@ -223,6 +223,15 @@ extension SystemTransaction {
             """, [agentID, endpoint, version])
     }
 
+    /// Clusters whose agent has not been heard from for `seconds` show it `disconnected`; answers them.
+    @discardableResult
+    public func markSilentAgentsDisconnected(after seconds: Double) throws -> [String] {
+        try connection.query("""
+            UPDATE clusters SET agent_status = 'disconnected'
+            WHERE agent_status = 'connected' AND agent_seen_at < now() - make_interval(secs => $1) RETURNING id
+            """, [seconds]).map { try $0.decode("id", as: String.self) }
+    }
+
     // MARK: Nodes
 
     /// The agent's nodes by name: nodes it names that the cluster lacks are created (each with
