@@ -12,16 +12,18 @@ struct CaaSAgentCommand: AsyncParsableCommand {
         commandName: "caas-agent",
         abstract: "The caas cluster agent: runs the containers the control plane decides on, on this cluster's Docker engines.",
         discussion: """
-            Join once with the cluster's join token (shown when the cluster is created or its token rotated),
-            then run. The agent keeps its key and certificates in the state directory and renews its
-            certificate by itself; later starts need no token.
+            Join once with the cluster's join token (shown when the cluster is created \
+            or its token rotated), then run. The agent keeps its key and certificates \
+            in the state directory and renews its certificate by itself; later starts \
+            need no token.
 
             Examples:
-              caas-agent join --server https://caas.example:8080 --token caas_join_… --ca-file api-ca.pem \\
-                  --state-dir /var/lib/caas-agent --advertise https://10.0.0.7:7443
-              caas-agent join --server http://127.0.0.1:8080 --token "$CAAS_JOIN_TOKEN" --insecure-skip-verify   # development
-              caas-agent run --state-dir /var/lib/caas-agent --listen 0.0.0.0:7443 --advertise https://10.0.0.7:7443 \\
-                  --node web-1=unix:///run/docker.sock --node web-2=tcp+tls://10.0.0.8:2376
+              caas-agent join --server http://127.0.0.1:8080 \\
+                  --token "$CAAS_JOIN_TOKEN" --state-dir ./agent
+              caas-agent join --server https://caas.example:8080 --ca-file api-ca.pem \\
+                  --token caas_join_… --advertise https://10.0.0.7:7443
+              caas-agent run --state-dir ./agent --listen 127.0.0.1:7443 \\
+                  --node n1=unix:///run/docker.sock --node n2=tcp+tls://10.0.0.8:2376
               caas-agent run --config /etc/caas-agent.json
             """,
         subcommands: [Join.self, Run.self])
@@ -31,7 +33,8 @@ struct CaaSAgentCommand: AsyncParsableCommand {
             abstract: "Join a cluster: make a key, send a certificate request with the join token, keep the certificate.",
             discussion: """
                 Example:
-                  caas-agent join --server http://127.0.0.1:8080 --token caas_join_… --state-dir ./agent-state
+                  caas-agent join --server http://127.0.0.1:8080 --token caas_join_… \\
+                      --state-dir ./agent --listen 127.0.0.1:7443
                 """)
 
         @Option(help: "The control plane's public API URL.") var server: String
@@ -60,13 +63,16 @@ struct CaaSAgentCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run the agent: serve pushes over mTLS, drive the nodes' engines, report to the control plane.",
             discussion: """
-                Nodes are named with --node NAME=ENDPOINT (repeat it) or in a JSON configuration file:
-                  {"listen": "127.0.0.1:7443", "advertise": "https://127.0.0.1:7443",
+                Nodes are named with --node NAME=ENGINE (repeat it) or in a JSON \
+                configuration file. A node the cluster lacks is registered under its name; \
+                nodes added through the API are driven too, at their stored endpoint.
+
+                  {"listen": "127.0.0.1:7443",
                    "nodes": [{"name": "n1", "engine_endpoint": "unix:///run/docker.sock"}]}
-                A node the cluster lacks is registered; nodes added through the API are driven too.
 
                 Example:
-                  caas-agent run --state-dir ./agent-state --listen 127.0.0.1:7443 --node n1=unix:///run/docker.sock
+                  caas-agent run --state-dir ./agent --listen 127.0.0.1:7443 \\
+                      --node n1=unix:///run/docker.sock
                 """)
 
         @Option(name: .customLong("state-dir"), help: "The directory `join` filled.") var stateDir = "/var/lib/caas-agent"
