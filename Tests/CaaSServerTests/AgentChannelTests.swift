@@ -284,6 +284,44 @@ final class AgentChannelHarness: @unchecked Sendable {
         #expect(try directory.loadState().serverUrl == h.url, "the public URL survives a renewal")
     }
 
+    @Test func aRunningAgentRenewsBeforeExpiryAndKeepsServingPushesAndHeartbeats() async throws {
+        // 300 s certificates (started 300 s back for clock skew): renewing at 51 % of that life is ~6 s from now.
+        let h = try await AgentChannelHarness.make("agent_runtime_renew") { $0.agentCertificateValidity = 300 }
+        defer { Task { await h.stop() } }
+        let (admin, clusterID, token) = try await h.cluster("acme")
+        let directory = try await h.join(token, endpoint: nil)
+        var options = AgentRuntimeOptions(stateDirectory: directory)
+        options.listenPort = 0
+        options.renewalFraction = 0.51
+        options.heartbeatInterval = .milliseconds(300)
+        var logger = Logger(label: "test.agent")
+        logger.logLevel = .error
+        let runtime = try await AgentRuntime.start(options: options, makeTransport: { _ in fatalError("no engines") }, logger: logger)
+        let run = Task { await runtime.run() }
+        defer { run.cancel() }
+        let first = try directory.certificate().serialNumber
+        // Joined without an endpoint: the start renewed at once to name the host it serves on.
+        #expect(try directory.certificate().ipAddresses == ["127.0.0.1"])
+        let channel = try #require(await h.channel.directory.mtlsChannel(for: clusterID))
+        let ack = try await channel.push(DesiredClusterState(clusterId: clusterID, generation: 1, nodes: []))
+        #expect(ack.applied && ack.appliedGeneration == 1)
+        var renewed = false
+        for _ in 0..<150 where !renewed {
+            try await Task.sleep(for: .milliseconds(100))
+            renewed = try directory.certificate().serialNumber != first
+        }
+        #expect(renewed, "the agent renewed its certificate")
+        try await Task.sleep(for: .milliseconds(500))
+        let again = try await channel.push(DesiredClusterState(clusterId: clusterID, generation: 2, nodes: []))
+        #expect(again.applied && again.appliedGeneration == 2, "the push endpoint serves the renewed certificate")
+        let agent = try await h.call("GET", "/v1/clusters/\(clusterID)/agent", token: admin)
+        #expect(agent["certificate_serial"]?.stringValue == (try directory.certificate().serialNumber))
+        #expect(agent["connection"]?.stringValue == "connected")
+        run.cancel()
+        await run.value
+        await runtime.shutdown()
+    }
+
     @Test func nodesTheAgentNamesAreRegisteredOnceAndKeepTheirIds() async throws {
         let h = try await AgentChannelHarness.make("agent_nodes")
         defer { Task { await h.stop() } }
