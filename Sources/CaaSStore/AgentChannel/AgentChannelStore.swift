@@ -241,6 +241,7 @@ extension SystemTransaction {
     public func registerAgentNodes(clusterID: String, tenantID: String, nodes: [(name: String, endpoint: String)],
                                    quotas: QuotaDefaults) throws -> [AgentNodeRecord] {
         let tenant = asTenant(tenantID)
+        var created = false
         for node in nodes {
             let updated = try connection.execute("""
                 UPDATE nodes SET engine_endpoint = $3, engine_tls = $4, version = version + 1, updated_at = now()
@@ -251,8 +252,11 @@ extension SystemTransaction {
                 _ = try tenant.createNode(NewNode(id: Identifier.make(.node), clusterID: clusterID, name: node.name, engineEndpoint: node.endpoint,
                                                   engineTLS: node.endpoint.hasPrefix("tcp+tls://") || node.endpoint.hasPrefix("https://"),
                                                   labels: [:], capacityCPUs: 0, capacityMemory: 0), quotas: quotas)
+                created = true
             }
         }
+        // What could not be placed before (no nodes yet) is planned again.
+        if created { try reconcileClusters([clusterID]) }
         return try connection.query("SELECT id, name, engine_endpoint FROM nodes WHERE cluster_id = $1 ORDER BY name, id", [clusterID]).map {
             AgentNodeRecord(id: try $0.decode("id"), name: try $0.decode("name"), engineEndpoint: try $0.decode("engine_endpoint"))
         }
