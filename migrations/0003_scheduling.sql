@@ -88,13 +88,60 @@ ALTER TABLE containers
     ADD COLUMN reserved_memory     bigint NOT NULL DEFAULT 0,
     ADD COLUMN host_ports          text[] NOT NULL DEFAULT '{}';
 CREATE INDEX containers_application ON containers (application_id);
+CREATE INDEX containers_host_ports ON containers (node_id) WHERE host_ports <> '{}';
 
--- Nodes: what heartbeats say of the engine, and the status to return to after `down`.
+-- Nodes: what heartbeats say of the engine, the status to return to after `down`, and how many
+-- containers hold resources there (with 0002's allocated_cpus/allocated_memory, kept by the
+-- trigger below, so the planner's node usage is read from 1 row per node, not summed).
 ALTER TABLE nodes
+    ADD COLUMN allocated_containers integer NOT NULL DEFAULT 0,
     ADD COLUMN engine_reachable    boolean,
     ADD COLUMN engine_error        text,
     ADD COLUMN engine_version      text,
     ADD COLUMN status_before_down  text CHECK (status_before_down IN ('ready', 'draining', 'paused'));
+
+-- A container holds its reservation on its node while it is meant to run, has not ended and is
+-- not fenced (replaced). Statement-level triggers add what new rows hold and take what old rows
+-- held, one UPDATE per statement whatever its size (a plan inserts thousands of rows at once).
+CREATE FUNCTION caas_container_usage() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        UPDATE nodes x SET allocated_cpus = x.allocated_cpus + d.cpus, allocated_memory = x.allocated_memory + d.memory,
+                           allocated_containers = x.allocated_containers + d.n
+        FROM (SELECT node_id, sum(reserved_cpus) AS cpus, sum(reserved_memory) AS memory, count(*) AS n FROM new_rows
+              WHERE node_id IS NOT NULL AND desired_state = 'running' AND replaced_by IS NULL
+                AND observed_state NOT IN ('exited', 'failed', 'lost', 'removed')
+              GROUP BY node_id) d
+        WHERE x.id = d.node_id;
+    ELSIF TG_OP = 'DELETE' THEN
+        UPDATE nodes x SET allocated_cpus = GREATEST(0, x.allocated_cpus - d.cpus),
+                           allocated_memory = GREATEST(0, x.allocated_memory - d.memory),
+                           allocated_containers = GREATEST(0, x.allocated_containers - d.n)
+        FROM (SELECT node_id, sum(reserved_cpus) AS cpus, sum(reserved_memory) AS memory, count(*) AS n FROM old_rows
+              WHERE node_id IS NOT NULL AND desired_state = 'running' AND replaced_by IS NULL
+                AND observed_state NOT IN ('exited', 'failed', 'lost', 'removed')
+              GROUP BY node_id) d
+        WHERE x.id = d.node_id;
+    ELSE
+        UPDATE nodes x SET allocated_cpus = GREATEST(0, x.allocated_cpus + d.cpus),
+                           allocated_memory = GREATEST(0, x.allocated_memory + d.memory),
+                           allocated_containers = GREATEST(0, x.allocated_containers + d.n)
+        FROM (SELECT node_id, sum(cpus) AS cpus, sum(memory) AS memory, sum(n) AS n FROM (
+                  SELECT node_id, reserved_cpus AS cpus, reserved_memory AS memory, 1 AS n FROM new_rows
+                  WHERE node_id IS NOT NULL AND desired_state = 'running' AND replaced_by IS NULL
+                    AND observed_state NOT IN ('exited', 'failed', 'lost', 'removed')
+                  UNION ALL
+                  SELECT node_id, -reserved_cpus, -reserved_memory, -1 FROM old_rows
+                  WHERE node_id IS NOT NULL AND desired_state = 'running' AND replaced_by IS NULL
+                    AND observed_state NOT IN ('exited', 'failed', 'lost', 'removed')
+              ) AS changes GROUP BY node_id) d
+        WHERE x.id = d.node_id AND (d.cpus <> 0 OR d.memory <> 0 OR d.n <> 0);
+    END IF;
+    RETURN NULL;
+END
+$$;
 
 -- Clusters: the desired-state generation (every applied plan that touches the cluster bumps
 -- it), the last one pushed and the last one the agent applied; the agent's report sequence.
@@ -132,5 +179,12 @@ CREATE TRIGGER services_previous_generation BEFORE UPDATE OF generation ON servi
 -- Deployments: the per-service rollout states of this deployment, as the planner left them.
 ALTER TABLE deployments
     ADD COLUMN rollouts jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(rollouts) = 'object');
+
+CREATE TRIGGER containers_usage_insert AFTER INSERT ON containers REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION caas_container_usage();
+CREATE TRIGGER containers_usage_update AFTER UPDATE ON containers REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION caas_container_usage();
+CREATE TRIGGER containers_usage_delete AFTER DELETE ON containers REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION caas_container_usage();
 
 GRANT EXECUTE ON FUNCTION caas_notify_jobs() TO caas_app;

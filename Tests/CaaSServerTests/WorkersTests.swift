@@ -194,7 +194,11 @@ import Testing
         let failover = Date().timeIntervalSince(started)
         #expect(failover < 3, "failover took \(failover)s")
         for app in apps {
-            #expect(try await h.eventually(10) { try await h.running(app: app).count == 3 })
+            let converged = try await h.eventually(10) { try await h.running(app: app).count == 3 }
+            let rows = try await h.containers(app: app)
+            let reconciles = try await h.jobs(kind: "reconcile")
+            let pushes = try await h.jobs(kind: "push")
+            #expect(converged, "\(rows); jobs \(reconciles) \(pushes)")
             #expect(try await h.containers(app: app).count == 3, "nothing placed twice")
         }
         // The new leader's node monitor works: a silent node goes down.
