@@ -10,6 +10,11 @@ deps:
 build: deps
 	$(SWIFT) build -c $(CONFIG)
 
+# The server on an embedded PostgreSQL in .caas/ (override with ARGS, e.g. ARGS="--listen :8080").
+run: deps
+	$(SWIFT) build -c release --product caas-server
+	.build/release/caas-server --dev $(ARGS)
+
 test: deps
 	@CAAS_WITH_TEST_TOOLS=1 scripts/install-deps.sh
 	$(SWIFT) build --build-tests

@@ -17,6 +17,9 @@ let package = Package(
         .library(name: "CaaSPostgres", targets: ["CaaSPostgres"]),
         .library(name: "CaaSStore", targets: ["CaaSStore"]),
         .library(name: "CaaSServer", targets: ["CaaSServer"]),
+        .library(name: "CaaSClient", targets: ["CaaSClient"]),
+        .executable(name: "caas-server", targets: ["caas-server"]),
+        .executable(name: "caasctl", targets: ["caasctl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
@@ -47,6 +50,16 @@ let package = Package(
         // The cluster agent: engine client, executor, observation, probes.
         .target(name: "CaaSAgent", dependencies: ["CaaSHTTP", "CaaSModel"]),
 
+        // The typed client of the public API, and what caasctl shows of it (tables, problems,
+        // progress, contexts).
+        .target(name: "CaaSClient", dependencies: ["CaaSHTTP", "CaaSModel"]),
+
+        // Executables: configuration and start-up only.
+        .executableTarget(name: "caas-server", dependencies: ["CaaSServer", logging, .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "caasctl", dependencies: [
+            "CaaSClient", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
         // Tests.
         .target(name: "CaaSTestSupport", dependencies: ["CaaSPostgres", logging], path: "Tests/CaaSTestSupport"),
         .testTarget(name: "CaaSHTTPTests", dependencies: ["CaaSHTTP", "CaaSTestSupport"]),
@@ -54,10 +67,14 @@ let package = Package(
         .testTarget(name: "CaaSModelTests", dependencies: ["CaaSModel"]),
         .testTarget(name: "CaaSComposeTests", dependencies: ["CaaSCompose"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CaaSPlannerTests", dependencies: ["CaaSPlanner"]),
+        .target(name: "CaaSEngineSupport", dependencies: ["CaaSAgent"], path: "Tests/CaaSEngineSupport"),
+        .testTarget(name: "CaaSAgentTests", dependencies: ["CaaSAgent", "CaaSModel", "CaaSEngineSupport"]),
         .testTarget(name: "CaaSCryptoTests", dependencies: ["CaaSCrypto"]),
         .testTarget(name: "CaaSStoreTests", dependencies: ["CaaSStore", "CaaSTestSupport"]),
         .testTarget(name: "CaaSServerTests", dependencies: ["CaaSServer", "CaaSTestSupport", .product(name: "Yams", package: "Yams")]),
-        .target(name: "CaaSEngineSupport", dependencies: ["CaaSAgent"], path: "Tests/CaaSEngineSupport"),
-        .testTarget(name: "CaaSAgentTests", dependencies: ["CaaSAgent", "CaaSModel", "CaaSEngineSupport"]),
+        .testTarget(name: "CaaSClientTests", dependencies: ["CaaSClient", "CaaSHTTP"]),
+        // Runs the built caasctl binary as a process against the control plane served over HTTP
+        // on loopback, with a real PostgreSQL.
+        .testTarget(name: "caasctlTests", dependencies: ["CaaSClient", "CaaSServer", "CaaSStore", "CaaSHTTP", "CaaSPostgres", "CaaSTestSupport", logging]),
     ]
 )

@@ -32,6 +32,10 @@ let package = Package(
         ),
         .target(name: "BenchmarkPayload"),
         .executableTarget(
+            name: "CaaSPeer",
+            dependencies: ["BenchmarkPayload", .product(name: "CaaSHTTP", package: "caas")]
+        ),
+        .executableTarget(
             name: "HummingbirdPeer",
             dependencies: ["BenchmarkPayload", .product(name: "Hummingbird", package: "hummingbird")]
         ),

@@ -33,6 +33,7 @@ extension TenantTransaction {
             INSERT INTO events (tenant_id, id, type, object_kind, object_id, summary, data)
             VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
             """, [tenantID, id, type, objectKind, objectID, summary, dataJSON])
+        effects.appended(tenantID: tenantID, eventID: id)
         return id
     }
 

@@ -18,10 +18,12 @@ public struct TenantScope: Sendable, Hashable, CustomStringConvertible {
 public struct TenantTransaction {
     public let scope: TenantScope
     let connection: PostgresConnection
+    let effects: TransactionEffects
 
-    init(scope: TenantScope, connection: PostgresConnection) {
+    init(scope: TenantScope, connection: PostgresConnection, effects: TransactionEffects) {
         self.scope = scope
         self.connection = connection
+        self.effects = effects
     }
 
     var tenantID: String { scope.tenantID }
@@ -31,14 +33,26 @@ public struct TenantTransaction {
 /// authentication, workers, retention. Only `Store.systemTransaction` makes one.
 public struct SystemTransaction {
     let connection: PostgresConnection
+    let effects: TransactionEffects
 
-    init(connection: PostgresConnection) {
+    init(connection: PostgresConnection, effects: TransactionEffects) {
         self.connection = connection
+        self.effects = effects
     }
 
     /// The same connection as seen by one tenant, for writes that must land in that tenant's
     /// event sequence (the scope is also set on the connection, so RLS checks hold).
     func asTenant(_ tenantID: String) -> TenantTransaction {
-        TenantTransaction(scope: TenantScope(tenantID: tenantID), connection: connection)
+        TenantTransaction(scope: TenantScope(tenantID: tenantID), connection: connection, effects: effects)
+    }
+}
+
+/// What a transaction did that others must hear of once it commits (the newest event id per
+/// tenant, for in-process wake-ups; other replicas hear of it through LISTEN/NOTIFY).
+final class TransactionEffects: @unchecked Sendable {
+    private(set) var newestEvents: [String: Int64] = [:]
+
+    func appended(tenantID: String, eventID: Int64) {
+        newestEvents[tenantID] = max(eventID, newestEvents[tenantID] ?? 0)
     }
 }

@@ -26,12 +26,16 @@ public final class Store: Sendable {
     public let source: any ConnectionSource
     public let configuration: StoreConfiguration
     public let logger: Logger
+    /// Woken after every commit that appended events (and by the LISTEN connection, for the
+    /// events other replicas write).
+    public let eventNotifier: EventNotifier
 
     public init(source: any ConnectionSource, configuration: StoreConfiguration = StoreConfiguration(),
                 logger: Logger = Logger(label: "caas.store")) {
         self.source = source
         self.configuration = configuration
         self.logger = logger
+        self.eventNotifier = EventNotifier()
     }
 
     /// Runs `body` in one transaction scoped to `scope`; commits when it returns, rolls back when
@@ -42,12 +46,15 @@ public final class Store: Sendable {
     ) async throws -> T {
         let role = configuration.applicationRole
         return try await retrying {
-            try await self.source.withConnection { connection in
+            let effects = TransactionEffects()
+            let value = try await self.source.withConnection { connection in
                 try connection.transaction { connection in
                     try Store.begin(connection, role: role, tenantID: scope.tenantID, system: false)
-                    return try body(TenantTransaction(scope: scope, connection: connection))
+                    return try body(TenantTransaction(scope: scope, connection: connection, effects: effects))
                 }
             }
+            self.committed(effects)
+            return value
         }
     }
 
@@ -58,12 +65,21 @@ public final class Store: Sendable {
     ) async throws -> T {
         let role = configuration.applicationRole
         return try await retrying {
-            try await self.source.withConnection { connection in
+            let effects = TransactionEffects()
+            let value = try await self.source.withConnection { connection in
                 try connection.transaction { connection in
                     try Store.begin(connection, role: role, tenantID: "", system: true)
-                    return try body(SystemTransaction(connection: connection))
+                    return try body(SystemTransaction(connection: connection, effects: effects))
                 }
             }
+            self.committed(effects)
+            return value
+        }
+    }
+
+    private func committed(_ effects: TransactionEffects) {
+        for (tenantID, eventID) in effects.newestEvents {
+            eventNotifier.publish(tenantID: tenantID, eventID: eventID)
         }
     }
 

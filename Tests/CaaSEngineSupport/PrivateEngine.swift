@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// A private `dockerd` for tests: its own data root, exec root, pidfile, socket and cgroup
-/// parent under a short directory `/tmp/caas-e<test pid>-<n>`, no bridge and no iptables
+/// parent under a short directory `/tmp/caas-eng-<test pid>-<n>`, no bridge and no iptables
 /// (TESTING.md). A watchdog shell stops it when the test process dies, however it dies.
 public final class PrivateEngine: Sendable {
     public let name: String
@@ -15,7 +15,7 @@ public final class PrivateEngine: Sendable {
     public var endpoint: EngineEndpoint { .unixSocket(path: socketPath) }
     public var cgroupParent: String { "/" + (directory as NSString).lastPathComponent }
 
-    static let prefix = "/tmp/caas-e"
+    static let prefix = "/tmp/caas-eng-"
 
     init(name: String, directory: String) {
         self.name = name
@@ -106,7 +106,9 @@ public final class PrivateEngine: Sendable {
         for entry in entries where ("/tmp/" + entry).hasPrefix(prefix) {
             let directory = "/tmp/" + entry
             let owner = entry.dropFirst((prefix as NSString).lastPathComponent.count).split(separator: "-").first.flatMap { pid_t($0) }
-            if let owner, owner != getpid(), kill(owner, 0) == 0, isTestProcess(owner) { continue }
+            // Only directories named by this harness (`caas-eng-<pid>-<index>`); others are not ours.
+            guard let owner else { continue }
+            if owner != getpid(), kill(owner, 0) == 0, isTestProcess(owner) { continue }
             let engine = PrivateEngine(name: entry, directory: directory)
             engine.stop(timeoutSeconds: 5)
             cleanUp(directory: directory)

@@ -144,7 +144,7 @@ struct ClientOpenSSLServerTests {
         tls.privateKeyFile = certificates.clientKey
         let client = try HTTPClient(configuration: HTTPClientConfiguration(tls: tls))
         // Wait for the listener.
-        let deadline = ContinuousClock.now.advanced(by: .seconds(10))
+        let deadline = ContinuousClock.now.advanced(by: .seconds(60))
         var response: HTTPClientResponse?
         while response == nil && ContinuousClock.now < deadline {
             do {

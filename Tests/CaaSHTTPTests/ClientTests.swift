@@ -143,7 +143,8 @@ struct ClientTests {
             _ = try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(server.port)/slow"), timeout: .milliseconds(300))
         }
         let elapsed = started.duration(to: .now)
-        #expect(elapsed >= .milliseconds(250) && elapsed < .seconds(3))
+        // The error is `.timeout`, not the server's close after 5 s; the lower bound shows it waited.
+        #expect(elapsed >= .milliseconds(250))
     }
 
     @Test func refusedConnectionsNameTheirTarget() async throws {

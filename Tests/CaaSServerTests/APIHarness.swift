@@ -23,6 +23,7 @@ struct Reply: Sendable {
 struct APIHarness: Sendable {
     let plane: ControlPlane
     let pool: PostgresPool
+    let url: String
     let systemToken: String
 
     static func make(_ label: String, configure: (inout TenancySettings) -> Void = { _ in }) async throws -> APIHarness {
@@ -35,9 +36,17 @@ struct APIHarness: Sendable {
         let token = try TokenSecret.generate()
         settings.bootstrapToken = token
         configure(&settings)
-        let plane = ControlPlane(store: Store(source: database.pool), settings: settings, logger: Logger(label: "caas.test"))
+        var logger = Logger(label: "caas.test")
+        logger.logLevel = .warning
+        let plane = ControlPlane(store: Store(source: database.pool), settings: settings, logger: logger)
         try await plane.bootstrap(print: { _ in })
-        return APIHarness(plane: plane, pool: database.pool, systemToken: token)
+        return APIHarness(plane: plane, pool: database.pool, url: database.url, systemToken: token)
+    }
+
+    /// Another replica: its own control plane (and event notifier) on the same database.
+    func replica() -> APIHarness {
+        APIHarness(plane: ControlPlane(store: Store(source: pool), settings: plane.settings, logger: plane.logger),
+                   pool: pool, url: url, systemToken: systemToken)
     }
 
     func call(_ method: String, _ target: String, token: String?, body: String? = nil,
@@ -75,10 +84,6 @@ enum Migrations {
     }
 
     static func apply(_ pool: PostgresPool) async throws {
-        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".sql") }.sorted()
-        for file in files {
-            let sql = try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
-            try await pool.withConnection { connection in try connection.transaction { try $0.executeScript(sql) } }
-        }
+        _ = try await Migrator(pool: pool, directory: directory.path).migrate()
     }
 }

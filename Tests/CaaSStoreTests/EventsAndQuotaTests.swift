@@ -42,7 +42,8 @@ final class Observed: @unchecked Sendable {
                 let total = Int64(writers * perWriter + 1)
                 let deadline = Date().addingTimeInterval(60)
                 while after < total, Date() < deadline {
-                    let page = try await store.transaction(scope) { try $0.events(after: after, limit: 7) }
+                    let from = after
+                    let page = try await store.transaction(scope) { try $0.events(after: from, limit: 7) }
                     observed.append(page.map(\.id))
                     if let last = page.last?.id { after = last }
                 }

@@ -21,14 +21,7 @@ struct StoreTestDatabase {
     }
 
     static func applyMigrations(_ pool: PostgresPool) async throws {
-        let directory = migrationsDirectory
-        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".sql") }.sorted()
-        for file in files {
-            let sql = try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
-            try await pool.withConnection { connection in
-                try connection.transaction { try $0.executeScript(sql) }
-            }
-        }
+        _ = try await Migrator(pool: pool, directory: migrationsDirectory.path).migrate()
     }
 
     /// Runs raw SQL as the application role with the given settings (nothing set by default):

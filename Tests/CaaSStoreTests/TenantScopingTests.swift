@@ -9,10 +9,11 @@ import Testing
         var ids: [String] = []
         for name in names {
             let id = Identifier.make(.tenant)
+            let digest = String(repeating: name.hasPrefix("a") ? "a" : "b", count: 63) + String(ids.count)
             _ = try await db.store.systemTransaction { tx in
                 _ = try tx.createTenant(id: id, name: name, displayName: name, quotas: [:])
                 _ = try tx.createToken(in: id, NewToken(id: Identifier.make(.token), name: "admin", role: "admin",
-                                                        digestHex: String(repeating: name.hasPrefix("a") ? "a" : "b", count: 63) + String(ids.count),
+                                                        digestHex: digest,
                                                         expiresAt: nil, createdBy: nil))
             }
             ids.append(id)

@@ -71,6 +71,15 @@ public struct HTTPRequestParser: Sendable {
         buffer.append(contentsOf: bytes)
     }
 
+    /// Frees the buffer's storage when nothing is buffered and it grew large (idle connections).
+    mutating func releaseBufferIfLarge() {
+        if readIndex == buffer.count && buffer.capacity > 8 * 1024 {
+            buffer = []
+            readIndex = 0
+            scanIndex = 0
+        }
+    }
+
     private mutating func compact() {
         if readIndex == 0 { return }
         if readIndex == buffer.count {

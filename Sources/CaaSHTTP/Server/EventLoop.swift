@@ -204,7 +204,9 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
             }
         }
 
-        // Hand what is left to the global executor and close the loop.
+        // Hand what is left to the global executor and close the loop. The thread id is cleared
+        // first: a later thread may reuse it and must not be taken for this loop.
+        threadID.store(0, ordering: .relaxed)
         let leftovers = remote.withLock { queue -> [Work] in
             queue.stopped = true
             defer { queue.items = [] }

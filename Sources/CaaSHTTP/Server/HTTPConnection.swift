@@ -117,6 +117,11 @@ final class HTTPConnection: EventLoopHandler, @unchecked Sendable {
             if phase == .lingering || phase == .closing { return }
             let bytes = UnsafeRawBufferPointer(start: buffer.baseAddress, count: count)
             if let tls {
+                if phase == .idle && !tls.isHandshakeComplete {
+                    // The handshake counts against the header timeout (slow-handshake defence).
+                    phase = .readingHead
+                    setDeadline(.header)
+                }
                 tls.feed(bytes)
                 pumpTLS(tls)
             } else {
@@ -500,6 +505,9 @@ final class HTTPConnection: EventLoopHandler, @unchecked Sendable {
         } else {
             phase = .idle
             setDeadline(.idle)
+            // An idle connection keeps no large buffers (10,000 idle connections must stay small).
+            parser.releaseBufferIfLarge()
+            if outbound.isEmpty && outbound.capacity > 16 * 1024 { outbound = [] }
         }
     }
 

@@ -56,6 +56,22 @@ public final class HTTPServer: Sendable {
     /// Open connections right now.
     public var connectionCount: Int { core.connectionCount }
 
+    /// Raises the soft limit on open files to the hard limit (or `target`, if lower), so that
+    /// `maxConnections` is reachable; returns the limit now in force. Call once at start-up.
+    @discardableResult
+    public static func raiseFileDescriptorLimit(to target: Int = 65_536) -> Int {
+        var limit = rlimit()
+        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+        guard getrlimit(resource, &limit) == 0 else { return -1 }
+        let wanted = min(limit.rlim_max, rlim_t(target))
+        if limit.rlim_cur < wanted {
+            limit.rlim_cur = wanted
+            _ = setrlimit(resource, &limit)
+            _ = getrlimit(resource, &limit)
+        }
+        return Int(limit.rlim_cur)
+    }
+
     /// Binds every address and starts the event loops.
     public func start() throws {
         try lifecycle.withLock { life in

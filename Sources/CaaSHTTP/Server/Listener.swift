@@ -44,6 +44,15 @@ final class Listener: EventLoopHandler, @unchecked Sendable {
                 setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
             }
             let overLimit = core.connectionOpened()
+            if overLimit && core.tlsContext != nil {
+                // No plaintext 503 is possible before a handshake: refuse at accept.
+                core.logger.warning("connection refused: too many connections", metadata: [
+                    "http.remote": "\(remote)", "limit": "\(core.limits.maxConnections)",
+                ])
+                Glibc.close(client)
+                core.connectionClosed()
+                continue
+            }
             let target = core.nextLoop()
             let core = self.core
             let adopt: @Sendable () -> Void = {

@@ -21,8 +21,12 @@ public final class PostgresConnection: @unchecked Sendable {
         case idle, active, inTransaction, inFailedTransaction, unknown
     }
 
+    /// Receives notices (and errors the server sends to an idle session) on the connection's
+    /// thread, from inside libpq calls.
     private final class NoticeBox {
         let logger: Logger
+        /// The server reported FATAL or PANIC: the session is ending.
+        var sawFatal = false
         init(logger: Logger) { self.logger = logger }
     }
 
@@ -31,12 +35,14 @@ public final class PostgresConnection: @unchecked Sendable {
         self.logger = logger
         self.noticeBox = NoticeBox(logger: logger)
         self.cancelHandle = PQgetCancel(handle)
-        // Without a processor libpq prints NOTICEs (e.g. "… already exists, skipping") to stderr.
-        PQsetNoticeProcessor(handle, { context, message in
-            guard let context, let message else { return }
+        // Without a receiver libpq prints NOTICEs (e.g. "… already exists, skipping") to stderr.
+        PQsetNoticeReceiver(handle, { context, result in
+            guard let context, let result else { return }
             let box = Unmanaged<NoticeBox>.fromOpaque(context).takeUnretainedValue()
-            let text = String(cString: message).trimmingCharacters(in: .whitespacesAndNewlines)
-            box.logger.debug("postgres notice", metadata: ["notice": .string(text)])
+            let severity = PQresultErrorField(result, Int32(UInt8(ascii: "V"))).map { String(cString: $0) } ?? ""
+            if severity == "FATAL" || severity == "PANIC" { box.sawFatal = true }
+            let text = PQresultErrorMessage(result).map { String(cString: $0) }?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            box.logger.debug("postgres notice", metadata: ["notice": .string(text), "severity": .string(severity)])
         }, Unmanaged.passUnretained(noticeBox).toOpaque())
     }
 
@@ -99,7 +105,7 @@ public final class PostgresConnection: @unchecked Sendable {
     /// True once the connection is closed or libpq reports it broken; the pool then replaces it.
     public var isBroken: Bool {
         guard let handle else { return true }
-        return PQstatus(handle) != CONNECTION_OK
+        return PQstatus(handle) != CONNECTION_OK || noticeBox.sawFatal
     }
 
     public var transactionStatus: TransactionStatus {
@@ -383,16 +389,22 @@ extension PostgresConnection {
         guard let handle, PQstatus(handle) == CONNECTION_OK else { return false }
         let socket = PQsocket(handle)
         guard socket >= 0 else { return false }
-        var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
-        let ready = poll(&descriptor, 1, 0)
-        if ready > 0 {
+        // A terminated backend sends its FATAL error, then closes: the first read takes the
+        // message, a second one sees the end of the stream.
+        for _ in 0..<3 {
+            var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+            guard poll(&descriptor, 1, 0) > 0 else { break }
             if descriptor.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 && descriptor.revents & Int16(POLLIN) == 0 {
                 return false
             }
             if PQconsumeInput(handle) == 0 { return false }
+            // Parse what arrived: an error sent to an idle session (FATAL on termination) goes to
+            // the notice receiver, which remembers it.
+            _ = PQisBusy(handle)
+            if noticeBox.sawFatal { return false }
             // Drop notifications nobody listens for on a pooled connection.
             while let notification = PQnotifies(handle) { PQfreemem(notification) }
         }
-        return PQstatus(handle) == CONNECTION_OK
+        return PQstatus(handle) == CONNECTION_OK && !noticeBox.sawFatal
     }
 }

@@ -76,7 +76,7 @@ public final class EmbeddedPostgres: @unchecked Sendable {
     public let clusterDirectory: String
     private let ownsSocketDirectory: Bool
     private let logger: Logger
-    private let state: Locked<(lockDescriptor: Int32, running: Bool)>
+    let state: Locked<(lockDescriptor: Int32, running: Bool)>
 
     /// URL of the application database.
     public var url: String { url(database: configuration.database) }
@@ -146,7 +146,7 @@ public final class EmbeddedPostgres: @unchecked Sendable {
 
     /// `start` on a thread of its own, for async callers.
     public static func launch(_ configuration: Configuration, logger: Logger = Logger(label: "caas.postgres.embedded")) async throws -> EmbeddedPostgres {
-        let worker = WorkerThread(name: "caas-postgres-embedded")
+        let worker = WorkerThread(name: "caas-pg-embed")
         defer { worker.stop() }
         return try await worker.run { try start(configuration, logger: logger) }
     }
@@ -327,12 +327,12 @@ public final class EmbeddedPostgres: @unchecked Sendable {
 
     /// `stop` on a thread of its own, for async callers.
     public func shutdown(mode: StopMode = .fast) async throws {
-        let worker = WorkerThread(name: "caas-postgres-embedded")
+        let worker = WorkerThread(name: "caas-pg-embed")
         defer { worker.stop() }
         try await worker.run { try self.stop(mode: mode) }
     }
 
-    private func releaseLock() {
+    func releaseLock() {
         let descriptor = state.withLock { state -> Int32 in
             let descriptor = state.lockDescriptor
             state.lockDescriptor = -1
@@ -350,5 +350,14 @@ extension EmbeddedPostgres {
     @discardableResult
     public static func spawnDetached(_ argv: [String]) throws -> Int32 {
         try CommandRunner.spawn(argv, newSession: true)
+    }
+}
+
+extension EmbeddedPostgres {
+    /// Tests only: forget the server as if this process had died (the lock is released, the
+    /// server keeps running), to exercise the take-over of an orphaned server.
+    public func releaseLockForTesting() {
+        state.withLock { $0.running = false }
+        releaseLock()
     }
 }

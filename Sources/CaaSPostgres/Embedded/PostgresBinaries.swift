@@ -40,7 +40,7 @@ public struct PostgresBinaries: Sendable, Equatable {
     }
 
     /// "15" → [15], "9.6" → [9, 6]: numeric order, so 15 ranks above 9.6.
-    static func versionKey(_ name: String) -> [Int] {
+    public static func versionKey(_ name: String) -> [Int] {
         name.split(separator: ".").map { Int($0) ?? -1 }
     }
 }

@@ -117,8 +117,10 @@ public final class PostgresListener: @unchecked Sendable {
                 return !state.started
             }
             if startThread {
-                let thread = Thread { [self] in self.run() }
-                thread.name = "caas-postgres-listener"
+                let thread = Thread { [self] in
+                    ThreadName.setCurrent("caas-pg-listen")
+                    self.run()
+                }
                 thread.stackSize = 512 * 1024
                 thread.start()
             } else {

@@ -25,14 +25,14 @@ public final class PostgresPool: Sendable {
         public var acquireTimeout: Duration
         /// Runs on every new connection before its first use (session settings, prepared state).
         public var onConnect: (@Sendable (PostgresConnection) throws -> Void)?
-        /// Prefix of the worker threads' names (`<name>-<n>`).
+        /// Prefix of the worker threads' names (`<name>-<n>`; Linux keeps 15 bytes of a name).
         public var name: String
 
         public init(
             connection: PostgresConfiguration,
             maxConnections: Int = 10,
             acquireTimeout: Duration = .seconds(10),
-            name: String = "caas-postgres-pool",
+            name: String = "caas-pg-pool",
             onConnect: (@Sendable (PostgresConnection) throws -> Void)? = nil
         ) {
             self.connection = connection
@@ -53,6 +53,9 @@ public final class PostgresPool: Sendable {
         self.configuration = configuration
         self.logger = logger
     }
+
+    /// A pool dropped without `shutdown()` still closes its idle connections and threads.
+    deinit { shutdown() }
 
     public convenience init(url: String, maxConnections: Int = 10, acquireTimeout: Duration = .seconds(10), logger: Logger = Logger(label: "caas.postgres.pool")) {
         self.init(configuration: Configuration(connection: PostgresConfiguration(url: url), maxConnections: maxConnections, acquireTimeout: acquireTimeout), logger: logger)

@@ -19,7 +19,6 @@ final class WorkerThread: @unchecked Sendable {
     init(name: String) {
         self.name = name
         let thread = Thread { [self] in self.runLoop() }
-        thread.name = name
         // libpq and our decoding need little stack; 512 KiB keeps many workers cheap.
         thread.stackSize = 512 * 1024
         thread.start()
@@ -45,6 +44,7 @@ final class WorkerThread: @unchecked Sendable {
     }
 
     private func runLoop() {
+        ThreadName.setCurrent(name)
         while true {
             condition.lock()
             while head == jobs.count && !stopped { condition.wait() }

@@ -69,3 +69,26 @@ struct HTTPStreamWriter: ResponseStreamWriter {
     let writer: HTTPResponseBodyWriter
     func write(_ bytes: [UInt8]) async throws { try await writer.write(bytes) }
 }
+
+extension ControlPlane {
+    /// Registers every API route on `router` (plus `OPTIONS` on each path, for CORS preflights),
+    /// each handled by the control plane's pipeline. caas-server adds `/healthz`, `/readyz` and
+    /// `/v1/version` to the same router.
+    public func register(on router: inout Router) {
+        let responder = makeResponder()
+        let handler: Router.Handler = { request, context in try await responder.respond(to: request, context: context) }
+        var paths: [String] = []
+        for route in routes {
+            router.on(HTTPMethod(rawValue: route.method), route.path, use: handler)
+            if !paths.contains(route.path) { paths.append(route.path) }
+        }
+        for path in paths { router.on(.options, path, use: handler) }
+    }
+
+    /// A router serving the API.
+    public func makeRouter() -> Router {
+        var router = Router()
+        register(on: &router)
+        return router
+    }
+}

@@ -16,24 +16,42 @@ public final class ControlPlane: Sendable {
     public let notifier: EventNotifier
     /// Settings of the resource API (secrets key, rollout deadline, default cluster network).
     public let resources: ResourceSettings
+    /// The key sealing application secrets: the configured one, or a random one for this process.
+    let secretsKey: [UInt8]
     let authenticator: Authenticator
     let tokenLimiter: RateLimiter
-    /// Every route of the API, in the order openapi.yaml lists them.
+    /// Every route of the API pipeline.
     public let routes: [APIRoute]
+
+    /// Routes caas-server serves itself, outside this pipeline (openapi.yaml lists them too).
+    public static let externalRoutes: [(method: String, path: String)] = HealthRoutes.paths.map { ("GET", $0) }
 
     public init(store: Store, settings: TenancySettings, resources: ResourceSettings = ResourceSettings(), dev: Bool = false, logger: Logger) {
         self.store = store
         self.resources = resources
+        if let key = resources.secretsKey {
+            self.secretsKey = key
+        } else {
+            logger.warning("CAAS_SECRETS_KEY is not set: application secrets are sealed with a random key that dies with this process")
+            self.secretsKey = (try? SecureRandom.bytes(SecretBox.keyByteCount)) ?? Array(repeating: 0, count: SecretBox.keyByteCount)
+        }
         self.settings = settings
         self.dev = dev
         self.logger = logger
-        self.notifier = EventNotifier()
+        self.notifier = store.eventNotifier
         self.tokenLimiter = RateLimiter(ratePerSecond: settings.rateLimitPerSecond, burst: settings.rateLimitBurst)
         self.authenticator = Authenticator(
             store: store,
             failures: RateLimiter(ratePerSecond: settings.authFailurePerSecond, burst: settings.authFailureBurst),
             logger: logger)
         self.routes = TenantRoutes.all + TokenRoutes.all + AuditRoutes.all + EventRoutes.all + ResourceRoutes.all + SchedulerRoutes.all
+    }
+
+    /// The server's entry point: the store on `pool` (transactions run as `caas_app`), the
+    /// tenancy settings of `configuration`.
+    public convenience init(configuration: ServerConfiguration, pool: PostgresPool, logger: Logger) {
+        self.init(store: Store(source: pool, logger: logger), settings: configuration.tenancy, resources: configuration.resources,
+                  dev: configuration.dev, logger: logger)
     }
 
     // MARK: The request pipeline

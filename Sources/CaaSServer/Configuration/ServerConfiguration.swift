@@ -25,6 +25,10 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var shutdownGraceSeconds: Double = 10
     /// `--dev`: embedded PostgreSQL, a default tenant, and a local cluster where an engine exists.
     public var dev: Bool = false
+    /// Tenancy, authentication, quotas, rate limits, CORS, retention (`TenancySettings`).
+    public var tenancy = TenancySettings()
+    /// Secrets key, rollout deadline, default cluster network (`ResourceSettings`).
+    public var resources = ResourceSettings()
 
     public init() {}
 
@@ -92,6 +96,8 @@ public struct ServerConfiguration: Sendable, Equatable {
             }
             config.shutdownGraceSeconds = seconds
         }
+        config.tenancy = try TenancySettings.resolve(environment: environment)
+        config.resources = try ResourceSettings.resolve(environment: environment)
         return config
     }
 }

@@ -91,7 +91,7 @@ enum ApplicationRoutes {
     /// variables, secrets sealed. `current` is the application being updated (nil on create).
     static func definition(_ request: Request, body: JSONValue, variables: [String: String], current: ApplicationRecord?,
                            context: APIContext) async throws -> ApplicationDefinition {
-        let secrets = try ApplicationSecrets(key: context.resources.secretsKey)
+        let secrets = try ApplicationSecrets(key: context.plane.secretsKey)
         var definition: ApplicationDefinition
         switch request {
         case .template(var templateID, let number):
@@ -144,6 +144,9 @@ enum ApplicationRoutes {
             guard let current else { throw APIError.internalError(requestID: context.requestID) }
             switch current.source {
             case .template, .compose:
+                if body["replicas"] != nil {
+                    throw APIError.invalidBody([FieldError(pointer: "/replicas", detail: "replicas applies to applications from an image; scale a service instead")])
+                }
                 let text = current.compose ?? ""
                 let spec = try ComposeChecks.deployableSpec(text, variables: variables, pointer: "/variables")
                 definition = ApplicationDefinition(source: current.source, templateID: current.templateID,
@@ -154,7 +157,14 @@ enum ApplicationRoutes {
                 definition = ApplicationDefinition(source: .image, imageID: current.imageID, spec: spec)
             }
         }
-        definition.spec = try secrets.seal(definition.spec)
+        let secretValues = variables.filter { SecretNames.isSecret($0.key) }.map(\.value)
+        definition.spec = try secrets.seal(definition.spec, secretValues: secretValues)
+        let leaks = ApplicationSecrets.leaks(in: definition.spec, variables: variables)
+        if !leaks.isEmpty {
+            throw APIError.unprocessable(
+                "secret variable\(leaks.count == 1 ? "" : "s") \(leaks.joined(separator: ", ")) would be stored unencrypted: secrets may be used in environment values only",
+                pointer: "/variables/\(leaks[0])")
+        }
         definition.variablesJSON = try secrets.sealVariables(variables)
         return definition
     }
@@ -243,7 +253,7 @@ enum ApplicationRoutes {
     static func update(_ context: APIContext) async throws -> APIResponse {
         let body = try context.body(updateSchema)
         let request = try sourceRequest(body, allowUnchanged: true)
-        let secretsKey = context.resources.secretsKey
+        let secretsKey = context.plane.secretsKey
         return try await change(context) { current in
             if case .image = request, body["variables"] != nil {
                 throw APIError.invalidBody([FieldError(pointer: "/variables", detail: "applications from an image take environment, not variables")])
@@ -265,7 +275,7 @@ enum ApplicationRoutes {
                 throw APIError.invalidBody(wrong.map { FieldError(pointer: "/variables/\($0)", detail: "expected a string or null") })
             }
         }
-        let secretsKey = context.resources.secretsKey
+        let secretsKey = context.plane.secretsKey
         return try await change(context) { current in
             let description = patch["description"]?.stringValue
             guard patch["template_version"] != nil || patch["variables"] != nil else { return (description, nil) }

@@ -57,12 +57,16 @@ struct ApplicationSecrets: Sendable {
 
     // MARK: Environment in specs
 
-    /// The spec with every secret-looking environment value sealed.
-    func seal(_ spec: AppSpec) throws -> AppSpec {
+    /// The spec with every secret-looking environment value sealed, and every environment value
+    /// that contains one of `secretValues` (a secret variable interpolated into, say,
+    /// `DATABASE_URL`).
+    func seal(_ spec: AppSpec, secretValues: [String] = []) throws -> AppSpec {
         var sealed = spec
+        let needles = secretValues.filter { !$0.isEmpty }
         for index in sealed.services.indices {
             sealed.services[index].environment = try sealed.services[index].environment.map { variable in
-                guard SecretNames.isSecret(variable.name), let value = variable.value, !value.hasPrefix(Self.environmentPrefix) else {
+                guard let value = variable.value, !value.hasPrefix(Self.environmentPrefix),
+                      SecretNames.isSecret(variable.name) || needles.contains(where: { value.contains($0) }) else {
                     return variable
                 }
                 return EnvironmentVariable(name: variable.name,
@@ -76,6 +80,21 @@ struct ApplicationSecrets: Sendable {
         guard sealedValue.hasPrefix(Self.environmentPrefix),
               let bytes = Base64URL.decode(String(sealedValue.dropFirst(Self.environmentPrefix.count))) else { return sealedValue }
         return String(decoding: try box.open(bytes), as: UTF8.self)
+    }
+
+    /// The names of secret variables whose values would still be stored in clear somewhere in the
+    /// sealed spec (a command, a label, an image): such a spec is refused. Values shorter than
+    /// four characters are not searched (too likely to match by chance).
+    static func leaks(in sealed: AppSpec, variables: [String: String]) -> [String] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        guard let data = try? encoder.encode(sealed) else { return [] }
+        let text = String(decoding: data, as: UTF8.self)
+        return variables.keys.sorted().filter { name in
+            guard SecretNames.isSecret(name), let value = variables[name], value.count >= 4 else { return false }
+            let escaped = JSONValue.string(value).serialized.dropFirst().dropLast()
+            return text.contains(String(escaped))
+        }
     }
 
     /// The spec as answers show it: secret-looking environment values masked.

@@ -11,7 +11,7 @@ enum ClusterRoutes {
                      "network_cidr": .string(maxLength: 18), "node_subnet_prefix": .integer(minimum: 1, maximum: 30)],
         required: ["name"])
     static let patchSchema = JSONSchema.object(properties: [
-        "name": .name, "description": .string(maxLength: 1000), "labels": .nullable(.stringMap),
+        "name": .name, "description": .string(maxLength: 1000), "labels": .nullable(.any),
     ])
 
     static let all: [APIRoute] = [
@@ -81,10 +81,11 @@ enum ClusterRoutes {
     static func update(_ context: APIContext) async throws -> APIResponse {
         let id = context.parameter("cluster_id")
         let patch = try context.body(patchSchema)
-        let labelErrors = LabelRules.check(patch["labels"], pointer: "/labels")
+        let labelErrors = LabelRules.checkPatch(patch["labels"], pointer: "/labels")
         if !labelErrors.isEmpty { throw APIError.invalidBody(labelErrors) }
         let expected = try context.expectedVersion()
         let cluster = try await context.inTenant { tx -> ClusterRecord in
+            try tx.beginWrite()
             guard let current = try tx.cluster(id) else { throw StoreError.notFound(kind: "cluster", id: id) }
             if let expected, expected != current.version { throw StoreError.versionMismatch(current: current.version) }
             let merged = MergePatch.apply(patch, to: .object([

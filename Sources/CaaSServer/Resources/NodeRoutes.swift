@@ -14,7 +14,7 @@ enum NodeRoutes {
         required: ["name", "engine_endpoint"])
     static let patchSchema = JSONSchema.object(properties: [
         "name": .name, "engine_endpoint": .string(maxLength: 512), "engine_tls": .boolean,
-        "labels": .nullable(.stringMap), "capacity": capacitySchema,
+        "labels": .nullable(.any), "capacity": capacitySchema,
     ])
 
     static let all: [APIRoute] = [
@@ -109,10 +109,12 @@ enum NodeRoutes {
     static func update(_ context: APIContext) async throws -> APIResponse {
         let id = context.parameter("node_id")
         let patch = try context.body(patchSchema)
-        let errors = check(patch)
+        var errors = check(patch.objectValue.map { JSONValue.object($0.filter { $0.key != "labels" }) } ?? patch)
+        errors += LabelRules.checkPatch(patch["labels"], pointer: "/labels")
         if !errors.isEmpty { throw APIError.invalidBody(errors) }
         let expected = try context.expectedVersion()
         let node = try await context.inTenant { tx -> NodeRecord in
+            try tx.beginWrite()
             guard let current = try tx.node(id) else { throw StoreError.notFound(kind: "node", id: id) }
             if let expected, expected != current.version { throw StoreError.versionMismatch(current: current.version) }
             let merged = MergePatch.apply(patch, to: .object(["labels": ResourceViews.labels(current.labels)]))

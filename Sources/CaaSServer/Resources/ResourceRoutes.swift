@@ -66,6 +66,15 @@ enum LabelRules {
         return errors
     }
 
+    /// A merge patch of labels: an object whose members are strings (set) or null (remove).
+    static func checkPatch(_ value: JSONValue?, pointer: String) -> [FieldError] {
+        guard let value, value != .null else { return [] }
+        guard case .object(let members) = value else { return [FieldError(pointer: pointer, detail: "expected an object of strings (null removes one)")] }
+        let wrong = members.keys.sorted().filter { members[$0]!.stringValue == nil && members[$0]! != .null }
+        if !wrong.isEmpty { return wrong.map { FieldError(pointer: pointer + "/" + $0, detail: "expected a string or null") } }
+        return check(.object(members.filter { $0.value != .null }), pointer: pointer)
+    }
+
     static func map(_ value: JSONValue?) -> [String: String]? {
         value?.objectValue?.compactMapValues(\.stringValue)
     }

@@ -3,25 +3,19 @@ import CaaSModel
 import Foundation
 
 /// Settings of the resource API. `resolve` is pure so it is tested on values.
-public struct ResourceSettings: Sendable {
+public struct ResourceSettings: Sendable, Equatable {
     /// `CAAS_SECRETS_KEY`: 32 bytes as 64 hex digits or 43 base64url characters; encrypts the
-    /// values of secret-looking variables and environment entries at rest. Without it a random
-    /// key is made per process (development only: sealed values do not survive a restart).
-    public var secretsKey: [UInt8]
-    public var secretsKeyConfigured: Bool
+    /// values of secret-looking variables and environment entries at rest. `nil`: the control
+    /// plane makes a random key per process (development only: sealed values do not survive a
+    /// restart) and logs a warning.
+    public var secretsKey: [UInt8]?
     /// `CAAS_ROLLOUT_DEADLINE`: seconds a rollout may take before it ends as failed.
     public var rolloutDeadlineSeconds: Int = 600
     /// `CAAS_DEFAULT_CLUSTER_CIDR`: the network of clusters created without one.
     public var defaultClusterNetwork: String = "10.42.0.0/16"
 
     public init(secretsKey: [UInt8]? = nil) {
-        if let secretsKey {
-            self.secretsKey = secretsKey
-            self.secretsKeyConfigured = true
-        } else {
-            self.secretsKey = (try? SecureRandom.bytes(SecretBox.keyByteCount)) ?? Array(UUID().uuidString.utf8.prefix(32))
-            self.secretsKeyConfigured = false
-        }
+        self.secretsKey = secretsKey
     }
 
     public static func resolve(environment: [String: String]) throws(ConfigurationError) -> ResourceSettings {

@@ -148,17 +148,21 @@ enum TemplateRoutes {
         return response
     }
 
+    /// `from` and `to` default to the newest version and the one before it.
     static func diff(_ context: APIContext) async throws -> APIResponse {
         let id = context.parameter("template_id")
-        let from = try number(context.request.query["from"], name: "from")
-        let to = try number(context.request.query["to"], name: "to")
+        let fromParameter = try context.request.query["from"].map { try number($0, name: "from") }
+        let toParameter = try context.request.query["to"].map { try number($0, name: "to") }
         var lines = 3
         if let text = context.request.query["context"] {
             guard let value = Int(text), (0...100).contains(value) else { throw APIError.badRequest("context must be 0 to 100", pointer: "context") }
             lines = value
         }
         let (old, new) = try await context.inTenant { tx -> (TemplateVersionRecord, TemplateVersionRecord) in
-            guard try tx.template(id) != nil else { throw StoreError.notFound(kind: "template", id: id) }
+            guard let template = try tx.template(id) else { throw StoreError.notFound(kind: "template", id: id) }
+            let to = toParameter ?? template.latestVersion
+            let earlier = try tx.templateVersions(id, limit: 1000, after: nil).map(\.number).last { $0 < to }
+            let from = fromParameter ?? earlier ?? to
             guard let old = try tx.templateVersion(id, number: from) else {
                 throw StoreError.notFound(kind: "template version", id: "\(id)/versions/\(from)")
             }
@@ -167,6 +171,7 @@ enum TemplateRoutes {
             }
             return (old, new)
         }
+        let from = old.number, to = new.number
         let text = TextDiff.unified(old: old.compose, new: new.compose, oldName: "\(id)/versions/\(from)",
                                     newName: "\(id)/versions/\(to)", context: lines)
         return .json(.object([

@@ -143,6 +143,7 @@ extension TenantTransaction {
     /// only: no container is created here.
     public func createApplication(_ new: NewApplication, quotas: QuotaDefaults,
                                   rollout: RolloutSettings = RolloutSettings()) throws -> (ApplicationRecord, DeploymentRecord) {
+        try beginWrite()
         try enforceQuota(.applications, defaults: quotas)
         let clusters = try connection.query(
             "SELECT name, status FROM clusters WHERE id = $1 AND tenant_id = $2 FOR SHARE", [new.clusterID, tenantID])
@@ -216,6 +217,7 @@ extension TenantTransaction {
     public func updateApplication(_ id: String, expectedVersion: Int64?, description: String?,
                                   definition: ApplicationDefinition?,
                                   rollout: RolloutSettings = RolloutSettings()) throws -> (ApplicationRecord, DeploymentRecord?) {
+        try beginWrite()
         let rows = try connection.query(
             "SELECT name, status, generation, version FROM applications WHERE id = $1 AND tenant_id = $2 FOR UPDATE", [id, tenantID])
         guard let row = rows.first else { throw StoreError.notFound(kind: "application", id: id) }
@@ -260,6 +262,7 @@ extension TenantTransaction {
     /// `removed`, services wanting none, unfinished rollouts superseded, a reconcile request. When
     /// no container exists on any node the rows are removed at once.
     public func deleteApplication(_ id: String, expectedVersion: Int64?) throws -> ApplicationDeletion {
+        try beginWrite()
         let rows = try connection.query(
             "SELECT name, status, version FROM applications WHERE id = $1 AND tenant_id = $2 FOR UPDATE", [id, tenantID])
         guard let row = rows.first else { throw StoreError.notFound(kind: "application", id: id) }
@@ -295,6 +298,7 @@ extension TenantTransaction {
     /// calls this again as agents confirm removals.
     @discardableResult
     public func finishApplicationDeletion(_ id: String) throws -> Bool {
+        try beginWrite()
         let rows = try connection.query("""
             SELECT a.name,
                    (SELECT count(*) FROM containers k WHERE k.application_id = a.id AND k.observed_state <> 'removed'

@@ -97,6 +97,7 @@ public struct ClusterFilter: Sendable, Equatable {
 
 extension TenantTransaction {
     public func createCluster(_ new: NewCluster, quotas: QuotaDefaults) throws -> ClusterRecord {
+        try beginWrite()
         try enforceQuota(.clusters, defaults: quotas)
         do {
             _ = try connection.execute("""
@@ -136,6 +137,7 @@ extension TenantTransaction {
     }
 
     public func updateCluster(_ id: String, expectedVersion: Int64?, changes: ClusterChanges) throws -> ClusterRecord {
+        try beginWrite()
         let labels = try changes.labels.map { try ResourceJSON.encode($0) }
         let count: Int
         do {
@@ -155,6 +157,7 @@ extension TenantTransaction {
 
     /// Replaces the join token (the old one stops working at commit).
     public func rotateJoinToken(_ id: String, expectedVersion: Int64?, digestHex: String) throws -> ClusterRecord {
+        try beginWrite()
         let count = try connection.execute("""
             UPDATE clusters SET join_token_digest = decode($4, 'hex'), join_token_created_at = now(),
                    version = version + 1, updated_at = now()
@@ -171,6 +174,7 @@ extension TenantTransaction {
     /// unless `force`, which deletes the applications (with their services, containers and
     /// deployments) first, each with its event.
     public func deleteCluster(_ id: String, expectedVersion: Int64?, force: Bool) throws {
+        try beginWrite()
         let rows = try connection.query(
             "SELECT name, version FROM clusters WHERE id = $1 AND tenant_id = $2 FOR UPDATE", [id, tenantID])
         guard let row = rows.first else { throw StoreError.notFound(kind: "cluster", id: id) }

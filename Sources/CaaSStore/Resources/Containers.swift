@@ -145,6 +145,7 @@ extension TenantTransaction {
     /// Scheduler side: records a container decision (desired `running`, observed `pending`, or
     /// `assigned` when it has a node), checked against the containers quota.
     public func createContainer(_ new: NewContainer, quotas: QuotaDefaults) throws -> ContainerRecord {
+        try beginWrite()
         try enforceQuota(.containers, defaults: quotas)
         let services = try connection.query(
             "SELECT application_id, name FROM services WHERE id = $1 AND tenant_id = $2 AND kind = 'container'", [new.serviceID, tenantID])
@@ -164,6 +165,7 @@ extension TenantTransaction {
     /// own condition skips a stale report (returns nil) and the table's trigger refuses any other
     /// backwards write.
     public func observeContainer(_ id: String, _ observation: ContainerObservation) throws -> ContainerRecord? {
+        try beginWrite()
         let ports = try observation.ports.map { try ResourceJSON.encode($0) }
         let rows = try connection.query("""
             UPDATE containers SET observed_state = $3,

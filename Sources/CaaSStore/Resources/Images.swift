@@ -52,6 +52,7 @@ public struct NewImage: Sendable, Equatable {
 
 extension TenantTransaction {
     public func createImage(_ new: NewImage) throws -> ImageRecord {
+        try beginWrite()
         let rows: PostgresRows
         do {
             rows = try connection.query("""
@@ -90,6 +91,7 @@ extension TenantTransaction {
     }
 
     public func updateImage(_ id: String, expectedVersion: Int64?, digest: String??, description: String?) throws -> ImageRecord {
+        try beginWrite()
         let setDigest = digest != nil
         let rows = try connection.query("""
             UPDATE images SET digest = CASE WHEN $4 THEN $5 ELSE digest END, description = coalesce($6, description),
@@ -105,6 +107,7 @@ extension TenantTransaction {
 
     /// Removes a catalog entry. Applications made from it keep running their image reference.
     public func deleteImage(_ id: String, expectedVersion: Int64?) throws {
+        try beginWrite()
         guard let image = try image(id) else { throw StoreError.notFound(kind: "image", id: id) }
         let count = try connection.execute(
             "DELETE FROM images WHERE id = $1 AND tenant_id = $2 AND ($3::bigint IS NULL OR version = $3)", [id, tenantID, expectedVersion])

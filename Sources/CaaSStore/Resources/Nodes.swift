@@ -135,6 +135,7 @@ extension TenantTransaction {
     /// turns: each sees the subnets the previous one committed. The unique constraint on
     /// (cluster_id, subnet) is the second wall; a subnet freed by a deleted node is reused.
     public func createNode(_ new: NewNode, quotas: QuotaDefaults) throws -> NodeRecord {
+        try beginWrite()
         try enforceQuota(.nodes, defaults: quotas)
         let clusters = try connection.query("""
             SELECT name, network_cidr::text AS network, node_subnet_prefix, status FROM clusters
@@ -197,6 +198,7 @@ extension TenantTransaction {
     }
 
     public func updateNode(_ id: String, expectedVersion: Int64?, changes: NodeChanges) throws -> NodeRecord {
+        try beginWrite()
         let labels = try changes.labels.map { try ResourceJSON.encode($0) }
         let count: Int
         do {
@@ -219,6 +221,7 @@ extension TenantTransaction {
 
     /// Drain, pause or activate. A node that is down becomes ready only when its agent reports it.
     public func applyNodeAction(_ id: String, expectedVersion: Int64?, action: NodeAction) throws -> NodeRecord {
+        try beginWrite()
         let current = try requireNode(id)
         if let expectedVersion, expectedVersion != current.version { throw StoreError.versionMismatch(current: current.version) }
         if action == .activate && current.status == .down {
@@ -243,6 +246,7 @@ extension TenantTransaction {
     /// Removes a node and frees its subnet. Refused while containers are assigned to it, unless
     /// `force`: then those containers are marked for removal and lose their node.
     public func deleteNode(_ id: String, expectedVersion: Int64?, force: Bool) throws {
+        try beginWrite()
         let current = try requireNode(id)
         if let expectedVersion, expectedVersion != current.version { throw StoreError.versionMismatch(current: current.version) }
         if current.containerCount > 0 {

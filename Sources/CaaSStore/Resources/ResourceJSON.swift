@@ -31,3 +31,14 @@ extension PostgresError {
         sqlState == "23505" ? (constraintName ?? "") : nil
     }
 }
+
+extension TenantTransaction {
+    /// Every resource mutation starts here. Writers of one tenant take turns on its row anyway
+    /// (the event counter of `appendEvent`); taking that lock first gives every writer the same
+    /// order — tenant, then resource rows — so two resource writers never deadlock. A handler that
+    /// reads an object and writes a change computed from it (a merge patch) calls this before the
+    /// read, so what it read is still current when it writes.
+    public func beginWrite() throws {
+        _ = try connection.query("SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE", [tenantID])
+    }
+}

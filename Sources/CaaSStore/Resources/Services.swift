@@ -88,6 +88,7 @@ extension TenantTransaction {
     /// Sets a service's desired count (like `docker-compose scale`). External and global services
     /// have no count to set; a service of an application being deleted cannot be scaled.
     public func scaleService(_ id: String, expectedVersion: Int64?, replicas: Int) throws -> ServiceRecord {
+        try beginWrite()
         let rows = try connection.query("""
             SELECT s.name, s.kind, s.mode, s.status, s.version, s.desired_replicas::int8 AS desired, a.status AS app_status,
                    a.id AS app_id

@@ -88,6 +88,7 @@ public struct NewTemplateVersion: Sendable, Equatable {
 
 extension TenantTransaction {
     public func createTemplate(id: String, name: String, description: String, first: NewTemplateVersion) throws -> (TemplateRecord, TemplateVersionRecord) {
+        try beginWrite()
         do {
             _ = try connection.execute(
                 "INSERT INTO templates (id, tenant_id, name, description) VALUES ($1, $2, $3, $4)",
@@ -102,6 +103,7 @@ extension TenantTransaction {
 
     /// Adds the next version (numbers are never reused).
     public func addTemplateVersion(_ templateID: String, expectedVersion: Int64?, _ new: NewTemplateVersion) throws -> TemplateVersionRecord {
+        try beginWrite()
         let rows = try connection.query("""
             UPDATE templates SET version_counter = version_counter + 1, version = version + 1, updated_at = now()
             WHERE id = $1 AND tenant_id = $2 AND ($3::bigint IS NULL OR version = $3)
@@ -146,6 +148,7 @@ extension TenantTransaction {
     }
 
     public func updateTemplate(_ id: String, expectedVersion: Int64?, name: String?, description: String?) throws -> TemplateRecord {
+        try beginWrite()
         let count: Int
         do {
             count = try connection.execute("""
@@ -188,6 +191,7 @@ extension TenantTransaction {
 
     /// Deletes one version; refused (naming the applications) while any application uses it.
     public func deleteTemplateVersion(_ templateID: String, number: Int) throws {
+        try beginWrite()
         let template = try requireTemplate(templateID)
         _ = try connection.query("SELECT 1 FROM templates WHERE id = $1 FOR UPDATE", [templateID])
         let users = try applicationsUsing(templateID: templateID, number: number)
@@ -209,6 +213,7 @@ extension TenantTransaction {
 
     /// Deletes a template with all its versions; refused while any version is in use.
     public func deleteTemplate(_ id: String, expectedVersion: Int64?) throws {
+        try beginWrite()
         let template = try requireTemplate(id)
         if let expectedVersion, expectedVersion != template.version { throw StoreError.versionMismatch(current: template.version) }
         _ = try connection.query("SELECT 1 FROM templates WHERE id = $1 FOR UPDATE", [id])

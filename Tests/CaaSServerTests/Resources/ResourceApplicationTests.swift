@@ -47,7 +47,7 @@ import Testing
         #expect(cloud["db"]?["endpoint"]?["ports"] == .array([.integer(3306)]))
         #expect(cloud["db"]?["desired_replicas"]?.integerValue == 0)
         let wordpress = try #require(cloud["wordpress"]?["spec"])
-        #expect(!jsonText(wordpress).contains("xxxxxx"), "the password is masked: \(jsonText(wordpress))")
+        #expect(!jsonText(wordpress).contains("\"xxxxxx\""), "the password is masked: \(jsonText(wordpress))")
 
         let mysql = try await services(api, op, app: apps["wordpress-mysql"]!)
         #expect(mysql["wordpress"]?["desired_replicas"]?.integerValue == 1)
@@ -63,7 +63,7 @@ import Testing
         #expect(requests == 4)
         // The stored password of wordpress-cloud / wordpress-mysql is sealed at rest.
         let specs = try await api.raw { try $0.query("SELECT string_agg(spec::text, ' ') AS s FROM applications")[0].decode("s", as: String.self) }
-        #expect(!specs.contains("xxxxxx") && !specs.contains("\"password\""), "secrets at rest are sealed")
+        #expect(!specs.contains("\"xxxxxx\"") && !specs.contains("\"password\""), "secrets at rest are sealed")
         let filtered = try await api.call("GET", "/v1/apps?cluster_id=\(cluster)&name_prefix=wordpress", token: a.tokens["viewer"])
         #expect(filtered.items.count == 2)
         let events = try await api.call("GET", "/v1/events?after=0&type=app", token: op)
@@ -103,7 +103,7 @@ import Testing
         #expect(patched["deployment"]?["from_generation"]?.integerValue == 1)
         #expect(patched["deployment"]?["to_generation"]?.integerValue == 2)
         #expect(patched["variables"]?["DB_PASSWORD"]?.stringValue == "***")
-        let secrets = try ApplicationSecrets(key: api.plane.resources.secretsKey)
+        let secrets = try ApplicationSecrets(key: api.plane.secretsKey)
         let variables = try await api.raw { try $0.query("SELECT variables::text AS v FROM applications WHERE id = $1", [id])[0].decode("v", as: String.self) }
         #expect(try secrets.openVariables(variables) == ["TAG": "1.3", "DB_PASSWORD": "hunter2-secret"])
         let deployments = try await api.call("GET", "/v1/apps/\(id)/deployments", token: op)
@@ -262,7 +262,7 @@ import Testing
         #expect(refused.status == 409, "\(refused.text)")
         #expect(refused.problemType == APIError.typeBase + "in-use")
         let detail = refused["detail"]?.stringValue ?? ""
-        #expect(detail.contains("blog (\(blog))") && detail.contains("shop (\(shop))"), detail)
+        #expect(detail.contains("blog (\(blog))") && detail.contains("shop (\(shop))"), "\(detail)")
         #expect((try await api.call("GET", "/v1/clusters/\(cluster)", token: admin))["application_count"]?.integerValue == 2)
         let forced = try await api.call("DELETE", "/v1/clusters/\(cluster)?force=true", token: admin)
         #expect(forced.status == 204, "\(forced.text)")
@@ -270,7 +270,7 @@ import Testing
         #expect((try await api.call("GET", "/v1/nodes", token: admin)).items.isEmpty)
         #expect((try await api.call("DELETE", "/v1/clusters/\(cluster)?force=maybe", token: admin)).status == 400)
         let audit = try await api.call("GET", "/v1/audit?action=clusters.delete", token: admin)
-        #expect(audit.items.compactMap { $0["outcome"]?.integerValue }.sorted() == [204, 409], "\(audit.text)")
+        #expect(audit.items.compactMap { $0["outcome"]?.integerValue }.sorted() == [204, 400, 409], "\(audit.text)")
     }
 
     @Test func deletingAnApplicationMarksItUntilItsContainersAreGone() async throws {

@@ -76,8 +76,7 @@ import Testing
         for (body, pointer) in cases {
             let reply = try await api.call("POST", "/v1/clusters", token: admin, body: body)
             #expect(reply.status == 400, "\(body): \(reply.text)")
-            let pointers = reply.problemErrors.compactMap { $0["pointer"]?.stringValue }
-            #expect(pointers.contains(pointer), "\(body) should name \(pointer): \(reply.text)")
+            #expect(reply.pointers.contains(pointer), "\(body) should name \(pointer): \(reply.text)")
         }
         let custom = try await api.createCluster(admin, name: "edge", extra: #","network_cidr":"172.20.0.0/20","node_subnet_prefix":26"#)
         #expect(custom.status == 201, "\(custom.text)")
@@ -190,7 +189,7 @@ import Testing
         for (fields, pointer) in bad {
             let reply = try await api.call("POST", "/v1/clusters/\(cluster)/nodes", token: admin, body: #"{"name":"n",\#(fields)}"#)
             #expect(reply.status == 400, "\(fields): \(reply.text)")
-            #expect(reply.problemErrors.compactMap { $0["pointer"]?.stringValue }.contains(pointer), "\(fields): \(reply.text)")
+            #expect(reply.pointers.contains(pointer), "\(fields): \(reply.text)")
         }
         let good = try await api.call("POST", "/v1/clusters/\(cluster)/nodes", token: admin,
                                       body: #"{"name":"n","engine_endpoint":"tcp://127.0.0.1:2376","engine_tls":true,"capacity":{"cpus":1.5}}"#)

@@ -35,6 +35,9 @@ extension Reply {
     }
 
     var problemType: String? { json["type"]?.stringValue }
+
+    /// The JSON pointers a problem names.
+    var pointers: [String] { problemErrors.compactMap { $0["pointer"]?.stringValue } }
 }
 
 extension APIHarness {
@@ -82,18 +85,18 @@ struct ResourceSamples {
     static func make(_ api: APIHarness, tenant: (id: String, tokens: [String: String], tokenIDs: [String: String])) async throws -> ResourceSamples {
         let admin = tenant.tokens["admin"]!
         let cluster = try await api.createCluster(admin, name: "sample")
-        let clusterID = try #require(cluster["id"]?.stringValue, cluster.text)
+        let clusterID = try #require(cluster["id"]?.stringValue, "\(cluster.text)")
         let node = try await api.createNode(admin, cluster: clusterID, name: "sample-node")
-        let nodeID = try #require(node["id"]?.stringValue, node.text)
+        let nodeID = try #require(node["id"]?.stringValue, "\(node.text)")
         let template = try await api.createTemplate(admin, name: "sample", compose: "services:\n  web:\n    image: nginx\n    labels:\n      aliyun.scale: '2'\n")
-        let templateID = try #require(template["id"]?.stringValue, template.text)
+        let templateID = try #require(template["id"]?.stringValue, "\(template.text)")
         let image = try await api.call("POST", "/v1/images", token: admin, body: #"{"repository":"library/tomcat","tag":"8.5"}"#)
-        let imageID = try #require(image["id"]?.stringValue, image.text)
+        let imageID = try #require(image["id"]?.stringValue, "\(image.text)")
         let app = try await api.deploy(admin, name: "sample", cluster: clusterID, source: #""template_id":"\#(templateID)""#)
-        let appID = try #require(app["id"]?.stringValue, app.text)
-        let deploymentID = try #require(app["deployment"]?["id"]?.stringValue, app.text)
+        let appID = try #require(app["id"]?.stringValue, "\(app.text)")
+        let deploymentID = try #require(app["deployment"]?["id"]?.stringValue, "\(app.text)")
         let services = try await api.call("GET", "/v1/apps/\(appID)/services", token: admin)
-        let serviceID = try #require(services.items.first?["id"]?.stringValue, services.text)
+        let serviceID = try #require(services.items.first?["id"]?.stringValue, "\(services.text)")
         let containerID = Identifier.make(.container)
         let quotas = api.plane.settings.quotaDefaults
         _ = try await api.plane.store.transaction(TenantScope(tenantID: tenant.id)) { tx in

@@ -1,0 +1,41 @@
+import CaaSPostgres
+import Foundation
+import Logging
+
+/// The PostgreSQL caas-server uses: the configured URL, or an embedded server in
+/// `<data-dir>/postgres` (initdb on first start, reused afterwards, stopped on shutdown).
+public struct Database: Sendable {
+    public let url: String
+    /// Set when this process runs the server itself.
+    public let embedded: EmbeddedPostgres?
+
+    public static func open(_ configuration: ServerConfiguration, logger: Logger) async throws -> Database {
+        if let url = configuration.databaseURL {
+            return Database(url: url, embedded: nil)
+        }
+        let directory = URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("postgres").standardizedFileURL.path
+        logger.info("starting the embedded PostgreSQL", metadata: ["data_dir": .string(directory)])
+        let server = try await EmbeddedPostgres.launch(.init(dataDirectory: directory, database: "caas"), logger: logger)
+        return Database(url: server.url, embedded: server)
+    }
+
+    public func makePool(logger: Logger, maxConnections: Int = 20) -> PostgresPool {
+        PostgresPool(configuration: .init(connection: PostgresConfiguration(url: url, applicationName: "caas-server"),
+                                          maxConnections: maxConnections),
+                     logger: logger)
+    }
+
+    public func makeListener() -> PostgresListener {
+        PostgresListener(configuration: PostgresConfiguration(url: url, applicationName: "caas-server-listen"))
+    }
+
+    /// Stops the embedded server, if this process runs one.
+    public func close(logger: Logger) async {
+        guard let embedded else { return }
+        do {
+            try await embedded.shutdown(mode: .fast)
+        } catch {
+            logger.error("stopping the embedded PostgreSQL failed", metadata: ["error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,150 @@
+import CaaSHTTP
+import CaaSPostgres
+import CaaSServer
+import CaaSStore
+import CaaSTestSupport
+import Foundation
+import Logging
+
+/// The control plane on a fresh migrated PostgreSQL database, served by CaaSHTTP's server on a
+/// loopback port: what caasctl talks to in these tests (the same responder caas-server mounts).
+final class LiveServer: Sendable {
+    let plane: ControlPlane
+    let server: HTTPServer
+    let systemToken: String
+    let url: String
+
+    private init(plane: ControlPlane, server: HTTPServer, systemToken: String) {
+        self.plane = plane
+        self.server = server
+        self.systemToken = systemToken
+        self.url = "http://127.0.0.1:\(server.port!)"
+    }
+
+    static func start(_ label: String) async throws -> LiveServer {
+        let database = try await TestPostgres.makeDatabase(label: label)
+        let migrator = try Migrator(pool: database.pool, directory: Self.migrations.path)
+        _ = try await migrator.migrate()
+        var settings = TenancySettings()
+        settings.authFailureBurst = 1000
+        settings.rateLimitBurst = 10_000
+        settings.rateLimitPerSecond = 10_000
+        let token = try TokenSecret.generate()
+        settings.bootstrapToken = token
+        var logger = Logger(label: "caasctl.tests")
+        logger.logLevel = .critical
+        let plane = ControlPlane(store: Store(source: database.pool), settings: settings, logger: logger)
+        try await plane.bootstrap(print: { _ in })
+        let server = try HTTPServer(configuration: HTTPServerConfiguration(addresses: [.tcp(host: "127.0.0.1", port: 0)], eventLoopCount: 1),
+                                    responder: plane.makeResponder(), logger: logger)
+        try server.start()
+        return LiveServer(plane: plane, server: server, systemToken: token)
+    }
+
+    static var packageRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    static var migrations: URL { packageRoot.appendingPathComponent("migrations") }
+
+    func stop() async {
+        await server.shutdown(gracePeriod: .seconds(1))
+    }
+
+    /// Creates a tenant with one token per role, through caasctl itself (as the system
+    /// administrator would); returns the secrets by role.
+    func makeTenant(_ name: String, home: CaasctlHome) throws -> [String: String] {
+        let admin = ["CAAS_SERVER": url, "CAAS_TOKEN": systemToken]
+        let created = try home.run(["tenant", "create", name, "-q"], environment: admin)
+        precondition(created.status == 0, "tenant create failed: \(created.stderr)")
+        var tokens: [String: String] = [:]
+        for role in ["admin", "operator", "viewer"] {
+            let token = try home.run(["token", "create", "\(role)-1", "--role", role, "--tenant", name, "-q"], environment: admin)
+            precondition(token.status == 0, "token create failed: \(token.stderr)")
+            tokens[role] = token.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        return tokens
+    }
+}
+
+/// What a finished caasctl process left.
+struct ProcessResult: Sendable {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// A private HOME/XDG_CONFIG_HOME and working directory for caasctl processes.
+struct CaasctlHome: Sendable {
+    let directory: String
+
+    init() {
+        directory = NSTemporaryDirectory() + "caasctl-test-" + UUID().uuidString
+        try? FileManager.default.createDirectory(atPath: directory + "/work", withIntermediateDirectories: true)
+    }
+
+    var configPath: String { directory + "/config/caas/config.json" }
+
+    /// The built caasctl: next to the test bundle (`.build/<config>/`), or `CAASCTL_BINARY`.
+    static var binary: String {
+        if let path = ProcessInfo.processInfo.environment["CAASCTL_BINARY"] { return path }
+        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        while url.path != "/" {
+            let candidate = url.deletingLastPathComponent().appendingPathComponent("caasctl").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            url = url.deletingLastPathComponent()
+        }
+        return LiveServer.packageRoot.appendingPathComponent(".build/debug/caasctl").path
+    }
+
+    /// Runs caasctl with `arguments` in `work/` (or `directory`), its environment cleared of
+    /// anything caas-related except what `environment` sets; stdin from `input`.
+    func run(_ arguments: [String], environment: [String: String] = [:], in workingDirectory: String? = nil,
+             input: String? = nil, timeout: Duration = .seconds(60)) throws -> ProcessResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory ?? directory + "/work")
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CAAS_") && $0.key != "NO_COLOR" && $0.key != "COMPOSE_PROJECT_NAME" }
+        env["HOME"] = directory
+        env["XDG_CONFIG_HOME"] = directory + "/config"
+        env.merge(environment) { $1 }
+        process.environment = env
+        let out = Pipe(), err = Pipe(), stdin = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = stdin
+        try process.run()
+        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+        try? stdin.fileHandleForWriting.close()
+        // Read both pipes while the process runs, so a full pipe never blocks it.
+        let outData = Box(), errData = Box()
+        let group = DispatchGroup()
+        for (handle, box) in [(out.fileHandleForReading, outData), (err.fileHandleForReading, errData)] {
+            group.enter()
+            DispatchQueue.global().async {
+                box.set(handle.readDataToEndOfFile())
+                group.leave()
+            }
+        }
+        let seconds = Double(timeout.components.seconds)
+        if group.wait(timeout: .now() + seconds) == .timedOut {
+            process.terminate()
+            group.wait()
+        }
+        process.waitUntilExit()
+        return ProcessResult(status: process.terminationStatus, stdout: String(decoding: outData.get(), as: UTF8.self),
+                             stderr: String(decoding: errData.get(), as: UTF8.self))
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: directory) }
+}
+
+/// Data handed from a reader thread.
+final class Box: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+    func set(_ value: Data) { lock.lock(); data = value; lock.unlock() }
+    func append(_ value: Data) { lock.lock(); data.append(value); lock.unlock() }
+    func get() -> Data { lock.lock(); defer { lock.unlock() }; return data }
+}
