@@ -187,4 +187,27 @@ CREATE TRIGGER containers_usage_update AFTER UPDATE ON containers REFERENCING OL
 CREATE TRIGGER containers_usage_delete AFTER DELETE ON containers REFERENCING OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION caas_container_usage();
 
+-- Node changes (added, drained, paused, activated, down, back) reconcile every application of
+-- the cluster, in the same transaction: pending (unplaced) containers are retried, containers on
+-- nodes that stopped taking them move.
+CREATE FUNCTION caas_node_change_jobs() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.status IS NOT DISTINCT FROM OLD.status AND NEW.labels IS NOT DISTINCT FROM OLD.labels
+       AND NEW.capacity_cpus = OLD.capacity_cpus AND NEW.capacity_memory = OLD.capacity_memory THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO jobs (kind, payload, tenant_id, dedupe_key, max_attempts)
+    SELECT 'reconcile', jsonb_build_object('application_id', a.id), a.tenant_id, 'reconcile:' || a.id, 20
+    FROM applications a WHERE a.cluster_id = NEW.cluster_id
+    ORDER BY a.id
+    ON CONFLICT (dedupe_key) WHERE state = 'queued'
+    DO UPDATE SET run_after = LEAST(jobs.run_after, now()), updated_at = now();
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER nodes_change_jobs AFTER INSERT OR UPDATE OF status, labels, capacity_cpus, capacity_memory ON nodes
+    FOR EACH ROW EXECUTE FUNCTION caas_node_change_jobs();
+
 GRANT EXECUTE ON FUNCTION caas_notify_jobs() TO caas_app;

@@ -300,3 +300,32 @@ actor ClaimLatch {
     private(set) var isOpen = false
     func open() { isOpen = true }
 }
+
+extension WorkersTests {
+    @Test func unplacedContainersAreExplainedAndPlacedWhenANodeThatFitsArrives() async throws {
+        let h = try await WorkersHarness.make("wk_unplaced")
+        defer { Task { await h.shutdown() } }
+        h.startReplica()
+        let (app, services) = try await h.deploy("gpu", compose: """
+            services:
+              trainer:
+                image: busybox:1
+                deploy:
+                  replicas: 2
+                  placement:
+                    constraints: ["node.labels.gpu == yes"]
+            """)
+        let trainer = try #require(services["trainer"])
+        #expect(try await h.eventually {
+            let text: String? = try await h.api.raw { try $0.query("SELECT unplaced FROM services WHERE id = $1", [trainer])[0].decode("unplaced") }
+            return text?.contains("2 unplaced") == true
+        }, "the explanation is on the service")
+        #expect(try await h.eventTypes(objectID: trainer).contains("service.unplaced"))
+        #expect(try await h.containers(app: app).isEmpty, "nothing pretends to run")
+        let node = try await h.api.createNode(h.adminToken, cluster: h.clusterID, name: "gpu1", labels: #"{"gpu":"yes"}"#)
+        let nodeID = try #require(node["id"]?.stringValue, "\(node.text)")
+        await h.agent.setNodes(h.nodeIDs + [nodeID])
+        #expect(try await h.eventually(10) { try await h.running(app: app).count == 2 }, "placed once a node fits")
+        #expect(try await h.running(app: app).allSatisfy { $0.node == nodeID })
+    }
+}

@@ -64,6 +64,14 @@ public enum ServerRuntime {
                 "database": .string(database.embedded == nil ? "external" : "embedded"),
             ])
             background.append(Task { await plane.run() })
+            // The scheduler's workers: reconcile and push job loops (woken by LISTEN caas_jobs) and the
+            // singleton loops under an advisory lock. Agent channels come with agent joining (mTLS);
+            // until a cluster has one, its pushes wait and retry with backoff.
+            let jobSignal = PostgresJobSignal(listener: listener)
+            try await jobSignal.start()
+            let workers = SchedulerWorkers(store: plane.store, database: pool.configuration.connection, agents: StaticAgentDirectory(),
+                                           settings: WorkerSettings.fromEnvironment(), signal: jobSignal, logger: logger)
+            background.append(Task { await workers.run() })
             background.append(Task {
                 do { try await plane.listenForEvents(listener) } catch {
                     logger.error("event listener stopped", metadata: ["error": "\(error)"])
