@@ -329,3 +329,27 @@ extension WorkersTests {
         #expect(try await h.running(app: app).allSatisfy { $0.node == nodeID })
     }
 }
+
+extension WorkersTests {
+    @Test func agentEndpointsRefuseStrangersAndOtherClustersAndServeTheDesiredState() async throws {
+        let h = try await WorkersHarness.make("wk_agent_api")
+        defer { Task { await h.shutdown() } }
+        let stranger = await h.endpoints.respond(method: "POST", path: "/v1/agent/heartbeats", body: [], credentials: AgentCredentials(bearer: "nope"))
+        #expect(stranger.status == 401)
+        let beat = Heartbeat(clusterId: "clu_00000000000000000000", agentVersion: "t", appliedGeneration: 0, sentAt: Date(), nodes: [])
+        let other = await h.endpoints.respond(method: "POST", path: "/v1/agent/heartbeats",
+                                              body: Array(try AgentWire.encoder().encode(beat)), credentials: AgentCredentials(bearer: "agent-secret"))
+        #expect(other.status == 403, "an agent speaks only for its own cluster")
+        let bad = await h.endpoints.respond(method: "POST", path: "/v1/agent/reports", body: Array("{".utf8), credentials: AgentCredentials(bearer: "agent-secret"))
+        #expect(bad.status == 400)
+        h.startReplica()
+        let (app, _) = try await h.deploy("api", compose: WorkerCompose.web(replicas: 2))
+        #expect(try await h.eventually { try await h.running(app: app).count == 2 })
+        let state = await h.endpoints.respond(method: "GET", path: "/v1/agent/desired-state", body: [], credentials: AgentCredentials(bearer: "agent-secret"))
+        #expect(state.status == 200)
+        let decoded = try AgentWire.decoder().decode(DesiredClusterState.self, from: Data(state.body))
+        #expect(decoded.clusterId == h.clusterID && decoded.nodes.flatMap(\.containers).count == 2)
+        let pushes = await h.agent.pushes
+        #expect(pushes.last?.generation == decoded.generation, "the resync matches the last push")
+    }
+}
