@@ -106,39 +106,57 @@ ALTER TABLE nodes
 CREATE FUNCTION caas_container_usage() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
+DECLARE
+    ids text[];
+    cpus float8[];
+    memory int8[];
+    counts int8[];
 BEGIN
+    -- The change per node: what new rows hold minus what old rows held (a statement-level
+    -- trigger sees only the transition tables of its own event).
     IF TG_OP = 'INSERT' THEN
-        UPDATE nodes x SET allocated_cpus = x.allocated_cpus + d.cpus, allocated_memory = x.allocated_memory + d.memory,
-                           allocated_containers = x.allocated_containers + d.n
-        FROM (SELECT node_id, sum(reserved_cpus) AS cpus, sum(reserved_memory) AS memory, count(*) AS n FROM new_rows
-              WHERE node_id IS NOT NULL AND desired_state = 'running' AND replaced_by IS NULL
-                AND observed_state NOT IN ('exited', 'failed', 'lost', 'removed')
-              GROUP BY node_id) d
-        WHERE x.id = d.node_id;
+        SELECT array_agg(node_id ORDER BY node_id), array_agg(c ORDER BY node_id), array_agg(m ORDER BY node_id),
+               array_agg(n ORDER BY node_id)
+        INTO ids, cpus, memory, counts
+        FROM (SELECT node_id, sum(c) AS c, sum(m)::int8 AS m, sum(n)::int8 AS n FROM (
+                SELECT node_id, reserved_cpus AS c, reserved_memory AS m, 1 AS n FROM new_rows
+                WHERE node_id IS NOT NULL AND desired_state = 'running' AND replaced_by IS NULL
+                  AND observed_state NOT IN ('exited', 'failed', 'lost', 'removed')
+              ) AS changes GROUP BY node_id HAVING sum(c) <> 0 OR sum(m) <> 0 OR sum(n) <> 0) AS d;
     ELSIF TG_OP = 'DELETE' THEN
-        UPDATE nodes x SET allocated_cpus = GREATEST(0, x.allocated_cpus - d.cpus),
-                           allocated_memory = GREATEST(0, x.allocated_memory - d.memory),
-                           allocated_containers = GREATEST(0, x.allocated_containers - d.n)
-        FROM (SELECT node_id, sum(reserved_cpus) AS cpus, sum(reserved_memory) AS memory, count(*) AS n FROM old_rows
-              WHERE node_id IS NOT NULL AND desired_state = 'running' AND replaced_by IS NULL
-                AND observed_state NOT IN ('exited', 'failed', 'lost', 'removed')
-              GROUP BY node_id) d
-        WHERE x.id = d.node_id;
+        SELECT array_agg(node_id ORDER BY node_id), array_agg(c ORDER BY node_id), array_agg(m ORDER BY node_id),
+               array_agg(n ORDER BY node_id)
+        INTO ids, cpus, memory, counts
+        FROM (SELECT node_id, sum(c) AS c, sum(m)::int8 AS m, sum(n)::int8 AS n FROM (
+                SELECT node_id, -reserved_cpus AS c, -reserved_memory AS m, -1 AS n FROM old_rows
+                WHERE node_id IS NOT NULL AND desired_state = 'running' AND replaced_by IS NULL
+                  AND observed_state NOT IN ('exited', 'failed', 'lost', 'removed')
+              ) AS changes GROUP BY node_id HAVING sum(c) <> 0 OR sum(m) <> 0 OR sum(n) <> 0) AS d;
     ELSE
-        UPDATE nodes x SET allocated_cpus = GREATEST(0, x.allocated_cpus + d.cpus),
-                           allocated_memory = GREATEST(0, x.allocated_memory + d.memory),
-                           allocated_containers = GREATEST(0, x.allocated_containers + d.n)
-        FROM (SELECT node_id, sum(cpus) AS cpus, sum(memory) AS memory, sum(n) AS n FROM (
-                  SELECT node_id, reserved_cpus AS cpus, reserved_memory AS memory, 1 AS n FROM new_rows
-                  WHERE node_id IS NOT NULL AND desired_state = 'running' AND replaced_by IS NULL
-                    AND observed_state NOT IN ('exited', 'failed', 'lost', 'removed')
-                  UNION ALL
-                  SELECT node_id, -reserved_cpus, -reserved_memory, -1 FROM old_rows
-                  WHERE node_id IS NOT NULL AND desired_state = 'running' AND replaced_by IS NULL
-                    AND observed_state NOT IN ('exited', 'failed', 'lost', 'removed')
-              ) AS changes GROUP BY node_id) d
-        WHERE x.id = d.node_id AND (d.cpus <> 0 OR d.memory <> 0 OR d.n <> 0);
+        SELECT array_agg(node_id ORDER BY node_id), array_agg(c ORDER BY node_id), array_agg(m ORDER BY node_id),
+               array_agg(n ORDER BY node_id)
+        INTO ids, cpus, memory, counts
+        FROM (SELECT node_id, sum(c) AS c, sum(m)::int8 AS m, sum(n)::int8 AS n FROM (
+                SELECT node_id, reserved_cpus AS c, reserved_memory AS m, 1 AS n FROM new_rows
+                WHERE node_id IS NOT NULL AND desired_state = 'running' AND replaced_by IS NULL
+                  AND observed_state NOT IN ('exited', 'failed', 'lost', 'removed')
+                UNION ALL
+                SELECT node_id, -reserved_cpus AS c, -reserved_memory AS m, -1 AS n FROM old_rows
+                WHERE node_id IS NOT NULL AND desired_state = 'running' AND replaced_by IS NULL
+                  AND observed_state NOT IN ('exited', 'failed', 'lost', 'removed')
+              ) AS changes GROUP BY node_id HAVING sum(c) <> 0 OR sum(m) <> 0 OR sum(n) <> 0) AS d;
     END IF;
+    IF ids IS NULL THEN
+        RETURN NULL;
+    END IF;
+    -- Lock the node rows in id order first: statements touching overlapping nodes wait for each
+    -- other instead of deadlocking.
+    PERFORM 1 FROM nodes WHERE id = ANY(ids) ORDER BY id FOR NO KEY UPDATE;
+    UPDATE nodes x SET allocated_cpus = GREATEST(0, x.allocated_cpus + u.c),
+                       allocated_memory = GREATEST(0, x.allocated_memory + u.m),
+                       allocated_containers = GREATEST(0, x.allocated_containers + u.n)
+    FROM unnest(ids, cpus, memory, counts) AS u(id, c, m, n)
+    WHERE x.id = u.id;
     RETURN NULL;
 END
 $$;

@@ -28,6 +28,10 @@ import Testing
             return rows.count == 2 && rows.allSatisfy { $0.observed == "running" && $0.desired == "running" }
         }, "scaled down to two; removed rows are gone once the agent confirmed")
         #expect(await h.agent.runningIDs().count == 2, "the agent runs exactly two")
+        let allocated: Int = try await h.api.raw {
+            try $0.query("SELECT sum(allocated_containers)::int8 AS n FROM nodes WHERE cluster_id = $1", [h.clusterID])[0].decode("n")
+        }
+        #expect(allocated == 2, "node usage follows placements and removals")
         let types = try await h.eventTypes()
         #expect(types.filter { $0 == "container.placed" }.count == 5)
         #expect(types.filter { $0 == "container.removing" }.count == 3)
