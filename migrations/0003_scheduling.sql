@@ -88,13 +88,78 @@ ALTER TABLE containers
     ADD COLUMN reserved_memory     bigint NOT NULL DEFAULT 0,
     ADD COLUMN host_ports          text[] NOT NULL DEFAULT '{}';
 CREATE INDEX containers_application ON containers (application_id);
+CREATE INDEX containers_host_ports ON containers (node_id) WHERE host_ports <> '{}';
 
--- Nodes: what heartbeats say of the engine, and the status to return to after `down`.
+-- Nodes: what heartbeats say of the engine, the status to return to after `down`, and how many
+-- containers hold resources there (with 0002's allocated_cpus/allocated_memory, kept by the
+-- trigger below, so the planner's node usage is read from 1 row per node, not summed).
 ALTER TABLE nodes
+    ADD COLUMN allocated_containers integer NOT NULL DEFAULT 0,
     ADD COLUMN engine_reachable    boolean,
     ADD COLUMN engine_error        text,
     ADD COLUMN engine_version      text,
     ADD COLUMN status_before_down  text CHECK (status_before_down IN ('ready', 'draining', 'paused'));
+
+-- A container holds its reservation on its node while it is meant to run, has not ended and is
+-- not fenced (replaced). Statement-level triggers add what new rows hold and take what old rows
+-- held, one UPDATE per statement whatever its size (a plan inserts thousands of rows at once).
+CREATE FUNCTION caas_container_usage() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    ids text[];
+    cpus float8[];
+    memory int8[];
+    counts int8[];
+BEGIN
+    -- The change per node: what new rows hold minus what old rows held (a statement-level
+    -- trigger sees only the transition tables of its own event).
+    IF TG_OP = 'INSERT' THEN
+        SELECT array_agg(node_id ORDER BY node_id), array_agg(c ORDER BY node_id), array_agg(m ORDER BY node_id),
+               array_agg(n ORDER BY node_id)
+        INTO ids, cpus, memory, counts
+        FROM (SELECT node_id, sum(c) AS c, sum(m)::int8 AS m, sum(n)::int8 AS n FROM (
+                SELECT node_id, reserved_cpus AS c, reserved_memory AS m, 1 AS n FROM new_rows
+                WHERE node_id IS NOT NULL AND desired_state = 'running' AND replaced_by IS NULL
+                  AND observed_state NOT IN ('exited', 'failed', 'lost', 'removed')
+              ) AS changes GROUP BY node_id HAVING sum(c) <> 0 OR sum(m) <> 0 OR sum(n) <> 0) AS d;
+    ELSIF TG_OP = 'DELETE' THEN
+        SELECT array_agg(node_id ORDER BY node_id), array_agg(c ORDER BY node_id), array_agg(m ORDER BY node_id),
+               array_agg(n ORDER BY node_id)
+        INTO ids, cpus, memory, counts
+        FROM (SELECT node_id, sum(c) AS c, sum(m)::int8 AS m, sum(n)::int8 AS n FROM (
+                SELECT node_id, -reserved_cpus AS c, -reserved_memory AS m, -1 AS n FROM old_rows
+                WHERE node_id IS NOT NULL AND desired_state = 'running' AND replaced_by IS NULL
+                  AND observed_state NOT IN ('exited', 'failed', 'lost', 'removed')
+              ) AS changes GROUP BY node_id HAVING sum(c) <> 0 OR sum(m) <> 0 OR sum(n) <> 0) AS d;
+    ELSE
+        SELECT array_agg(node_id ORDER BY node_id), array_agg(c ORDER BY node_id), array_agg(m ORDER BY node_id),
+               array_agg(n ORDER BY node_id)
+        INTO ids, cpus, memory, counts
+        FROM (SELECT node_id, sum(c) AS c, sum(m)::int8 AS m, sum(n)::int8 AS n FROM (
+                SELECT node_id, reserved_cpus AS c, reserved_memory AS m, 1 AS n FROM new_rows
+                WHERE node_id IS NOT NULL AND desired_state = 'running' AND replaced_by IS NULL
+                  AND observed_state NOT IN ('exited', 'failed', 'lost', 'removed')
+                UNION ALL
+                SELECT node_id, -reserved_cpus AS c, -reserved_memory AS m, -1 AS n FROM old_rows
+                WHERE node_id IS NOT NULL AND desired_state = 'running' AND replaced_by IS NULL
+                  AND observed_state NOT IN ('exited', 'failed', 'lost', 'removed')
+              ) AS changes GROUP BY node_id HAVING sum(c) <> 0 OR sum(m) <> 0 OR sum(n) <> 0) AS d;
+    END IF;
+    IF ids IS NULL THEN
+        RETURN NULL;
+    END IF;
+    -- Lock the node rows in id order first: statements touching overlapping nodes wait for each
+    -- other instead of deadlocking.
+    PERFORM 1 FROM nodes WHERE id = ANY(ids) ORDER BY id FOR NO KEY UPDATE;
+    UPDATE nodes x SET allocated_cpus = GREATEST(0, x.allocated_cpus + u.c),
+                       allocated_memory = GREATEST(0, x.allocated_memory + u.m),
+                       allocated_containers = GREATEST(0, x.allocated_containers + u.n)
+    FROM unnest(ids, cpus, memory, counts) AS u(id, c, m, n)
+    WHERE x.id = u.id;
+    RETURN NULL;
+END
+$$;
 
 -- Clusters: the desired-state generation (every applied plan that touches the cluster bumps
 -- it), the last one pushed and the last one the agent applied; the agent's report sequence.
@@ -132,5 +197,35 @@ CREATE TRIGGER services_previous_generation BEFORE UPDATE OF generation ON servi
 -- Deployments: the per-service rollout states of this deployment, as the planner left them.
 ALTER TABLE deployments
     ADD COLUMN rollouts jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(rollouts) = 'object');
+
+CREATE TRIGGER containers_usage_insert AFTER INSERT ON containers REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION caas_container_usage();
+CREATE TRIGGER containers_usage_update AFTER UPDATE ON containers REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION caas_container_usage();
+CREATE TRIGGER containers_usage_delete AFTER DELETE ON containers REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION caas_container_usage();
+
+-- Node changes (added, drained, paused, activated, down, back) reconcile every application of
+-- the cluster, in the same transaction: pending (unplaced) containers are retried, containers on
+-- nodes that stopped taking them move.
+CREATE FUNCTION caas_node_change_jobs() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.status IS NOT DISTINCT FROM OLD.status AND NEW.labels IS NOT DISTINCT FROM OLD.labels
+       AND NEW.capacity_cpus = OLD.capacity_cpus AND NEW.capacity_memory = OLD.capacity_memory THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO jobs (kind, payload, tenant_id, dedupe_key, max_attempts)
+    SELECT 'reconcile', jsonb_build_object('application_id', a.id), a.tenant_id, 'reconcile:' || a.id, 20
+    FROM applications a WHERE a.cluster_id = NEW.cluster_id
+    ORDER BY a.id
+    ON CONFLICT (dedupe_key) WHERE state = 'queued'
+    DO UPDATE SET run_after = LEAST(jobs.run_after, now()), updated_at = now();
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER nodes_change_jobs AFTER INSERT OR UPDATE OF status, labels, capacity_cpus, capacity_memory ON nodes
+    FOR EACH ROW EXECUTE FUNCTION caas_node_change_jobs();
 
 GRANT EXECUTE ON FUNCTION caas_notify_jobs() TO caas_app;

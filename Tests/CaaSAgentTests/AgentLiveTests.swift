@@ -85,7 +85,8 @@ import Testing
         let seen = await eventually(within: .seconds(5)) { await recorder.latest(victim.containerId)?.state == .exited }
         let took = ContinuousClock.now - killedAt
         #expect(seen)
-        #expect(took < .seconds(1), "reported after \(took)")
+        // The event stream, not the 10 s periodic reconciliation, reported it (loose for loaded machines).
+        #expect(took < .seconds(5), "reported after \(took)")
         let observation = await recorder.latest(victim.containerId)
         #expect(observation?.exitCode == 137)
         #expect(observation?.finishedAt != nil)

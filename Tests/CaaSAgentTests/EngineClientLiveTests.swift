@@ -52,8 +52,8 @@ import Testing
         #expect(details.config.labels?["caas.container"] == "ctr_logs")
 
         let started = ContinuousClock.now
-        try await client.stopContainer(id, timeoutSeconds: 5)
-        #expect(ContinuousClock.now - started < .seconds(3), "SIGTERM reaches the process through Init")
+        try await client.stopContainer(id, timeoutSeconds: 30)
+        #expect(ContinuousClock.now - started < .seconds(20), "SIGTERM reaches the process through Init (no kill after 30 s)")
         try await client.stopContainer(id, timeoutSeconds: 5)  // already stopped: not an error
         try await client.removeContainer(id)
         await #expect(throws: EngineError.notFound("No such container: \(id)")) { try await client.inspectContainer(id) }

@@ -405,7 +405,8 @@ struct ServerLiveTests {
         await entered.wait()
         let start = ContinuousClock.now
         await server.shutdown(gracePeriod: .milliseconds(200))
-        #expect(ContinuousClock.now - start < .seconds(5))
+        // Far below the handler's 30 s: the deadline cut it off (loose for loaded machines).
+        #expect(ContinuousClock.now - start < .seconds(20))
         #expect(try await client.readToEnd().isEmpty)
     }
 }

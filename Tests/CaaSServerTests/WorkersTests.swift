@@ -28,6 +28,10 @@ import Testing
             return rows.count == 2 && rows.allSatisfy { $0.observed == "running" && $0.desired == "running" }
         }, "scaled down to two; removed rows are gone once the agent confirmed")
         #expect(await h.agent.runningIDs().count == 2, "the agent runs exactly two")
+        let allocated: Int = try await h.api.raw {
+            try $0.query("SELECT sum(allocated_containers)::int8 AS n FROM nodes WHERE cluster_id = $1", [h.clusterID])[0].decode("n")
+        }
+        #expect(allocated == 2, "node usage follows placements and removals")
         let types = try await h.eventTypes()
         #expect(types.filter { $0 == "container.placed" }.count == 5)
         #expect(types.filter { $0 == "container.removing" }.count == 3)
@@ -194,7 +198,11 @@ import Testing
         let failover = Date().timeIntervalSince(started)
         #expect(failover < 3, "failover took \(failover)s")
         for app in apps {
-            #expect(try await h.eventually(10) { try await h.running(app: app).count == 3 })
+            let converged = try await h.eventually(10) { try await h.running(app: app).count == 3 }
+            let rows = try await h.containers(app: app)
+            let reconciles = try await h.jobs(kind: "reconcile")
+            let pushes = try await h.jobs(kind: "push")
+            #expect(converged, "\(rows); jobs \(reconciles) \(pushes)")
             #expect(try await h.containers(app: app).count == 3, "nothing placed twice")
         }
         // The new leader's node monitor works: a silent node goes down.
@@ -295,4 +303,57 @@ import Testing
 actor ClaimLatch {
     private(set) var isOpen = false
     func open() { isOpen = true }
+}
+
+extension WorkersTests {
+    @Test func unplacedContainersAreExplainedAndPlacedWhenANodeThatFitsArrives() async throws {
+        let h = try await WorkersHarness.make("wk_unplaced")
+        defer { Task { await h.shutdown() } }
+        h.startReplica()
+        let (app, services) = try await h.deploy("gpu", compose: """
+            services:
+              trainer:
+                image: busybox:1
+                deploy:
+                  replicas: 2
+                  placement:
+                    constraints: ["node.labels.gpu == yes"]
+            """)
+        let trainer = try #require(services["trainer"])
+        #expect(try await h.eventually {
+            let text: String? = try await h.api.raw { try $0.query("SELECT unplaced FROM services WHERE id = $1", [trainer])[0].decode("unplaced") }
+            return text?.contains("2 unplaced") == true
+        }, "the explanation is on the service")
+        #expect(try await h.eventTypes(objectID: trainer).contains("service.unplaced"))
+        #expect(try await h.containers(app: app).isEmpty, "nothing pretends to run")
+        let node = try await h.api.createNode(h.adminToken, cluster: h.clusterID, name: "gpu1", labels: #"{"gpu":"yes"}"#)
+        let nodeID = try #require(node["id"]?.stringValue, "\(node.text)")
+        await h.agent.setNodes(h.nodeIDs + [nodeID])
+        #expect(try await h.eventually(10) { try await h.running(app: app).count == 2 }, "placed once a node fits")
+        #expect(try await h.running(app: app).allSatisfy { $0.node == nodeID })
+    }
+}
+
+extension WorkersTests {
+    @Test func agentEndpointsRefuseStrangersAndOtherClustersAndServeTheDesiredState() async throws {
+        let h = try await WorkersHarness.make("wk_agent_api")
+        defer { Task { await h.shutdown() } }
+        let stranger = await h.endpoints.respond(method: "POST", path: "/v1/agent/heartbeats", body: [], credentials: AgentCredentials(bearer: "nope"))
+        #expect(stranger.status == 401)
+        let beat = Heartbeat(clusterId: "clu_00000000000000000000", agentVersion: "t", appliedGeneration: 0, sentAt: Date(), nodes: [])
+        let other = await h.endpoints.respond(method: "POST", path: "/v1/agent/heartbeats",
+                                              body: Array(try AgentWire.encoder().encode(beat)), credentials: AgentCredentials(bearer: "agent-secret"))
+        #expect(other.status == 403, "an agent speaks only for its own cluster")
+        let bad = await h.endpoints.respond(method: "POST", path: "/v1/agent/reports", body: Array("{".utf8), credentials: AgentCredentials(bearer: "agent-secret"))
+        #expect(bad.status == 400)
+        h.startReplica()
+        let (app, _) = try await h.deploy("api", compose: WorkerCompose.web(replicas: 2))
+        #expect(try await h.eventually { try await h.running(app: app).count == 2 })
+        let state = await h.endpoints.respond(method: "GET", path: "/v1/agent/desired-state", body: [], credentials: AgentCredentials(bearer: "agent-secret"))
+        #expect(state.status == 200)
+        let decoded = try AgentWire.decoder().decode(DesiredClusterState.self, from: Data(state.body))
+        #expect(decoded.clusterId == h.clusterID && decoded.nodes.flatMap(\.containers).count == 2)
+        let pushes = await h.agent.pushes
+        #expect(pushes.last?.generation == decoded.generation, "the resync matches the last push")
+    }
 }

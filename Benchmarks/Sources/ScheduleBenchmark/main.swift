@@ -69,7 +69,7 @@ func fail(_ message: String) -> Never {
 let options = Options(Array(CommandLine.arguments.dropFirst()))
 LoggingSystem.bootstrap { label in
     var handler = StreamLogHandler.standardError(label: label)
-    handler.logLevel = .warning
+    handler.logLevel = ProcessInfo.processInfo.environment["CAAS_BENCH_DEBUG"] != nil ? .debug : .warning
     return handler
 }
 let logger = Logger(label: "bench")
@@ -198,4 +198,8 @@ print(String(format: "placements committed: %d in %.2f s = %.0f placements/s (go
 print(String(format: "pushed: all %d containers held by the agent after %.2f s (%d pushes) = %.0f containers/s end to end",
              total, pushSeconds, agent.state.pushes, Double(total) / pushSeconds))
 print("container.placed events: \(events); failed jobs: \(failed)")
+if let hold = ProcessInfo.processInfo.environment["CAAS_BENCH_HOLD"], let seconds = Double(hold) {
+    print("holding the database at \(url) for \(hold) s")
+    try await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
+}
 pool.shutdown()

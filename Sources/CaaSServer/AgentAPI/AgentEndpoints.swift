@@ -129,3 +129,35 @@ public struct StaticAgentAuthenticator: AgentAuthenticator {
         return cluster
     }
 }
+
+extension AgentEndpoints {
+    /// The agent routes as one dispatcher for whichever listener serves them (the mTLS one):
+    /// `POST /v1/agent/reports`, `POST /v1/agent/heartbeats`, `GET /v1/agent/desired-state`.
+    /// Answers a status and a JSON body (`{"error": …}` on failure).
+    public func respond(method: String, path: String, body: [UInt8], credentials: AgentCredentials) async -> (status: Int, body: [UInt8]) {
+        func json(_ object: [String: Any]) -> [UInt8] {
+            Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8))
+        }
+        do {
+            switch (method.uppercased(), path) {
+            case ("POST", "/v1/agent/reports"):
+                let outcome = try await receiveReport(body: body, credentials: credentials)
+                return (200, json(["transitions": outcome.transitions, "deleted": outcome.deleted, "unknown": outcome.unknown]))
+            case ("POST", "/v1/agent/heartbeats"):
+                let back = try await receiveHeartbeat(body: body, credentials: credentials)
+                return (200, json(["nodes_back": back.map(\.nodeID)]))
+            case ("GET", "/v1/agent/desired-state"):
+                return (200, try await desiredState(credentials: credentials))
+            case (_, "/v1/agent/reports"), (_, "/v1/agent/heartbeats"), (_, "/v1/agent/desired-state"):
+                return (405, json(["error": "method not allowed"]))
+            default:
+                return (404, json(["error": "no route \(path)"]))
+            }
+        } catch let error as AgentAPIError {
+            return (error.status, json(["error": error.description]))
+        } catch {
+            logger.error("agent request failed", metadata: ["path": .string(path), "error": "\(error)"])
+            return (500, json(["error": "internal error"]))
+        }
+    }
+}

@@ -60,8 +60,10 @@ public enum ServerRuntime {
             agentChannel = channel
             let plane = ControlPlane(store: store, settings: configuration.tenancy, resources: configuration.resources,
                                      dev: configuration.dev, additionalRoutes: channel.routes, logger: logger)
+            // The scheduler's workers: reconcile and push job loops (woken by LISTEN caas_jobs) and the
+            // singleton loops under an advisory lock; pushes go to each cluster's agent over mTLS.
             let workers = SchedulerWorkers(store: store, database: pool.configuration.connection, agents: channel.directory,
-                                           signal: signal, logger: logger)
+                                           settings: WorkerSettings.fromEnvironment(), signal: signal, logger: logger)
             background.append(Task { await workers.run() })
             // Tokens are shown once: write them out now, not when stdout's buffer fills.
             try await plane.bootstrap(print: { line in FileHandle.standardOutput.write(Data((line + "\n").utf8)) })

@@ -24,6 +24,7 @@ public struct PushHandler: JobHandler {
         guard let clusterID = job.record.payloadString("cluster_id") else {
             throw PermanentJobFailure("push job without cluster_id")
         }
+        let started = Date()
         guard let push = try await store.systemTransaction({ try $0.desiredState(clusterID: clusterID) }) else {
             return .finished // the cluster is gone
         }
@@ -39,6 +40,10 @@ public struct PushHandler: JobHandler {
             }
             try tx.complete(job)
         }
+        logger.debug("pushed", metadata: [
+            "cluster.id": .string(clusterID), "generation": "\(generation)", "ms": "\(Int(Date().timeIntervalSince(started) * 1000))",
+            "containers": "\(push.state.nodes.reduce(0) { $0 + $1.containers.count })",
+        ])
         if !ack.applied {
             logger.info("agent ignored a stale push", metadata: [
                 "cluster.id": .string(clusterID), "generation": "\(generation)", "applied": "\(ack.appliedGeneration)",

@@ -31,18 +31,23 @@ public struct ReconcileHandler: JobHandler {
         }
         var lastConflict: SchedulingConflict?
         for attempt in 1...max(1, maxConflictRetries) {
+            let t0 = Date()
             guard let snapshot = try await store.systemTransaction({ try $0.schedulingSnapshot(applicationID: appID) }) else {
                 // The application is gone: nothing to do.
                 return .finished
             }
             let now = Date()
             let plan = Planner.plan(snapshot.snapshot, now: now, options: options)
+            let t1 = Date()
             try await beforeApply?(job, plan)
             do {
                 let outcome = try await store.systemTransaction { try $0.apply(plan, to: snapshot, now: now, job: job) }
                 if outcome.clusterGeneration != nil || plan.nextReviewAt != nil { signal.signal() }
                 if !plan.isEmpty || !plan.unplaced.isEmpty {
                     logger.debug("plan applied", metadata: [
+                        "read_ms": "\(Int(now.timeIntervalSince(t0) * 1000))", "plan_ms": "\(Int(t1.timeIntervalSince(now) * 1000))",
+                        "apply_ms": "\(Int(Date().timeIntervalSince(t1) * 1000))",
+                        "steps": "\(outcome.timings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))",
                         "application.id": .string(appID), "created": "\(outcome.created.count)",
                         "removed_or_stopped": "\(outcome.removedOrStopped)", "lost": "\(outcome.lost)",
                         "unplaced": "\(plan.unplaced.reduce(0) { $0 + $1.count })", "attempt": "\(attempt)",

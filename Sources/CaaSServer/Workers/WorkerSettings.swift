@@ -41,6 +41,19 @@ public struct WorkerSettings: Sendable {
     }
 }
 
+extension WorkerSettings {
+    /// The defaults, with `CAAS_NODE_DOWN_AFTER` (seconds), `CAAS_JOB_LEASE` (seconds),
+    /// `CAAS_RECONCILE_CONCURRENCY` and `CAAS_ROLLOUT_TIMEOUT` (seconds) when set.
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> WorkerSettings {
+        var settings = WorkerSettings()
+        if let value = environment["CAAS_NODE_DOWN_AFTER"].flatMap(Double.init), value > 0 { settings.nodeDownAfter = value }
+        if let value = environment["CAAS_JOB_LEASE"].flatMap(Double.init), value > 0 { settings.jobLease = value }
+        if let value = environment["CAAS_RECONCILE_CONCURRENCY"].flatMap(Int.init), value > 0 { settings.reconcileConcurrency = value }
+        if let value = environment["CAAS_ROLLOUT_TIMEOUT"].flatMap(Double.init), value > 0 { settings.planner.rolloutTimeout = value }
+        return settings
+    }
+}
+
 extension TimeInterval {
     var nanoseconds: UInt64 { UInt64(Swift.max(0, self) * 1_000_000_000) }
 }

@@ -19,26 +19,29 @@ extension SystemTransaction {
         guard let cluster = try connection.query("""
             SELECT tenant_id, desired_generation, pushed_generation FROM clusters WHERE id = $1
             """, [clusterID]).first else { return nil }
+        // Specs once per (service, generation), not once per container row.
         var specs: [String: ServiceSpec] = [:]
-        func spec(_ key: String, _ text: String?) -> ServiceSpec? {
-            if let cached = specs[key] { return cached }
-            guard let text, let decoded = try? StoredJSON.decode(ServiceSpec.self, text) else { return nil }
-            specs[key] = decoded
-            return decoded
+        var names: [String: (app: String, appName: String, service: String)] = [:]
+        for row in try connection.query("""
+            SELECT s.id, s.name, s.application_id, a.name AS app_name, s.generation, s.spec::text AS spec,
+                   s.previous_generation, s.previous_spec::text AS previous_spec
+            FROM services s JOIN applications a ON a.id = s.application_id
+            WHERE a.cluster_id = $1 AND s.kind = 'container'
+            """, [clusterID]) {
+            let id: String = try row.decode("id")
+            names[id] = (try row.decode("application_id"), try row.decode("app_name"), try row.decode("name"))
+            let generation: Int64 = try row.decode("generation")
+            specs["\(id)#\(generation)"] = try? StoredJSON.decode(ServiceSpec.self, try row.decode("spec"))
+            if let previous: Int64 = try row.decode("previous_generation"), let text: String = try row.decode("previous_spec") {
+                specs["\(id)#\(previous)"] = try? StoredJSON.decode(ServiceSpec.self, text)
+            }
         }
         var byNode: [String: [DesiredContainer]] = [:]
         var nextDue: Date?
         let rows = try connection.query("""
-            SELECT c.id, c.tenant_id, c.application_id, a.name AS app_name, s.name AS service_name, c.slot::int8 AS slot,
-                   c.generation, c.node_id, c.desired_state, c.not_before, c.not_before > now() AS held,
-                   s.id AS service_id, s.generation AS service_generation, s.previous_generation,
-                   CASE WHEN c.generation = s.generation THEN s.spec::text
-                        WHEN c.generation = s.previous_generation THEN s.previous_spec::text
-                        ELSE s.spec::text END AS spec
-            FROM containers c
-            JOIN nodes n ON n.id = c.node_id
-            JOIN services s ON s.id = c.service_id
-            JOIN applications a ON a.id = c.application_id
+            SELECT c.id, c.tenant_id, c.service_id, c.slot::int8 AS slot, c.generation, c.node_id, c.desired_state,
+                   c.not_before, c.not_before > now() AS held
+            FROM containers c JOIN nodes n ON n.id = c.node_id
             WHERE n.cluster_id = $1 AND c.desired_state <> 'removed'
             ORDER BY c.node_id, c.id
             """, [clusterID])
@@ -50,12 +53,14 @@ extension SystemTransaction {
             }
             let generation: Int64 = try row.decode("generation")
             let serviceID: String = try row.decode("service_id")
-            guard let spec = spec("\(serviceID)#\(generation)", try row.decode("spec")) else { continue }
+            guard let name = names[serviceID] else { continue }
+            // A generation the service no longer knows runs on its current spec until replaced.
+            guard let spec = specs["\(serviceID)#\(generation)"] ?? specs.first(where: { $0.key.hasPrefix(serviceID + "#") })?.value else { continue }
             let nodeID: String = try row.decode("node_id")
             let id: String = try row.decode("id")
             byNode[nodeID, default: []].append(DesiredContainer(
-                containerId: id, tenantId: try row.decode("tenant_id"), appId: try row.decode("application_id"),
-                appName: try row.decode("app_name"), serviceName: try row.decode("service_name"), slot: try row.decode("slot"),
+                containerId: id, tenantId: try row.decode("tenant_id"), appId: name.app,
+                appName: name.appName, serviceName: name.service, slot: try row.decode("slot"),
                 generation: generation, image: spec.image, command: spec.command, entrypoint: spec.entrypoint,
                 environment: spec.environment, network: spec.desiredNetwork, ports: spec.desiredPorts,
                 volumes: spec.volumes.map { DesiredVolume(kind: $0.kind, source: $0.source, target: $0.target, readOnly: $0.readOnly) },

@@ -145,15 +145,18 @@ extension SystemTransaction {
         }
         let tenantID: String = try cluster.decode("tenant_id")
         let n = heartbeat.nodes
-        defer {
-            // The cluster row last (lock order: tenant row, then cluster row, as the API's writers).
-            _ = try? connection.execute("""
+        // The cluster row last (lock order: tenant row, then cluster row, as the API's writers).
+        func touchCluster() throws {
+            _ = try connection.execute("""
                 UPDATE clusters SET agent_status = 'connected', agent_seen_at = now(),
                        applied_generation = GREATEST(applied_generation, $2)
                 WHERE id = $1
                 """, [clusterID, heartbeat.appliedGeneration])
         }
-        guard !n.isEmpty else { return [] }
+        guard !n.isEmpty else {
+            try touchCluster()
+            return []
+        }
         let rows = try connection.query("""
             WITH u AS (SELECT * FROM unnest($2::text[], $3::bool[], $4::text[], $5::text[]) AS u(id, reachable, error, engine_version)),
             old AS (SELECT id, status FROM nodes WHERE cluster_id = $1)
@@ -178,10 +181,12 @@ extension SystemTransaction {
                        data: ["cluster_id": clusterID])
         }
         if !changes.isEmpty {
-            try reconcileClusters([clusterID])
+            // (The node trigger of migration 0003 queued the cluster's applications.) Push again:
+            // copies on the returning node that are no longer wanted must go.
             try JobSQL.enqueue(.push(clusterID: clusterID, tenantID: tenantID), on: connection)
             try events.append(tenantID: tenantID, on: connection)
         }
+        try touchCluster()
         return changes
     }
 
@@ -206,7 +211,7 @@ extension SystemTransaction {
                 "node \(change.name) is down: no heartbeat for \(String(format: "%g", seconds))s; its containers are lost",
                 data: ["cluster_id": change.clusterID])
         }
-        try reconcileClusters(Array(Set(changes.map(\.clusterID))).sorted())
+        // (The node trigger of migration 0003 queued every application of their clusters.)
         for tenant in byTenant.keys.sorted() { try byTenant[tenant]!.append(tenantID: tenant, on: connection) }
         return changes
     }

@@ -21,6 +21,8 @@ public struct ApplyOutcome: Sendable, Equatable {
     public var clusterGeneration: Int64?
     public var applicationDeleted = false
     public var deploymentStatus: String?
+    /// Milliseconds per step (diagnostics).
+    public var timings: [String: Int] = [:]
 }
 
 extension SystemTransaction {
@@ -53,9 +55,17 @@ struct PlanApplier {
 
     var appID: String { snap.applicationID }
 
+    mutating func mark(_ step: String, _ since: inout Date) {
+        let now = Date()
+        outcome.timings[step] = Int(now.timeIntervalSince(since) * 1000)
+        since = now
+    }
+
     mutating func run() throws -> ApplyOutcome {
+        var t = Date()
         guard try checkApplication() else { return outcome }
         try checkVersions()
+        mark("check", &t)
         let changesContainers = !(plan.placements.isEmpty && plan.stops.isEmpty && plan.removals.isEmpty
             && plan.lost.isEmpty && plan.restarts.isEmpty)
         // Removals written outside a plan (application delete, services dropped by an update)
@@ -63,13 +73,17 @@ struct PlanApplier {
         let awaitingRemoval = snap.snapshot.containers.contains { $0.desired == .removed }
         if changesContainers {
             try lockClusterAndCheckNodes()
+            mark("lock", &t)
             let newIDs = try insertContainers()
+            mark("insert", &t)
             try updateContainers(newIDs: newIDs)
+            mark("update", &t)
         }
         if changesContainers || awaitingRemoval { try deleteUnconfirmable() }
         try recordUnplaced()
         try persistRollouts()
         try mirrorDeployment()
+        mark("deployment", &t)
         if let review = plan.nextReviewAt {
             try JobSQL.enqueue(.reconcile(applicationID: appID, tenantID: snap.tenantID, runAfter: review), on: connection)
         }
@@ -81,6 +95,7 @@ struct PlanApplier {
         // Lock order, shared with the API's writers: the tenant row (events) before the cluster row.
         outcome.events = events.entries.count
         try events.append(tenantID: snap.tenantID, on: connection)
+        mark("events", &t)
         if changesContainers || awaitingRemoval {
             let generation: Int64 = try connection.query("""
                 UPDATE clusters SET desired_generation = desired_generation + 1 WHERE id = $1 RETURNING desired_generation
@@ -89,6 +104,7 @@ struct PlanApplier {
             try JobSQL.enqueue(.push(clusterID: snap.clusterID, tenantID: snap.tenantID,
                                      runAfter: now.addingTimeInterval(NewJob.pushCoalescing)), on: connection)
         }
+        mark("generation", &t)
         return outcome
     }
 
@@ -143,13 +159,22 @@ struct PlanApplier {
         if let row = notReady.first {
             throw SchedulingConflict(reason: "node \(try row.decode("id", as: String.self)) is \(try row.decode("status", as: String.self))")
         }
-        let fresh = try SnapshotLoader.usage(clusterID: snap.clusterID, excludingApplication: appID, nodeIDs: targets, on: connection)
+        let fresh = try SnapshotLoader.nodeTotals(clusterID: snap.clusterID, nodeIDs: targets, on: connection)
         for node in targets {
             let before = snap.otherUsage[node] ?? NodeUsage()
-            let after = fresh[node] ?? NodeUsage()
+            // The version checks passed: this application's own share is what the snapshot read.
+            let after = (fresh[node] ?? NodeUsage()).subtracting(snap.ownUsage[node] ?? NodeUsage())
             let need = demand[node]!
-            if (need.cpus > 0 && after.cpus > before.cpus + 1e-9) || (need.memoryBytes > 0 && after.memoryBytes > before.memoryBytes) {
-                throw SchedulingConflict(reason: "node \(node) took other containers' reservations meanwhile")
+            // Others grew on this node: still fine if everything fits, counting all of this
+            // application's holdings (conservative: some of them are released by this plan).
+            let grew = (need.cpus > 0 && after.cpus > before.cpus + 1e-9) || (need.memoryBytes > 0 && after.memoryBytes > before.memoryBytes)
+            if grew, let capacity = snap.snapshot.nodes.first(where: { $0.id == node })?.capacity {
+                let own = snap.ownUsage[node] ?? NodeUsage()
+                let cpus = after.cpus + own.cpus + need.cpus
+                let memory = after.memoryBytes + own.memoryBytes + need.memoryBytes
+                if cpus > capacity.cpus + 1e-9 || memory > capacity.memoryBytes {
+                    throw SchedulingConflict(reason: "node \(node) no longer has room: other containers took its reservations meanwhile")
+                }
             }
             let taken = Set(after.hostPorts.subtracting(before.hostPorts).map(\.description))
             if !taken.isDisjoint(with: need.hostPorts) {

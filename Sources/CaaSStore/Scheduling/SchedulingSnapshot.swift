@@ -19,6 +19,8 @@ public struct SchedulingSnapshot: Sendable {
     var containerVersions: [String: Int64]
     /// What other applications held on each node when read (checked again for target nodes).
     var otherUsage: [String: NodeUsage]
+    /// What this application's own containers hold on each node (part of the node totals).
+    var ownUsage: [String: NodeUsage]
     var serviceNames: [String: String]
     var containerObserved: [String: ObservedContainerState]
 
@@ -82,20 +84,6 @@ enum SnapshotLoader {
         let clusterID: String = try app.decode("cluster_id")
         let deleting = try app.decode("status", as: String.self) == "deleting"
 
-        let otherUsage = try usage(clusterID: clusterID, excludingApplication: applicationID, nodeIDs: nil, on: connection)
-        var nodes: [NodeSnapshot] = []
-        for row in try connection.query("""
-            SELECT id, name, labels::text AS labels, status, capacity_cpus, capacity_memory FROM nodes WHERE cluster_id = $1 ORDER BY id
-            """, [clusterID]) {
-            let id: String = try row.decode("id")
-            let labels = (try? StoredJSON.decode([String: String].self, try row.decode("labels", as: String.self))) ?? [:]
-            nodes.append(NodeSnapshot(
-                id: id, name: try row.decode("name"), labels: labels,
-                status: NodeStatus(rawValue: try row.decode("status", as: String.self)) ?? .down,
-                capacity: NodeCapacity(cpus: try row.decode("capacity_cpus"), memoryBytes: try row.decode("capacity_memory")),
-                otherUsage: otherUsage[id] ?? NodeUsage()))
-        }
-
         var services: [ServiceSnapshot] = []
         var serviceVersions: [String: Int64] = [:]
         var serviceNames: [String: String] = [:]
@@ -125,16 +113,30 @@ enum SnapshotLoader {
         var containers: [ContainerSnapshot] = []
         var containerVersions: [String: Int64] = [:]
         var observedStates: [String: ObservedContainerState] = [:]
+        var ownUsage: [String: NodeUsage] = [:]
         for row in try connection.query("""
             SELECT id, service_id, slot::int8 AS slot, node_id, generation, desired_state, observed_state, health,
                    restart_count::int8 AS restart_count, exit_code::int8 AS exit_code,
-                   COALESCE(last_exit_at, finished_at) AS last_exit_at, created_at, started_at, healthy_since, replaced_by, version
+                   COALESCE(last_exit_at, finished_at) AS last_exit_at, created_at, started_at, healthy_since, replaced_by, version,
+                   reserved_cpus, reserved_memory, array_to_string(host_ports, ',') AS host_ports,
+                   (node_id IS NOT NULL AND desired_state = 'running' AND replaced_by IS NULL
+                    AND observed_state NOT IN ('exited', 'failed', 'lost', 'removed')) AS holds
             FROM containers WHERE application_id = $1 ORDER BY id
             """, [applicationID]) {
             let id: String = try row.decode("id")
             let observed = ObservedContainerState(rawValue: try row.decode("observed_state", as: String.self)) ?? .pending
             containerVersions[id] = try row.decode("version")
             observedStates[id] = observed
+            if try row.decode("holds", as: Bool.self), let node: String = try row.decode("node_id") {
+                var usage = ownUsage[node] ?? NodeUsage()
+                usage.cpus += try row.decode("reserved_cpus", as: Double.self)
+                usage.memoryBytes += try row.decode("reserved_memory", as: Int64.self)
+                usage.containerCount += 1
+                for port in (try row.decode("host_ports", as: String.self)).split(separator: ",") {
+                    if let hostPort = HostPort(text: String(port)) { usage.hostPorts.insert(hostPort) }
+                }
+                ownUsage[node] = usage
+            }
             containers.append(ContainerSnapshot(
                 id: id, serviceID: try row.decode("service_id"), slot: try row.decode("slot"), nodeID: try row.decode("node_id"),
                 generation: Int(try row.decode("generation", as: Int64.self)),
@@ -147,34 +149,61 @@ enum SnapshotLoader {
                 replacedBy: try row.decode("replaced_by")))
         }
 
+        let totals = try nodeTotals(clusterID: clusterID, nodeIDs: nil, on: connection)
+        var otherUsage: [String: NodeUsage] = [:]
+        for (node, total) in totals { otherUsage[node] = total.subtracting(ownUsage[node] ?? NodeUsage()) }
+        var nodes: [NodeSnapshot] = []
+        for row in try connection.query("""
+            SELECT id, name, labels::text AS labels, status, capacity_cpus, capacity_memory FROM nodes WHERE cluster_id = $1 ORDER BY id
+            """, [clusterID]) {
+            let id: String = try row.decode("id")
+            let labels = (try? StoredJSON.decode([String: String].self, try row.decode("labels", as: String.self))) ?? [:]
+            nodes.append(NodeSnapshot(
+                id: id, name: try row.decode("name"), labels: labels,
+                status: NodeStatus(rawValue: try row.decode("status", as: String.self)) ?? .down,
+                capacity: NodeCapacity(cpus: try row.decode("capacity_cpus"), memoryBytes: try row.decode("capacity_memory")),
+                otherUsage: otherUsage[id] ?? NodeUsage()))
+        }
+
         return SchedulingSnapshot(
             tenantID: tenantID, applicationID: applicationID, applicationName: try app.decode("name"), clusterID: clusterID,
             deleting: deleting, generation: try app.decode("generation"),
             snapshot: ClusterSnapshot(nodes: nodes, services: services, containers: containers),
-            serviceVersions: serviceVersions, containerVersions: containerVersions, otherUsage: otherUsage,
+            serviceVersions: serviceVersions, containerVersions: containerVersions, otherUsage: otherUsage, ownUsage: ownUsage,
             serviceNames: serviceNames, containerObserved: observedStates)
     }
 
-    /// What containers of other applications hold on the cluster's nodes (or just `nodeIDs`).
-    static func usage(clusterID: String, excludingApplication applicationID: String, nodeIDs: [String]?,
-                      on connection: PostgresConnection) throws -> [String: NodeUsage] {
+    /// What every container holds on the cluster's nodes (or just `nodeIDs`): the totals the
+    /// usage trigger keeps on the node rows, and the published host ports.
+    static func nodeTotals(clusterID: String, nodeIDs: [String]?, on connection: PostgresConnection) throws -> [String: NodeUsage] {
         var usage: [String: NodeUsage] = [:]
-        let filter = """
+        for row in try connection.query("""
+            SELECT id, allocated_cpus, allocated_memory, allocated_containers::int8 AS n FROM nodes
+            WHERE cluster_id = $1 AND ($2::text[] IS NULL OR id = ANY($2::text[]))
+            """, [clusterID, nodeIDs]) {
+            usage[try row.decode("id")] = NodeUsage(cpus: try row.decode("allocated_cpus"), memoryBytes: try row.decode("allocated_memory"),
+                                                    containerCount: try row.decode("n"))
+        }
+        for row in try connection.query("""
+            SELECT c.node_id, string_agg(array_to_string(c.host_ports, ','), ',') AS ports
             FROM containers c JOIN nodes n ON n.id = c.node_id
-            WHERE n.cluster_id = $1 AND c.application_id <> $2 AND ($3::text[] IS NULL OR c.node_id = ANY($3::text[]))
+            WHERE n.cluster_id = $1 AND c.host_ports <> '{}' AND ($2::text[] IS NULL OR c.node_id = ANY($2::text[]))
               AND c.desired_state = 'running' AND c.observed_state NOT IN ('exited', 'failed', 'lost', 'removed')
               AND c.replaced_by IS NULL
-            """
-        for row in try connection.query("""
-            SELECT c.node_id, sum(c.reserved_cpus)::float8 AS cpus, sum(c.reserved_memory)::int8 AS memory, count(*)::int8 AS n,
-                   string_agg(array_to_string(c.host_ports, ','), ',') FILTER (WHERE c.host_ports <> '{}') AS ports
-            \(filter) GROUP BY c.node_id
-            """, [clusterID, applicationID, nodeIDs]) {
+            GROUP BY c.node_id
+            """, [clusterID, nodeIDs]) {
+            let node: String = try row.decode("node_id")
             let ports = (try row.decode("ports", as: String?.self) ?? "").split(separator: ",").compactMap { HostPort(text: String($0)) }
-            usage[try row.decode("node_id")] = NodeUsage(
-                cpus: try row.decode("cpus"), memoryBytes: try row.decode("memory"), hostPorts: Set(ports),
-                containerCount: try row.decode("n"))
+            usage[node, default: NodeUsage()].hostPorts.formUnion(ports)
         }
         return usage
+    }
+}
+
+extension NodeUsage {
+    /// These totals without `part` (never below zero).
+    func subtracting(_ part: NodeUsage) -> NodeUsage {
+        NodeUsage(cpus: max(0, cpus - part.cpus), memoryBytes: max(0, memoryBytes - part.memoryBytes),
+                  hostPorts: hostPorts.subtracting(part.hostPorts), containerCount: max(0, containerCount - part.containerCount))
     }
 }
