@@ -54,6 +54,11 @@ struct AgentBenchmarks {
                 let onLost = await EndToEndTests.running([lost], cluster: clusterID).count
                 let lossStart = ContinuousClock.now
                 lost.stop()
+                let nodeA = runtime.nodes[0].nodeId
+                let down = try await eventually(.seconds(30)) {
+                    try await cp.call(.get, "/v1/nodes/\(nodeA)", token: tenant.admin)["status"] as? String == "down"
+                }
+                print("bench: engine loss → node down in \(ContinuousClock.now - lossStart) (\(down))")
                 let replaced = await eventually(.seconds(30)) { await EndToEndTests.running([engines[1]], cluster: clusterID).count == 10 }
                 #expect(replaced)
                 print("bench: engine loss → \(onLost) replacements running in \(ContinuousClock.now - lossStart)")
