@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "CaaSClient", targets: ["CaaSClient"]),
         .executable(name: "caas-server", targets: ["caas-server"]),
         .executable(name: "caasctl", targets: ["caasctl"]),
+        .executable(name: "caas-agent", targets: ["caas-agent"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
@@ -48,7 +49,8 @@ let package = Package(
         .target(name: "CaaSServer", dependencies: ["CaaSHTTP", "CaaSPostgres", "CaaSStore", "CaaSCrypto", "CaaSModel", "CaaSCompose", "CaaSPlanner", logging]),
 
         // The cluster agent: engine client, executor, observation, probes.
-        .target(name: "CaaSAgent", dependencies: ["CaaSHTTP", "CaaSModel"]),
+        .target(name: "CaaSAgent", dependencies: ["CaaSHTTP", "CaaSModel", "CaaSCrypto", logging]),
+        .executableTarget(name: "caas-agent", dependencies: ["CaaSAgent", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // The typed client of the public API, and what caasctl shows of it (tables, problems,
         // progress, contexts).
@@ -68,13 +70,15 @@ let package = Package(
         .testTarget(name: "CaaSComposeTests", dependencies: ["CaaSCompose"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CaaSPlannerTests", dependencies: ["CaaSPlanner"]),
         .target(name: "CaaSEngineSupport", dependencies: ["CaaSAgent"], path: "Tests/CaaSEngineSupport"),
-        .testTarget(name: "CaaSAgentTests", dependencies: ["CaaSAgent", "CaaSModel", "CaaSEngineSupport"]),
+        .testTarget(name: "CaaSAgentTests", dependencies: ["CaaSAgent", "CaaSModel", "CaaSEngineSupport", "CaaSCrypto"]),
         .testTarget(name: "CaaSCryptoTests", dependencies: ["CaaSCrypto"]),
         .testTarget(name: "CaaSStoreTests", dependencies: ["CaaSStore", "CaaSTestSupport"]),
-        .testTarget(name: "CaaSServerTests", dependencies: ["CaaSServer", "CaaSTestSupport", .product(name: "Yams", package: "Yams")]),
+        .testTarget(name: "CaaSServerTests", dependencies: ["CaaSServer", "CaaSTestSupport", "CaaSAgent", "CaaSCrypto", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "CaaSClientTests", dependencies: ["CaaSClient", "CaaSHTTP"]),
         // Runs the built caasctl binary as a process against the control plane served over HTTP
         // on loopback, with a real PostgreSQL.
         .testTarget(name: "caasctlTests", dependencies: ["CaaSClient", "CaaSServer", "CaaSStore", "CaaSHTTP", "CaaSPostgres", "CaaSTestSupport", logging]),
+        // End to end: the control plane in-process, a joined agent, real dockerd engines, real PostgreSQL.
+        .testTarget(name: "CaaSEndToEndTests", dependencies: ["CaaSServer", "CaaSAgent", "CaaSTestSupport", "CaaSEngineSupport", "CaaSCrypto"]),
     ]
 )

@@ -35,4 +35,8 @@ static inline long caas_SSL_CTX_set_standard_options(SSL_CTX *ctx, int serverPre
     if (serverPreference) options |= SSL_OP_CIPHER_SERVER_PREFERENCE;
     return (long)SSL_CTX_set_options(ctx, options);
 }
+/* Certificate authority (CaaSCrypto/CertificateAuthority): X509 stacks are typed through macros. */
+static inline STACK_OF(X509) *caas_sk_X509_new_null(void) { return sk_X509_new_null(); }
+static inline int caas_sk_X509_push(STACK_OF(X509) *stack, X509 *x509) { return sk_X509_push(stack, x509); }
+static inline void caas_sk_X509_free(STACK_OF(X509) *stack) { sk_X509_free(stack); }
 #endif

@@ -29,7 +29,9 @@ import Yams
         }
     }
 
-    static let plane = ControlPlane(store: Store(source: NoDatabase()), settings: TenancySettings(), logger: Logger(label: "test"))
+    // With the agent channel's routes, as caas-server wires them.
+    static let plane = ControlPlane(store: Store(source: NoDatabase()), settings: TenancySettings(),
+                                    additionalRoutes: AgentChannelRoutes.all(nil), logger: Logger(label: "test"))
 
     /// The routes the CaaSHTTP router serves (without the OPTIONS preflight entries).
     static func served() -> Set<Operation> {

@@ -26,7 +26,9 @@ public final class ControlPlane: Sendable {
     /// Routes caas-server serves itself, outside this pipeline (openapi.yaml lists them too).
     public static let externalRoutes: [(method: String, path: String)] = HealthRoutes.paths.map { ("GET", $0) }
 
-    public init(store: Store, settings: TenancySettings, resources: ResourceSettings = ResourceSettings(), dev: Bool = false, logger: Logger) {
+    /// `additionalRoutes`: routes of services wired in by `caas-server` (the agent channel's).
+    public init(store: Store, settings: TenancySettings, resources: ResourceSettings = ResourceSettings(), dev: Bool = false,
+                additionalRoutes: [APIRoute] = [], logger: Logger) {
         self.store = store
         self.resources = resources
         if let key = resources.secretsKey {
@@ -44,7 +46,7 @@ public final class ControlPlane: Sendable {
             store: store,
             failures: RateLimiter(ratePerSecond: settings.authFailurePerSecond, burst: settings.authFailureBurst),
             logger: logger)
-        self.routes = TenantRoutes.all + TokenRoutes.all + AuditRoutes.all + EventRoutes.all + ResourceRoutes.all + SchedulerRoutes.all
+        self.routes = TenantRoutes.all + TokenRoutes.all + AuditRoutes.all + EventRoutes.all + ResourceRoutes.all + SchedulerRoutes.all + additionalRoutes
     }
 
     /// The server's entry point: the store on `pool` (transactions run as `caas_app`), the

@@ -1,3 +1,4 @@
+import CaaSHTTP
 import CaaSModel
 import CaaSStore
 import Foundation
@@ -15,10 +16,13 @@ public protocol AgentAuthenticator: Sendable {
 public struct AgentCredentials: Sendable, Equatable {
     public var certificateSubject: String?
     public var bearer: String?
+    /// The verified client certificate of an mTLS connection (serial, names, validity).
+    public var certificate: PeerCertificate?
 
-    public init(certificateSubject: String? = nil, bearer: String? = nil) {
+    public init(certificateSubject: String? = nil, bearer: String? = nil, certificate: PeerCertificate? = nil) {
         self.certificateSubject = certificateSubject
         self.bearer = bearer
+        self.certificate = certificate
     }
 }
 

@@ -1,5 +1,6 @@
 import CaaSHTTP
 import CaaSPostgres
+import CaaSStore
 import Foundation
 import Logging
 
@@ -28,6 +29,7 @@ public enum ServerRuntime {
         let pool = database.makePool(logger: logger)
         let listener = database.makeListener()
         var background: [Task<Void, Never>] = []
+        var agentChannel: AgentChannelService?
         defer {
             for task in background { task.cancel() }
         }
@@ -46,7 +48,23 @@ public enum ServerRuntime {
                 }
                 configuration.resources.secretsKey = try SecretsKeyFile.loadOrCreate(dataDirectory: configuration.dataDirectory)
             }
-            let plane = ControlPlane(configuration: configuration, pool: pool, logger: logger)
+            // The agent channel (CAs, mTLS listener for agents, push directory) and the scheduler's
+            // workers, woken by LISTEN/NOTIFY on the jobs channel.
+            let store = Store(source: pool, logger: logger)
+            let signal = PostgresJobSignal(listener: listener)
+            try await signal.start()
+            let agentSettings = try AgentChannelSettings.resolve(environment: ProcessInfo.processInfo.environment)
+            let channel = try await AgentChannelService.start(store: store, secretsKey: configuration.resources.secretsKey ?? [],
+                                                              settings: agentSettings, signal: signal,
+                                                              quotas: configuration.tenancy.quotaDefaults, logger: logger)
+            agentChannel = channel
+            let plane = ControlPlane(store: store, settings: configuration.tenancy, resources: configuration.resources,
+                                     dev: configuration.dev, additionalRoutes: channel.routes, logger: logger)
+            // The scheduler's workers: reconcile and push job loops (woken by LISTEN caas_jobs) and the
+            // singleton loops under an advisory lock; pushes go to each cluster's agent over mTLS.
+            let workers = SchedulerWorkers(store: store, database: pool.configuration.connection, agents: channel.directory,
+                                           settings: WorkerSettings.fromEnvironment(), signal: signal, logger: logger)
+            background.append(Task { await workers.run() })
             // Tokens are shown once: write them out now, not when stdout's buffer fills.
             try await plane.bootstrap(print: { line in FileHandle.standardOutput.write(Data((line + "\n").utf8)) })
 
@@ -64,14 +82,6 @@ public enum ServerRuntime {
                 "database": .string(database.embedded == nil ? "external" : "embedded"),
             ])
             background.append(Task { await plane.run() })
-            // The scheduler's workers: reconcile and push job loops (woken by LISTEN caas_jobs) and the
-            // singleton loops under an advisory lock. Agent channels come with agent joining (mTLS);
-            // until a cluster has one, its pushes wait and retry with backoff.
-            let jobSignal = PostgresJobSignal(listener: listener)
-            try await jobSignal.start()
-            let workers = SchedulerWorkers(store: plane.store, database: pool.configuration.connection, agents: StaticAgentDirectory(),
-                                           settings: WorkerSettings.fromEnvironment(), signal: jobSignal, logger: logger)
-            background.append(Task { await workers.run() })
             background.append(Task {
                 do { try await plane.listenForEvents(listener) } catch {
                     logger.error("event listener stopped", metadata: ["error": "\(error)"])
@@ -82,9 +92,11 @@ public enum ServerRuntime {
             signals.cancel()
             logger.info("caas-server stopping")
         } catch {
+            await agentChannel?.shutdown()
             await stop(background: background, listener: listener, pool: pool, database: database, logger: logger)
             throw error
         }
+        await agentChannel?.shutdown()
         await stop(background: background, listener: listener, pool: pool, database: database, logger: logger)
         background = []
     }
