@@ -168,10 +168,7 @@ ALTER TABLE clusters
     ADD COLUMN pushed_generation   bigint NOT NULL DEFAULT 0,
     ADD COLUMN applied_generation  bigint NOT NULL DEFAULT 0,
     ADD COLUMN last_report_sequence bigint NOT NULL DEFAULT 0,
-    ADD COLUMN pushed_at           timestamptz,
-    -- How long the last push took (its reading and sending): pushes of a big cluster are spaced
-    -- by twice that, so a stream of changes is pushed in batches instead of once per change.
-    ADD COLUMN last_push_ms        integer NOT NULL DEFAULT 0;
+    ADD COLUMN pushed_at           timestamptz;
 
 -- Services: the previous generation (the rollback target), the persisted rollout, why slots
 -- are unplaced, and the autoscaler's last change.
