@@ -357,3 +357,23 @@ extension WorkersTests {
         #expect(pushes.last?.generation == decoded.generation, "the resync matches the last push")
     }
 }
+
+extension WorkersTests {
+    @Test func drainingANodeMovesItsContainersStartFirst() async throws {
+        let h = try await WorkersHarness.make("wk_drain")
+        defer { Task { await h.shutdown() } }
+        h.startReplica()
+        let (app, _) = try await h.deploy("api", compose: WorkerCompose.web(replicas: 3))
+        #expect(try await h.eventually { try await h.running(app: app).count == 3 })
+        let drained = h.nodeIDs[0]
+        let moving = try #require(try await h.running(app: app).first { $0.node == drained })
+        let reply = try await h.api.call("POST", "/v1/nodes/\(drained)/drain", token: h.operatorToken)
+        #expect([200, 202].contains(reply.status), "\(reply.text)")
+        #expect(try await h.eventually(10) {
+            let running = try await h.running(app: app)
+            return running.count == 3 && !running.contains { $0.node == drained }
+        }, "moved off the draining node")
+        #expect(try await h.eventually { await !h.agent.runningIDs(on: drained).contains(moving.id) }, "the old copy is removed once the new one runs")
+        #expect(try await h.eventTypes(objectID: moving.id).contains("container.replaced"))
+    }
+}

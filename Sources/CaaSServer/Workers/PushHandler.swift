@@ -24,6 +24,13 @@ public struct PushHandler: JobHandler {
         guard let clusterID = job.record.payloadString("cluster_id") else {
             throw PermanentJobFailure("push job without cluster_id")
         }
+        // A big cluster under a stream of changes is pushed in batches: pushes are spaced by twice
+        // the last one's duration (a queued push absorbs the changes meanwhile).
+        let spacing = try await store.systemTransaction { try $0.pushSpacing(clusterID: clusterID) }
+        if spacing > 0.001 {
+            try await store.systemTransaction { tx in _ = try tx.reschedule(job, after: spacing) }
+            return .completed
+        }
         let started = Date()
         guard let push = try await store.systemTransaction({ try $0.desiredState(clusterID: clusterID) }) else {
             return .finished // the cluster is gone
@@ -33,7 +40,8 @@ public struct PushHandler: JobHandler {
         let generation = push.state.generation
         try await store.systemTransaction { tx in
             try tx.fence(job)
-            if ack.applied { try tx.recordPush(clusterID: clusterID, generation: generation) }
+            let milliseconds = Int(Date().timeIntervalSince(started) * 1000)
+            if ack.applied { try tx.recordPush(clusterID: clusterID, generation: generation, milliseconds: milliseconds) }
             if let due = push.nextDueAt {
                 // Restart backoffs: push again when the next held container becomes due.
                 try tx.enqueue(.push(clusterID: clusterID, tenantID: push.tenantID, runAfter: due))

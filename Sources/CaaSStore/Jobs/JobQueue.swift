@@ -152,6 +152,31 @@ enum JobSQL {
         return .queued
     }
 
+    /// Puts a claimed job back in the queue for `at` without counting the attempt (it did not run);
+    /// folded into an equal queued job when there is one. Returns the job's new state.
+    static func reschedule(_ job: ClaimedJob, after seconds: TimeInterval, on connection: PostgresConnection) throws -> JobState {
+        try fence(job, on: connection)
+        if let key = job.record.dedupeKey {
+            let merged = try connection.execute("""
+                UPDATE jobs SET run_after = LEAST(run_after, now() + make_interval(secs => $2)), updated_at = now()
+                WHERE dedupe_key = $1 AND state = 'queued'
+                """, [key, seconds])
+            if merged > 0 {
+                _ = try connection.execute("""
+                    UPDATE jobs SET state = 'superseded', locked_by = NULL, locked_until = NULL, finished_at = now(), updated_at = now()
+                    WHERE id = $1
+                    """, [job.id])
+                return .superseded
+            }
+        }
+        _ = try connection.execute("""
+            UPDATE jobs SET state = 'queued', attempts = GREATEST(0, attempts - 1), locked_by = NULL, locked_until = NULL,
+                   run_after = now() + make_interval(secs => $2), updated_at = now()
+            WHERE id = $1
+            """, [job.id, seconds])
+        return .queued
+    }
+
     /// Extends the lease of a job still held by this worker; false when it is not any more.
     static func extendLease(_ job: ClaimedJob, lease: TimeInterval, on connection: PostgresConnection) throws -> Bool {
         try connection.execute("""

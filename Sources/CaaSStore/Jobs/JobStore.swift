@@ -116,6 +116,12 @@ extension SystemTransaction {
         try JobSQL.fence(job, on: connection)
     }
 
+    /// Queues the claimed job again for later without counting the attempt.
+    @discardableResult
+    public func reschedule(_ job: ClaimedJob, after seconds: TimeInterval) throws -> JobState {
+        try JobSQL.reschedule(job, after: seconds, on: connection)
+    }
+
     /// Marks the job done in this transaction: its effects and its completion commit together.
     public func complete(_ job: ClaimedJob) throws {
         try JobSQL.complete(job, on: connection)

@@ -75,13 +75,26 @@ extension SystemTransaction {
             pushedGeneration: try cluster.decode("pushed_generation"), nextDueAt: nextDue)
     }
 
-    /// Records that the agent accepted `generation` (never moves back: a stale pusher cannot).
-    /// Returns false when a newer generation was recorded already.
+    /// Records that the agent accepted `generation` (never moves back: a stale pusher cannot),
+    /// and how long the push took. Returns false when a newer generation was recorded already.
     @discardableResult
-    public func recordPush(clusterID: String, generation: Int64) throws -> Bool {
+    public func recordPush(clusterID: String, generation: Int64, milliseconds: Int = 0) throws -> Bool {
         try connection.execute("""
-            UPDATE clusters SET pushed_generation = $2, pushed_at = now() WHERE id = $1 AND pushed_generation < $2
-            """, [clusterID, generation]) == 1
+            UPDATE clusters SET pushed_generation = GREATEST(pushed_generation, $2), pushed_at = now(), last_push_ms = $3
+            WHERE id = $1
+            """, [clusterID, generation, Int32(clamping: milliseconds)]) == 1
+            && (try connection.query("SELECT pushed_generation FROM clusters WHERE id = $1", [clusterID]).first?
+                .decode("pushed_generation", as: Int64.self)) == generation
+    }
+
+    /// Seconds until the cluster may be pushed again (0: now): pushes are spaced by twice the last
+    /// one's duration.
+    public func pushSpacing(clusterID: String) throws -> Double {
+        guard let row = try connection.query("""
+            SELECT GREATEST(0, EXTRACT(EPOCH FROM (pushed_at + make_interval(secs => 2 * last_push_ms / 1000.0) - now())))::float8 AS wait
+            FROM clusters WHERE id = $1
+            """, [clusterID]).first else { return 0 }
+        return try row.decode("wait", as: Double?.self) ?? 0
     }
 
     /// The cluster's current desired generation (the fence a push checks before sending).
