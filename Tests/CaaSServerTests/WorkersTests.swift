@@ -159,6 +159,19 @@ import Testing
         #expect(types.contains("node.down") && types.contains("container.lost") && types.contains("node.ready"))
     }
 
+    @Test func aControlPlaneBackFromDowntimeGivesAgentsTimeBeforeMarkingNodesDown() async throws {
+        let h = try await WorkersHarness.make("wk_watch_since")
+        defer { Task { await h.shutdown() } }
+        // The last heartbeats are an hour old: the control plane itself was away.
+        _ = try await h.api.raw { try $0.execute("UPDATE nodes SET last_heartbeat_at = now() - interval '1 hour'") }
+        let justStarted = try await h.store.systemTransaction { try $0.markSilentNodesDown(after: 3, watchingSince: Date()) }
+        #expect(justStarted.isEmpty, "a monitor that began watching now waits node_down_after first")
+        let watchingAWhile = try await h.store.systemTransaction {
+            try $0.markSilentNodesDown(after: 3, watchingSince: Date().addingTimeInterval(-10))
+        }
+        #expect(Set(watchingAWhile.map(\.nodeID)) == Set(h.nodeIDs), "silent since the monitor began watching: down")
+    }
+
     @Test func killedReplicaLosesItsJobAndTheOtherFinishesItOnce() async throws {
         let h = try await WorkersHarness.make("wk_replicas")
         defer { Task { await h.shutdown() } }

@@ -19,8 +19,11 @@ public struct SingletonLoops: Sendable {
     }
 
     public func run() async {
+        // Silence is counted from when this replica began watching, too: a control plane that
+        // was down (or a new leader) has heard no heartbeats yet, and that is not the nodes' fault.
+        let watchingSince = Date()
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await every(settings.nodeMonitorInterval, "node monitor") { try await monitorNodes() } }
+            group.addTask { await every(settings.nodeMonitorInterval, "node monitor") { try await monitorNodes(watchingSince: watchingSince) } }
             group.addTask { await every(settings.tickerInterval, "ticker") { try await tick() } }
             group.addTask { await every(settings.autoscaleInterval, "autoscaler") { try await autoscale() } }
         }
@@ -38,11 +41,12 @@ public struct SingletonLoops: Sendable {
         }
     }
 
-    /// Nodes silent for `node_down_after` become `down`; their applications are reconciled
+    /// Nodes silent for `node_down_after` (counted from their last heartbeat, or from
+    /// `watchingSince` when that is later) become `down`; their applications are reconciled
     /// (containers lost, replaced elsewhere).
-    public func monitorNodes() async throws {
+    public func monitorNodes(watchingSince: Date = .distantPast) async throws {
         let seconds = settings.nodeDownAfter
-        let down = try await store.systemTransaction { try $0.markSilentNodesDown(after: seconds) }
+        let down = try await store.systemTransaction { try $0.markSilentNodesDown(after: seconds, watchingSince: watchingSince) }
         if !down.isEmpty {
             signal.signal()
             logger.warning("nodes down", metadata: ["nodes": "\(down.map(\.name))"])

@@ -190,15 +190,18 @@ extension SystemTransaction {
         return changes
     }
 
-    /// Marks `down` every node without a heartbeat for `seconds` (a node never heard from counts
-    /// from its creation), with an event, and queues every application of their clusters.
-    public func markSilentNodesDown(after seconds: Double) throws -> [NodeChange] {
+    /// Marks `down` every node without a heartbeat for `seconds`, with an event, and queues every
+    /// application of their clusters. Silence counts from the last heartbeat (a node never heard
+    /// from: its creation), or from `watchingSince` when that is later — the moment the caller
+    /// started watching, so a control plane back from downtime gives agents time to report.
+    public func markSilentNodesDown(after seconds: Double, watchingSince: Date = .distantPast) throws -> [NodeChange] {
         let rows = try connection.query("""
             UPDATE nodes SET status = 'down', status_before_down = status, version = version + 1, updated_at = now(),
                    status_reason = 'no heartbeat for ' || $1::text || 's'
-            WHERE status <> 'down' AND COALESCE(last_heartbeat_at, created_at) < now() - make_interval(secs => $2)
+            WHERE status <> 'down'
+              AND GREATEST(COALESCE(last_heartbeat_at, created_at), $3::timestamptz) < now() - make_interval(secs => $2)
             RETURNING id, name, tenant_id, cluster_id
-            """, [String(format: "%g", seconds), seconds])
+            """, [String(format: "%g", seconds), seconds, max(watchingSince, Date(timeIntervalSince1970: 0))])
         let changes = try rows.map { row in
             NodeChange(nodeID: try row.decode("id"), name: try row.decode("name"), tenantID: try row.decode("tenant_id"),
                        clusterID: try row.decode("cluster_id"))
