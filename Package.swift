@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 // caas: a multi-tenant Container-as-a-Service control plane.
-// Dependencies point downward only (see README "Layout"). No SwiftNIO, Vapor or Hummingbird here:
-// the benchmark comparison lives in Benchmarks/, a package of its own.
+// Dependencies point downward only (see README "Layout"). No third-party server framework here:
+// the benchmark comparison peer lives in Benchmarks/, a package of its own.
 import PackageDescription
 
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
