@@ -172,6 +172,42 @@ import Testing
         #expect(Set(watchingAWhile.map(\.nodeID)) == Set(h.nodeIDs), "silent since the monitor began watching: down")
     }
 
+    @Test func aNodeWhoseLiveAgentReportsItsEngineUnreachableGoesDownBeforeASilentNodeWould() async throws {
+        let h = try await WorkersHarness.make("wk_unreachable")
+        defer { Task { await h.shutdown() } }
+        let now = Date()
+        let beat = Heartbeat(clusterId: h.clusterID, agentVersion: "test", appliedGeneration: 0, sentAt: now, nodes: h.nodeIDs.enumerated().map {
+            NodeObservation(nodeId: $0.element, engineReachable: $0.offset != 0, error: $0.offset == 0 ? "connection refused" : nil, observedAt: now)
+        })
+        _ = try await h.store.systemTransaction { try $0.applyHeartbeat(beat, clusterID: h.clusterID) }
+        let since = try await h.api.raw {
+            try $0.query("SELECT id FROM nodes WHERE engine_unreachable_since IS NOT NULL").map { try $0.decode("id", as: String.self) }
+        }
+        #expect(since == [h.nodeIDs[0]], "only the node the agent cannot reach is marked unreachable")
+        // Nothing is down before node_unreachable_after has passed.
+        #expect(try await h.store.systemTransaction { try $0.markSilentNodesDown(after: 3, unreachableAfter: 1) }.isEmpty)
+        // Two seconds later (heartbeats still arriving, so not silent): down, with the engine's reason.
+        _ = try await h.api.raw {
+            try $0.execute("UPDATE nodes SET engine_unreachable_since = now() - interval '2 seconds', last_heartbeat_at = now()")
+            try $0.execute("UPDATE nodes SET engine_unreachable_since = NULL WHERE id <> $1", [h.nodeIDs[0]])
+        }
+        let down = try await h.store.systemTransaction { try $0.markSilentNodesDown(after: 3, unreachableAfter: 1) }
+        #expect(down.map(\.nodeID) == [h.nodeIDs[0]])
+        let reason = try await h.api.raw {
+            try $0.query("SELECT status_reason FROM nodes WHERE id = $1", [h.nodeIDs[0]])[0].decode("status_reason", as: String.self)
+        }
+        #expect(reason == "engine unreachable: connection refused")
+        // A reachable heartbeat clears it and brings the node back.
+        let back = Heartbeat(clusterId: h.clusterID, agentVersion: "test", appliedGeneration: 0, sentAt: Date(),
+                             nodes: [NodeObservation(nodeId: h.nodeIDs[0], engineReachable: true, observedAt: Date())])
+        _ = try await h.store.systemTransaction { try $0.applyHeartbeat(back, clusterID: h.clusterID) }
+        let cleared = try await h.api.raw {
+            try $0.query("SELECT status, engine_unreachable_since IS NULL AS cleared FROM nodes WHERE id = $1", [h.nodeIDs[0]])[0]
+        }
+        #expect(try cleared.decode("status", as: String.self) == "ready")
+        #expect(try cleared.decode("cleared", as: Bool.self))
+    }
+
     @Test func killedReplicaLosesItsJobAndTheOtherFinishesItOnce() async throws {
         let h = try await WorkersHarness.make("wk_replicas")
         defer { Task { await h.shutdown() } }

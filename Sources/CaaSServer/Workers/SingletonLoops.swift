@@ -46,7 +46,10 @@ public struct SingletonLoops: Sendable {
     /// (containers lost, replaced elsewhere).
     public func monitorNodes(watchingSince: Date = .distantPast) async throws {
         let seconds = settings.nodeDownAfter
-        let down = try await store.systemTransaction { try $0.markSilentNodesDown(after: seconds, watchingSince: watchingSince) }
+        let unreachable = settings.nodeUnreachableAfter
+        let down = try await store.systemTransaction {
+            try $0.markSilentNodesDown(after: seconds, unreachableAfter: unreachable, watchingSince: watchingSince)
+        }
         if !down.isEmpty {
             signal.signal()
             logger.warning("nodes down", metadata: ["nodes": "\(down.map(\.name))"])

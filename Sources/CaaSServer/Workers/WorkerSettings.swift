@@ -18,6 +18,9 @@ public struct WorkerSettings: Sendable {
     public var maxConflictRetries = 5
     /// A node without a heartbeat this long is `down` (`node_down_after`).
     public var nodeDownAfter: TimeInterval = 3
+    /// A node whose agent keeps heartbeating but reports its engine unreachable this long is
+    /// `down` (`node_unreachable_after`): the agent is sure, so this is shorter.
+    public var nodeUnreachableAfter: TimeInterval = 1
     /// How often the node monitor looks.
     public var nodeMonitorInterval: TimeInterval = 0.5
     /// How often the ticker queues overdue deployments and prunes finished jobs.
@@ -47,6 +50,7 @@ extension WorkerSettings {
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> WorkerSettings {
         var settings = WorkerSettings()
         if let value = environment["CAAS_NODE_DOWN_AFTER"].flatMap(Double.init), value > 0 { settings.nodeDownAfter = value }
+        if let value = environment["CAAS_NODE_UNREACHABLE_AFTER"].flatMap(Double.init), value > 0 { settings.nodeUnreachableAfter = value }
         if let value = environment["CAAS_JOB_LEASE"].flatMap(Double.init), value > 0 { settings.jobLease = value }
         if let value = environment["CAAS_RECONCILE_CONCURRENCY"].flatMap(Int.init), value > 0 { settings.reconcileConcurrency = value }
         if let value = environment["CAAS_ROLLOUT_TIMEOUT"].flatMap(Double.init), value > 0 { settings.planner.rolloutTimeout = value }

@@ -163,6 +163,7 @@ extension SystemTransaction {
             UPDATE nodes x SET
                 last_heartbeat_at = CASE WHEN u.reachable THEN now() ELSE x.last_heartbeat_at END,
                 engine_reachable = u.reachable, engine_error = u.error,
+                engine_unreachable_since = CASE WHEN u.reachable THEN NULL ELSE COALESCE(x.engine_unreachable_since, now()) END,
                 engine_version = COALESCE(u.engine_version, x.engine_version),
                 status = CASE WHEN x.status = 'down' AND u.reachable THEN COALESCE(x.status_before_down, 'ready') ELSE x.status END,
                 status_before_down = CASE WHEN x.status = 'down' AND u.reachable THEN NULL ELSE x.status_before_down END,
@@ -190,28 +191,42 @@ extension SystemTransaction {
         return changes
     }
 
-    /// Marks `down` every node without a heartbeat for `seconds`, with an event, and queues every
-    /// application of their clusters. Silence counts from the last heartbeat (a node never heard
-    /// from: its creation), or from `watchingSince` when that is later — the moment the caller
-    /// started watching, so a control plane back from downtime gives agents time to report.
-    public func markSilentNodesDown(after seconds: Double, watchingSince: Date = .distantPast) throws -> [NodeChange] {
+    /// Marks `down` every node without a heartbeat for `seconds`, or whose agent has reported its
+    /// engine unreachable for `unreachableSeconds`, with an event, and queues every application of
+    /// their clusters. Both count from the later of the observation and `watchingSince` — the
+    /// moment the caller started watching, so a control plane back from downtime gives agents
+    /// time to report. A node never heard from counts from its creation.
+    public func markSilentNodesDown(after seconds: Double, unreachableAfter unreachableSeconds: Double? = nil,
+                                    watchingSince: Date = .distantPast) throws -> [NodeChange] {
+        let since = max(watchingSince, Date(timeIntervalSince1970: 0))
         let rows = try connection.query("""
-            UPDATE nodes SET status = 'down', status_before_down = status, version = version + 1, updated_at = now(),
-                   status_reason = 'no heartbeat for ' || $1::text || 's'
-            WHERE status <> 'down'
-              AND GREATEST(COALESCE(last_heartbeat_at, created_at), $3::timestamptz) < now() - make_interval(secs => $2)
-            RETURNING id, name, tenant_id, cluster_id
-            """, [String(format: "%g", seconds), seconds, max(watchingSince, Date(timeIntervalSince1970: 0))])
+            WITH due AS (
+                SELECT id,
+                       GREATEST(COALESCE(last_heartbeat_at, created_at), $3::timestamptz) < now() - make_interval(secs => $2) AS silent
+                FROM nodes
+                WHERE status <> 'down'
+                  AND (GREATEST(COALESCE(last_heartbeat_at, created_at), $3::timestamptz) < now() - make_interval(secs => $2)
+                       OR ($4::float8 IS NOT NULL AND engine_unreachable_since IS NOT NULL
+                           AND GREATEST(engine_unreachable_since, $3::timestamptz) < now() - make_interval(secs => $4::float8)))
+                FOR UPDATE
+            )
+            UPDATE nodes x SET status = 'down', status_before_down = x.status, version = x.version + 1, updated_at = now(),
+                   status_reason = CASE WHEN due.silent THEN 'no heartbeat for ' || $1::text || 's'
+                                        ELSE 'engine unreachable: ' || COALESCE(x.engine_error, 'no answer') END
+            FROM due WHERE x.id = due.id
+            RETURNING x.id, x.name, x.tenant_id, x.cluster_id, x.status_reason
+            """, [String(format: "%g", seconds), seconds, since, unreachableSeconds])
         let changes = try rows.map { row in
             NodeChange(nodeID: try row.decode("id"), name: try row.decode("name"), tenantID: try row.decode("tenant_id"),
                        clusterID: try row.decode("cluster_id"))
         }
+        let reasons: [String: String] = Dictionary(uniqueKeysWithValues: try rows.map { (try $0.decode("id", as: String.self), try $0.decode("status_reason", as: String.self)) })
         guard !changes.isEmpty else { return [] }
         var byTenant: [String: EventBatch] = [:]
         for change in changes {
             byTenant[change.tenantID, default: EventBatch()].add(
                 "node.down", "node", change.nodeID,
-                "node \(change.name) is down: no heartbeat for \(String(format: "%g", seconds))s; its containers are lost",
+                "node \(change.name) is down: \(reasons[change.nodeID] ?? "no heartbeat"); its containers are lost",
                 data: ["cluster_id": change.clusterID])
         }
         // (The node trigger of migration 0003 queued every application of their clusters.)
