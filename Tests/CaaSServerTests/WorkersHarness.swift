@@ -4,6 +4,7 @@ import CaaSPostgres
 @testable import CaaSServer
 import CaaSStore
 import CaaSTestSupport
+import CaaSWorkersTestSupport
 import Foundation
 import Logging
 import Testing
@@ -58,20 +59,7 @@ final class WorkersHarness: @unchecked Sendable {
         try await agent.heartbeat()
     }
 
-    static func settings(_ replica: String) -> WorkerSettings {
-        var settings = WorkerSettings(replicaID: replica)
-        settings.jobLease = 2
-        settings.safetyWake = 1
-        settings.nodeDownAfter = 1.5
-        settings.nodeMonitorInterval = 0.2
-        settings.tickerInterval = 0.5
-        settings.autoscaleInterval = 0.3
-        settings.autoscaleCooldown = 0
-        settings.leaderRetryInterval = 0.3
-        settings.leaderCheckInterval = 0.3
-        settings.planner = PlannerOptions(restartBackoffBase: 0.2, restartBackoffCap: 1, rolloutTimeout: 30)
-        return settings
-    }
+    static func settings(_ replica: String) -> WorkerSettings { WorkerSettings.forTests(replica) }
 
     func makeWorkers(_ replica: String, configure: (inout WorkerSettings) -> Void = { _ in }) -> SchedulerWorkers {
         var settings = Self.settings(replica)

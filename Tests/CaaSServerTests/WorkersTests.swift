@@ -2,6 +2,7 @@ import CaaSModel
 import CaaSPlanner
 import CaaSPostgres
 @testable import CaaSServer
+import CaaSWorkersTestSupport
 import CaaSStore
 import Foundation
 import Testing

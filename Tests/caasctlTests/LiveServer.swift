@@ -3,6 +3,7 @@ import CaaSPostgres
 import CaaSServer
 import CaaSStore
 import CaaSTestSupport
+import CaaSWorkersTestSupport
 import Foundation
 import Logging
 
@@ -13,8 +14,10 @@ final class LiveServer: Sendable {
     let server: HTTPServer
     let systemToken: String
     let url: String
+    let database: PostgresConfiguration
 
-    private init(plane: ControlPlane, server: HTTPServer, systemToken: String) {
+    private init(plane: ControlPlane, server: HTTPServer, systemToken: String, database: PostgresConfiguration) {
+        self.database = database
         self.plane = plane
         self.server = server
         self.systemToken = systemToken
@@ -33,12 +36,15 @@ final class LiveServer: Sendable {
         settings.bootstrapToken = token
         var logger = Logger(label: "caasctl.tests")
         logger.logLevel = .critical
-        let plane = ControlPlane(store: Store(source: database.pool), settings: settings, logger: logger)
+        // The agent channel's routes without a channel (every handler answers 503): enough to
+        // check the requests caasctl makes there, e.g. `logs` with `follow` and `tail`.
+        let plane = ControlPlane(store: Store(source: database.pool), settings: settings, additionalRoutes: AgentChannelRoutes.all(nil),
+                                 logger: logger)
         try await plane.bootstrap(print: { _ in })
         let server = try HTTPServer(configuration: HTTPServerConfiguration(addresses: [.tcp(host: "127.0.0.1", port: 0)], eventLoopCount: 1),
                                     responder: plane.makeResponder(), logger: logger)
         try server.start()
-        return LiveServer(plane: plane, server: server, systemToken: token)
+        return LiveServer(plane: plane, server: server, systemToken: token, database: database.pool.configuration.connection)
     }
 
     static var packageRoot: URL {
@@ -46,6 +52,35 @@ final class LiveServer: Sendable {
     }
 
     static var migrations: URL { packageRoot.appendingPathComponent("migrations") }
+
+    /// Runs the scheduler's workers in-process with the shared test agent (CaaSWorkersTestSupport,
+    /// as in CaaSServerTests' WorkersHarness) for `clusterID`: it acknowledges pushes and reports
+    /// containers running (or exited, for `failing` images), so rollouts end.
+    func startWorkers(clusterID: String, nodeIDs: [String], failing: Set<String> = []) async throws -> LiveWorkers {
+        let listener = PostgresListener(configuration: database)
+        let signal = PostgresJobSignal(listener: listener)
+        try await signal.start()
+        let agent = WorkersTestAgent(clusterID: clusterID, secret: "agent-secret", nodes: nodeIDs)
+        await agent.setFailing(failing)
+        var logger = Logger(label: "caasctl.tests.workers")
+        logger.logLevel = .critical
+        let endpoints = AgentEndpoints(store: plane.store, authenticator: StaticAgentAuthenticator(clusters: ["agent-secret": clusterID]),
+                                       signal: signal, logger: logger)
+        await agent.attach(endpoints)
+        let directory = StaticAgentDirectory()
+        directory.register(agent, for: clusterID)
+        try await agent.heartbeat()
+        let workers = SchedulerWorkers(store: plane.store, database: database, agents: directory, settings: .forTests("caasctl-r1"),
+                                       signal: signal, logger: logger)
+        let run = Task { await workers.run() }
+        let beats = Task {
+            while !Task.isCancelled {
+                try? await agent.heartbeat()
+                try? await Task.sleep(nanoseconds: 300_000_000)
+            }
+        }
+        return LiveWorkers(agent: agent, tasks: [run, beats], signal: signal, listener: listener)
+    }
 
     func stop() async {
         await server.shutdown(gracePeriod: .seconds(1))
@@ -64,6 +99,20 @@ final class LiveServer: Sendable {
             tokens[role] = token.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         }
         return tokens
+    }
+}
+
+/// The workers and test agent `LiveServer.startWorkers` runs.
+struct LiveWorkers: Sendable {
+    let agent: WorkersTestAgent
+    let tasks: [Task<Void, Never>]
+    let signal: PostgresJobSignal
+    let listener: PostgresListener
+
+    func stop() async {
+        for task in tasks { task.cancel(); await task.value }
+        signal.stop()
+        listener.shutdown()
     }
 }
 

@@ -190,12 +190,18 @@ extension CaaSClient {
 
     // MARK: Logs
 
-    /// A container's log (`GET /v1/containers/{id}/logs`), streamed as it comes when `follow`.
-    public func logs(containerID: String, follow: Bool, tail: Int?, timestamps: Bool = false) async throws -> AsyncThrowingStream<[UInt8], Error> {
+    /// A container's log (`GET /v1/containers/{id}/logs?follow=true&tail=N`, the only two
+    /// parameters the route takes), streamed as it comes when `follow`.
+    public func logs(containerID: String, follow: Bool, tail: Int?) async throws -> AsyncThrowingStream<[UInt8], Error> {
+        try await stream(ResourceKind.container.path(containerID) + "/logs", query: Self.logsQuery(follow: follow, tail: tail),
+                         accept: "text/plain").body
+    }
+
+    /// The query of a logs request: `follow=true` when following, `tail=N` when given.
+    public static func logsQuery(follow: Bool, tail: Int?) -> [(String, String)] {
         var query: [(String, String)] = []
         if follow { query.append(("follow", "true")) }
         if let tail { query.append(("tail", String(tail))) }
-        if timestamps { query.append(("timestamps", "true")) }
-        return try await stream(ResourceKind.container.path(containerID) + "/logs", query: query, accept: "text/plain").body
+        return query
     }
 }

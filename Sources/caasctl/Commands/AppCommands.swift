@@ -11,12 +11,15 @@ enum Applications {
     }
 
     /// Follows the rollout an accepted change started (unless `wait` is off) and maps its outcome.
-    static func follow(_ session: Session, _ accepted: Accepted, wait: Bool, after: Int64, timeout: Int) async throws {
+    /// `rollback` is an explicit rollback: its deployment ending `rolled_back` is the success.
+    static func follow(_ session: Session, _ accepted: Accepted, wait: Bool, after: Int64, timeout: Int, rollback: Bool = false) async throws {
         let app = accepted.application
         guard wait else { return session.show(app, ResourceTables.applications) }
         var watcher = RolloutWatcher(session: session, applicationID: app.id, deploymentID: accepted.deployment?.id,
                                      after: after, timeout: .seconds(timeout))
+        if rollback { watcher.successes = ["rolled_back"] }
         switch try await watcher.run() {
+        case .succeeded where rollback: session.say(session.console.style.paint("✔", .green) + " \(app.name) is rolled back.")
         case .succeeded: session.say(session.console.style.paint("✔", .green) + " \(app.name) generation \(app.generation) is rolled out.")
         case .failed(let reason): throw CommandFailure("\(app.name): \(reason)")
         case .timedOut: throw CommandFailure("\(app.name): still rolling out after \(timeout)s")
@@ -212,7 +215,10 @@ struct AppCommand: AsyncParsableCommand {
             discussion: """
                 With --to-version the application's template version is set back (a
                 new generation rolls out); otherwise the server's rollback of the last
-                generation is asked for.
+                generation is asked for (POST /v1/apps/{id}/rollback): with --wait,
+                caasctl follows the reopened deployment and exits 0 when it ends
+                rolled back, 1 when it fails. Nothing to roll back to is a conflict
+                (exit 4).
 
                 Example:
                   caasctl app rollback blog --to-version 2 --wait
@@ -239,7 +245,8 @@ struct AppCommand: AsyncParsableCommand {
                     throw CommandFailure("this server has no rollback route; for an application made from a template use --to-version N")
                 }
             }
-            try await Applications.follow(session, accepted, wait: waiting.wait, after: after, timeout: waiting.timeout)
+            try await Applications.follow(session, accepted, wait: waiting.wait, after: after, timeout: waiting.timeout,
+                                          rollback: version == nil)
         }
     }
 

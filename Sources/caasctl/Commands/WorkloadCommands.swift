@@ -150,8 +150,11 @@ struct Logs: AsyncParsableCommand {
     @OptionGroup var scope: AppScope
     @Argument(help: "A container id, or a service's name or id.") var target: String
     @Flag(name: .shortAndLong, help: "Keep printing new lines as they come.") var follow = false
-    @Option(help: "Start with the last N lines.") var tail: Int?
-    @Flag(name: .shortAndLong, help: "Show each line's time.") var timestamps = false
+    @Option(help: "Start with the last N lines (0 to 999999).") var tail: Int?
+
+    func validate() throws {
+        if let tail, !(0...999_999).contains(tail) { throw ValidationError("--tail must be between 0 and 999999") }
+    }
 
     func run() async throws {
         let session = try Session.make(global)
@@ -166,13 +169,13 @@ struct Logs: AsyncParsableCommand {
             containers = running.map { ("\(service.name).\($0.slot.map(String.init) ?? String($0.id.suffix(6)))", $0.id) }
         }
         let console = session.console
-        let follow = follow, tail = tail, timestamps = timestamps
+        let follow = follow, tail = tail
         try await withThrowingTaskGroup(of: Void.self) { group in
             for container in containers {
                 group.addTask {
                     var buffer: [UInt8] = []
                     let prefix = container.label.map { console.style.paint($0 + " | ", .blue) } ?? ""
-                    for try await chunk in try await client.logs(containerID: container.id, follow: follow, tail: tail, timestamps: timestamps) {
+                    for try await chunk in try await client.logs(containerID: container.id, follow: follow, tail: tail) {
                         buffer += chunk
                         // Whole lines only, so containers' lines never interleave mid-line.
                         while let newline = buffer.firstIndex(of: 10) {

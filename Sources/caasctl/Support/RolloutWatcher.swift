@@ -10,6 +10,8 @@ struct RolloutWatcher {
     var deploymentID: String?
     var after: Int64
     var timeout: Duration
+    /// Deployment outcomes that count as success (an explicit rollback succeeds as `rolled_back`).
+    var successes: Set<String> = ["succeeded"]
 
     /// How the watch ended.
     enum Outcome: Equatable {
@@ -37,7 +39,7 @@ struct RolloutWatcher {
             }
             if !quiet { console.write(renderer.render(progress)) }
             if progress.isFinished {
-                return progress.deploymentStatus == "succeeded"
+                return successes.contains(progress.deploymentStatus)
                     ? .succeeded
                     : .failed(progress.deploymentStatus.replacingOccurrences(of: "_", with: " ") + (progress.reason.map { ": \($0)" } ?? ""))
             }

@@ -1,50 +1,51 @@
 import CaaSModel
-@testable import CaaSServer
+import CaaSPlanner
+import CaaSServer
 import CaaSStore
 import Foundation
 
-/// An in-process cluster agent: records every push, "runs" containers instantly, and reports
+/// An in-process cluster agent (shared by CaaSServerTests and caasctlTests): records every push, "runs" containers instantly, and reports
 /// through the same `AgentEndpoints` handler the real agent calls. It ignores pushes older than
 /// the generation it applied (the fence). Nodes can be taken down (no heartbeats, no reports, the
 /// containers there keep "running") and brought back.
-actor WorkersTestAgent: ClusterAgentChannel {
-    struct Running: Equatable {
-        var node: String
-        var state: ObservedContainerState
-        var generation: Int64
-        var image: String
+public actor WorkersTestAgent: ClusterAgentChannel {
+    public struct Running: Equatable, Sendable {
+        public var node: String
+        public var state: ObservedContainerState
+        public var generation: Int64
+        public var image: String
     }
 
-    let clusterID: String
-    let secret: String
-    var endpoints: AgentEndpoints?
-    private(set) var pushes: [DesiredClusterState] = []
-    private(set) var appliedGeneration: Int64 = 0
-    private(set) var containers: [String: Running] = [:]
+    public let clusterID: String
+    public let secret: String
+    public var endpoints: AgentEndpoints?
+    public private(set) var pushes: [DesiredClusterState] = []
+    public private(set) var appliedGeneration: Int64 = 0
+    public private(set) var containers: [String: Running] = [:]
     /// Images whose containers exit with code 1 right after starting.
-    var failingImages: Set<String> = []
+    public var failingImages: Set<String> = []
     /// Images whose containers stay `starting` (never ready).
-    var neverReadyImages: Set<String> = []
-    var downNodes: Set<String> = []
-    var nodes: [String]
+    public var neverReadyImages: Set<String> = []
+    public var downNodes: Set<String> = []
+    public var nodes: [String]
     private var sequence: Int64 = 0
     /// Removal confirmations for these containers are held back (an agent that is slow to remove).
-    var reportsEnabled = true
+    public var reportsEnabled = true
 
-    init(clusterID: String, secret: String, nodes: [String]) {
+    public init(clusterID: String, secret: String, nodes: [String]) {
         self.clusterID = clusterID
         self.secret = secret
         self.nodes = nodes
     }
 
-    func attach(_ endpoints: AgentEndpoints) { self.endpoints = endpoints }
-    func setFailing(_ images: Set<String>) { failingImages = images }
-    func setNeverReady(_ images: Set<String>) { neverReadyImages = images }
-    func setNodes(_ nodes: [String]) { self.nodes = nodes }
+    public func attach(_ endpoints: AgentEndpoints) { self.endpoints = endpoints }
+    public func setFailing(_ images: Set<String>) { failingImages = images }
+    public func setNeverReady(_ images: Set<String>) { neverReadyImages = images }
+    public func setNodes(_ nodes: [String]) { self.nodes = nodes }
 
-    var credentials: AgentCredentials { AgentCredentials(bearer: secret) }
+    public var credentials: AgentCredentials { AgentCredentials(bearer: secret) }
 
-    nonisolated func push(_ state: DesiredClusterState) async throws -> PushAcknowledgement {
+    public nonisolated func push(_ state: DesiredClusterState) async throws -> PushAcknowledgement {
         try await apply(state)
     }
 
@@ -95,7 +96,7 @@ actor WorkersTestAgent: ClusterAgentChannel {
         return PushAcknowledgement(applied: true, appliedGeneration: appliedGeneration)
     }
 
-    func report(_ observations: [CaaSModel.ContainerObservation], full: Bool = false) async throws {
+    public func report(_ observations: [CaaSModel.ContainerObservation], full: Bool = false) async throws {
         guard reportsEnabled, !observations.isEmpty || full, let endpoints else { return }
         sequence += 1
         let report = AgentReport(clusterId: clusterID, sequence: sequence, appliedGeneration: appliedGeneration, sentAt: Date(),
@@ -104,7 +105,7 @@ actor WorkersTestAgent: ClusterAgentChannel {
     }
 
     /// One heartbeat for every node that is up.
-    func heartbeat() async throws {
+    public func heartbeat() async throws {
         guard let endpoints else { return }
         let now = Date()
         let up = nodes.filter { !downNodes.contains($0) }
@@ -113,10 +114,10 @@ actor WorkersTestAgent: ClusterAgentChannel {
         try await endpoints.receiveHeartbeat(body: Array(try AgentWire.encoder().encode(beat)), credentials: credentials)
     }
 
-    func takeDown(_ node: String) { downNodes.insert(node) }
+    public func takeDown(_ node: String) { downNodes.insert(node) }
 
     /// The node is reachable again: its containers (still running there) are reported as they are.
-    func bringBack(_ node: String) async throws {
+    public func bringBack(_ node: String) async throws {
         downNodes.remove(node)
         let now = Date()
         let there = containers.filter { $0.value.node == node }.sorted { $0.key < $1.key }
@@ -124,14 +125,33 @@ actor WorkersTestAgent: ClusterAgentChannel {
     }
 
     /// Containers the agent runs right now (not terminal), by id.
-    func runningIDs(on node: String? = nil) -> Set<String> {
+    public func runningIDs(on node: String? = nil) -> Set<String> {
         Set(containers.filter { $0.value.state == .running && (node == nil || $0.value.node == node) }.keys)
     }
 
-    func setCPU(_ percent: Double) async throws {
+    public func setCPU(_ percent: Double) async throws {
         let now = Date()
         try await report(containers.filter { $0.value.state == .running }.sorted { $0.key < $1.key }.map {
             CaaSModel.ContainerObservation(containerId: $0.key, nodeId: $0.value.node, state: .running, cpuPercent: percent, observedAt: now)
         })
+    }
+}
+
+extension WorkerSettings {
+    /// Worker settings for tests: short leases, wake-ups, node timeouts and backoffs, so
+    /// rollouts finish in seconds.
+    public static func forTests(_ replica: String) -> WorkerSettings {
+        var settings = WorkerSettings(replicaID: replica)
+        settings.jobLease = 2
+        settings.safetyWake = 1
+        settings.nodeDownAfter = 1.5
+        settings.nodeMonitorInterval = 0.2
+        settings.tickerInterval = 0.5
+        settings.autoscaleInterval = 0.3
+        settings.autoscaleCooldown = 0
+        settings.leaderRetryInterval = 0.3
+        settings.leaderCheckInterval = 0.3
+        settings.planner = PlannerOptions(restartBackoffBase: 0.2, restartBackoffCap: 1, rolloutTimeout: 30)
+        return settings
     }
 }
