@@ -70,6 +70,10 @@ struct CaaSAgentCommand: AsyncParsableCommand {
                   {"listen": "127.0.0.1:7443",
                    "nodes": [{"name": "n1", "engine_endpoint": "unix:///run/docker.sock"}]}
 
+                A tcp+tls:// engine (dockerd --tlsverify) is reached with --engine-ca, \
+                --engine-cert and --engine-key (or engine_ca, engine_cert, engine_key in \
+                the file): the same client certificate and CA for every tcp+tls node.
+
                 Example:
                   caas-agent run --state-dir ./agent --listen 127.0.0.1:7443 \\
                       --node n1=unix:///run/docker.sock
@@ -80,7 +84,13 @@ struct CaaSAgentCommand: AsyncParsableCommand {
         @Option(help: "The URL the control plane uses to reach this agent (default https://<listen>).") var advertise: String?
         @Option(name: .customLong("node"), help: "A node: NAME=ENGINE (unix:///path/docker.sock, tcp://h:2375, tcp+tls://h:2376). Repeatable.")
         var nodes: [String] = []
-        @Option(help: "A JSON configuration file (listen, advertise, nodes).") var config: String?
+        @Option(help: "A JSON configuration file (listen, advertise, nodes, engine_ca, engine_cert, engine_key).") var config: String?
+        @Option(name: .customLong("engine-ca"), help: "PEM file of the CA that signs the tcp+tls engines' certificates (dockerd --tlscacert; default: system roots).")
+        var engineCA: String?
+        @Option(name: .customLong("engine-cert"), help: "PEM client certificate presented to tcp+tls engines (dockerd --tlsverify); needs --engine-key.")
+        var engineCert: String?
+        @Option(name: .customLong("engine-key"), help: "PEM private key of --engine-cert.")
+        var engineKey: String?
         @Option(name: .customLong("heartbeat-interval"), help: "Seconds between heartbeats.") var heartbeatInterval: Double = 1
         @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.") var logLevel = "info"
 
@@ -89,12 +99,16 @@ struct CaaSAgentCommand: AsyncParsableCommand {
             var listen: String?
             var advertise: String?
             var nodes: [Node]?
+            var engineCa: String?
+            var engineCert: String?
+            var engineKey: String?
         }
 
         func run() async throws {
             var options = AgentRuntimeOptions(stateDirectory: AgentStateDirectory(path: stateDir))
             var listenText = "127.0.0.1:7443"
             var advertised: String?
+            var engineTLS = TLSConfiguration()
             if let config {
                 let decoder = JSONDecoder()
                 decoder.keyDecodingStrategy = .convertFromSnakeCase
@@ -102,6 +116,13 @@ struct CaaSAgentCommand: AsyncParsableCommand {
                 if let listen = file.listen { listenText = listen }
                 advertised = file.advertise
                 options.nodes += (file.nodes ?? []).map { .init(name: $0.name, endpoint: $0.engineEndpoint) }
+                engineTLS = TLSConfiguration(certificateChainFile: file.engineCert, privateKeyFile: file.engineKey, trustedCAFile: file.engineCa)
+            }
+            if let engineCA { engineTLS.trustedCAFile = engineCA }
+            if let engineCert { engineTLS.certificateChainFile = engineCert }
+            if let engineKey { engineTLS.privateKeyFile = engineKey }
+            if (engineTLS.certificateChainFile == nil) != (engineTLS.privateKeyFile == nil) {
+                throw ValidationError("--engine-cert and --engine-key go together")
             }
             if let listen { listenText = listen }
             if let advertise { advertised = advertise }
@@ -117,7 +138,8 @@ struct CaaSAgentCommand: AsyncParsableCommand {
             options.heartbeatInterval = .milliseconds(Int64(max(0.1, heartbeatInterval) * 1000))
             var logger = Logger(label: "caas.agent")
             logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-            let engines = try HTTPClient()
+            // One client for every engine; its TLS settings apply to tcp+tls:// endpoints only.
+            let engines = try HTTPClient(configuration: HTTPClientConfiguration(tls: engineTLS))
             let runtime = try await AgentRuntime.start(options: options, makeTransport: HTTPClientTransport.factory(engines), logger: logger)
             let task = Task { await runtime.run() }
             var sources: [DispatchSourceSignal] = []

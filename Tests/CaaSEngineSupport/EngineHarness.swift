@@ -34,7 +34,9 @@ public actor EngineHarness {
     }
 
     /// The engine called `name`, started (with the test image) if it is not running.
-    public func engine(_ name: String) async throws -> PrivateEngine {
+    /// With `tls`, the engine also listens on `tcp+tls://127.0.0.1:<port>` (`PrivateEngine.tls`);
+    /// a name is started once, with the `tls` of its first call.
+    public func engine(_ name: String, tls: Bool = false) async throws -> PrivateEngine {
         if let engine = engines[name], engine.isRunning { return engine }
         if let task = starting[name] { return try await task.value }
         if !cleaned {
@@ -46,7 +48,7 @@ public actor EngineHarness {
         let client = client
         let tar = try tarFile()
         let task = Task { () throws -> PrivateEngine in
-            let engine = try await PrivateEngine.start(name: name, index: index, client: client)
+            let engine = try await PrivateEngine.start(name: name, index: index, client: client, tls: tls)
             Self.running.withLock { $0.append(engine) }
             try await BusyboxImage.install(into: EngineClient(transport: HTTPClientTransport(client: client, endpoint: engine.endpoint)), tar: tar)
             return engine

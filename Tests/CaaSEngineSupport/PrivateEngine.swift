@@ -11,23 +11,28 @@ import Glibc
 public final class PrivateEngine: Sendable {
     public let name: String
     public let directory: String
+    /// Set when the engine also listens on `tcp://127.0.0.1:<port>` with `--tlsverify`.
+    public let tls: EngineTLS?
     public var socketPath: String { directory + "/docker.sock" }
     public var endpoint: EngineEndpoint { .unixSocket(path: socketPath) }
     public var cgroupParent: String { "/" + (directory as NSString).lastPathComponent }
 
     static let prefix = "/tmp/caas-eng-"
 
-    init(name: String, directory: String) {
+    init(name: String, directory: String, tls: EngineTLS? = nil) {
         self.name = name
         self.directory = directory
+        self.tls = tls
     }
 
-    /// Starts the engine and waits until `/_ping` answers.
-    public static func start(name: String, index: Int, client: HTTPClient) async throws -> PrivateEngine {
+    /// Starts the engine and waits until `/_ping` answers (on its unix socket). With `tls`, it
+    /// also listens on a free loopback port with `--tlsverify` and certificates made in its
+    /// directory (`EngineTLS`).
+    public static func start(name: String, index: Int, client: HTTPClient, tls: Bool = false) async throws -> PrivateEngine {
         let directory = "\(prefix)\(getpid())-\(index)"
         removeTree(directory)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let engine = PrivateEngine(name: name, directory: directory)
+        let engine = PrivateEngine(name: name, directory: directory, tls: tls ? try EngineTLS.make(in: directory + "/tls") : nil)
         try engine.launch()
         let deadline = ContinuousClock.now.advanced(by: .seconds(30))
         let probe = EngineClient(transport: HTTPClientTransport(client: client, endpoint: engine.endpoint))
@@ -48,13 +53,17 @@ public final class PrivateEngine: Sendable {
     }
 
     private func launch() throws {
-        let arguments = [
+        var arguments = [
             "dockerd", "--data-root", directory + "/root", "--exec-root", directory + "/exec",
             "--pidfile", directory + "/dockerd.pid", "-H", "unix://" + socketPath,
             "--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-forward=false", "--ip-masq=false",
             "--storage-driver=overlay2", "--cgroup-parent=" + cgroupParent, "--shutdown-timeout=3",
             "--userland-proxy=false",
         ]
+        if let tls {
+            arguments += ["-H", "tcp://127.0.0.1:\(tls.port)", "--tlsverify", "--tlscacert", tls.caCertificate,
+                          "--tlscert", tls.serverCertificate, "--tlskey", tls.serverKey]
+        }
         let quoted = arguments.map { "'\($0)'" }.joined(separator: " ")
         // dockerd runs as a child of this shell; the shell stops it when the test process goes.
         let script = """
