@@ -69,7 +69,7 @@ let package = Package(
         .testTarget(name: "CaaSModelTests", dependencies: ["CaaSModel"]),
         .testTarget(name: "CaaSComposeTests", dependencies: ["CaaSCompose"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CaaSPlannerTests", dependencies: ["CaaSPlanner"]),
-        .target(name: "CaaSEngineSupport", dependencies: ["CaaSAgent"], path: "Tests/CaaSEngineSupport"),
+        .target(name: "CaaSEngineSupport", dependencies: ["CaaSAgent", "CaaSTestSupport"], path: "Tests/CaaSEngineSupport"),
         .testTarget(name: "CaaSAgentTests", dependencies: ["CaaSAgent", "CaaSModel", "CaaSEngineSupport", "CaaSCrypto"]),
         .testTarget(name: "CaaSCryptoTests", dependencies: ["CaaSCrypto"]),
         .testTarget(name: "CaaSStoreTests", dependencies: ["CaaSStore", "CaaSTestSupport"]),

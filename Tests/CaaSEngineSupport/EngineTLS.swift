@@ -1,12 +1,12 @@
+import CaaSTestSupport
 import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// What a TLS engine (`dockerd --tlsverify`) listens with, and what a client presents to it:
-/// certificates made by the `openssl` command line (as `TLSTestCertificates` in CaaSHTTPTests
-/// does) in the engine's directory — a CA, a server certificate for IP:127.0.0.1 and a client
-/// certificate, both signed by the CA.
+/// certificates made by `TestCertificates` in the engine's directory — a CA, a server
+/// certificate for IP:127.0.0.1 and a client certificate, both signed by the CA.
 public struct EngineTLS: Sendable {
     public let directory: String
     /// The loopback TCP port dockerd listens on with TLS.
@@ -21,38 +21,10 @@ public struct EngineTLS: Sendable {
 
     /// Makes the certificates in `directory` and picks a free loopback port.
     static func make(in directory: String) throws -> EngineTLS {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try """
-            [req]
-            distinguished_name = dn
-            prompt = no
-            [dn]
-            CN = placeholder
-            [v3_ca]
-            basicConstraints = critical, CA:TRUE
-            keyUsage = critical, keyCertSign, cRLSign
-            subjectKeyIdentifier = hash
-            """.write(toFile: directory + "/ca.cnf", atomically: true, encoding: .utf8)
-        try """
-            basicConstraints = CA:FALSE
-            keyUsage = critical, digitalSignature
-            extendedKeyUsage = serverAuth
-            subjectAltName = IP:127.0.0.1
-            """.write(toFile: directory + "/server.ext", atomically: true, encoding: .utf8)
-        try """
-            basicConstraints = CA:FALSE
-            keyUsage = critical, digitalSignature
-            extendedKeyUsage = clientAuth
-            """.write(toFile: directory + "/client.ext", atomically: true, encoding: .utf8)
-        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-        try openssl(["req", "-x509", "-config", "ca.cnf", "-extensions", "v3_ca"] + ec
-            + ["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=caas test engine ca"], in: directory)
-        for (name, subject, ext) in [("server", "/CN=127.0.0.1", "server.ext"), ("client", "/CN=caas-agent", "client.ext")] {
-            try openssl(["req", "-config", "ca.cnf"] + ec + ["-keyout", "\(name).key", "-out", "\(name).csr", "-subj", subject], in: directory)
-            try openssl(["x509", "-req", "-in", "\(name).csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-                         "-set_serial", "0x\(String(UInt32.random(in: 0x1000_0000...0x7fff_ffff), radix: 16))",
-                         "-out", "\(name).pem", "-days", "2", "-extfile", ext], in: directory)
-        }
+        try TestCertificates.makeCA("ca", in: directory)
+        try TestCertificates.makeLeaf("server", signedBy: "ca", commonName: "127.0.0.1", usage: .server,
+                                      alternativeNames: ["IP:127.0.0.1"], in: directory)
+        try TestCertificates.makeLeaf("client", signedBy: "ca", commonName: "caas-agent", usage: .client, in: directory)
         return EngineTLS(directory: directory, port: try freeLoopbackPort())
     }
 
@@ -73,22 +45,5 @@ public struct EngineTLS: Sendable {
         }
         guard bound else { throw EngineHarnessError.engineDidNotStart(name: "tls", reason: "bind 127.0.0.1:0: errno \(errno)") }
         return Int(UInt16(bigEndian: address.sin_port))
-    }
-
-    private static func openssl(_ arguments: [String], in directory: String) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let text = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw EngineHarnessError.engineDidNotStart(
-                name: "tls", reason: "openssl \(arguments.joined(separator: " ")): \(String(decoding: text, as: UTF8.self))")
-        }
     }
 }
