@@ -11,6 +11,52 @@ public enum Planner {
         var run = PlanningRun(snapshot: snapshot, now: now, options: options)
         return run.run()
     }
+
+    /// Plans several applications of one cluster in turn, to be applied together: every later
+    /// snapshot's nodes also count what the earlier plans place there, so the batch as a whole
+    /// never puts more on a node than fits, and spread sees the batch's own placements. What
+    /// earlier plans release is not counted back (conservative: nothing is promised twice).
+    public static func planInSequence(_ snapshots: [ClusterSnapshot], now: Date, options: PlannerOptions = PlannerOptions()) -> [Plan] {
+        var placed: [String: NodeUsage] = [:]
+        var plans: [Plan] = []
+        plans.reserveCapacity(snapshots.count)
+        for var snapshot in snapshots {
+            for i in snapshot.nodes.indices {
+                guard let extra = placed[snapshot.nodes[i].id] else { continue }
+                snapshot.nodes[i].otherUsage.add(extra)
+            }
+            let plan = plan(snapshot, now: now, options: options)
+            for placement in plan.placements {
+                guard let spec = snapshot.spec(of: placement.serviceID, generation: placement.generation) else { continue }
+                let demand = Demand(spec)
+                placed[placement.nodeID, default: NodeUsage()].add(NodeUsage(
+                    cpus: Double(demand.milliCPU) / 1000, memoryBytes: demand.memoryBytes,
+                    hostPorts: Set(demand.hostPorts), containerCount: 1))
+            }
+            plans.append(plan)
+        }
+        return plans
+    }
+}
+
+extension ClusterSnapshot {
+    /// The spec a service's containers of `generation` run: its current one, or the previous one
+    /// during a rollout.
+    public func spec(of serviceID: String, generation: Int) -> ServiceSpec? {
+        guard let service = services.first(where: { $0.id == serviceID }) else { return nil }
+        if generation != service.generation, let previous = service.previous, previous.generation == generation { return previous.spec }
+        return service.spec
+    }
+}
+
+extension NodeUsage {
+    /// Adds `other`'s reservations, ports and containers to these.
+    public mutating func add(_ other: NodeUsage) {
+        cpus += other.cpus
+        memoryBytes += other.memoryBytes
+        hostPorts.formUnion(other.hostPorts)
+        containerCount += other.containerCount
+    }
 }
 
 /// A container to create, before its node is chosen.

@@ -157,3 +157,46 @@ import Testing
         #expect(one.placements.count == 65)
     }
 }
+
+@Suite struct SequencePlanningTests {
+    @Test func laterApplicationsOfABatchSeeWhatEarlierOnesPlacedAndNeverOvercommit() {
+        // Two nodes with room for three 1-CPU containers each; three applications of two replicas.
+        let nodes = [node(1, cpus: 3), node(2, cpus: 3)]
+        let snapshots = (1...3).map { _ in ClusterSnapshot(nodes: nodes, services: [service(spec(replicas: 2, cpus: 1))], containers: []) }
+        let plans = Planner.planInSequence(snapshots, now: t0)
+        #expect(plans.count == 3)
+        // Planned alone, every one would take nod_1 then nod_2; in sequence they still fill both
+        // nodes evenly and the third application finds exactly the room that is left.
+        #expect(plans.allSatisfy { $0.unplaced.isEmpty })
+        let all = plans.flatMap(\.placements)
+        #expect(all.filter { $0.nodeID == "nod_1" }.count == 3)
+        #expect(all.filter { $0.nodeID == "nod_2" }.count == 3)
+    }
+
+    @Test func whatAnEarlierPlanTookLeavesALaterOneUnplacedWithTheReason() {
+        let nodes = [node(1, cpus: 2)]
+        let snapshots = (1...2).map { _ in ClusterSnapshot(nodes: nodes, services: [service(spec(replicas: 2, cpus: 1))], containers: []) }
+        let plans = Planner.planInSequence(snapshots, now: t0)
+        #expect(plans[0].placements.count == 2)
+        #expect(plans[1].placements.isEmpty)
+        #expect(plans[1].unplaced.first?.count == 2)
+        #expect(plans[1].unplaced.first?.explanation == Planner.plan(
+            ClusterSnapshot(nodes: [node(1, cpus: 2, other: NodeUsage(cpus: 2, containerCount: 2))],
+                            services: [service(spec(replicas: 2, cpus: 1))], containers: []), now: t0).unplaced.first?.explanation)
+    }
+
+    @Test func spreadAcrossABatchCountsTheBatchsOwnPlacementsAndHostPorts() {
+        let nodes = [node(1), node(2)]
+        let web = ClusterSnapshot(nodes: nodes, services: [service(spec(replicas: 1, ports: [8080]))], containers: [])
+        let plans = Planner.planInSequence([web, web], now: t0)
+        // The second application's container avoids the node whose port 8080 the first one took.
+        #expect(plans.map { $0.placements.first?.nodeID } == ["nod_1", "nod_2"])
+        let third = Planner.planInSequence([web, web, web], now: t0)[2]
+        #expect(third.placements.isEmpty && third.unplaced.first?.count == 1)
+    }
+
+    @Test func aSingleSnapshotPlansExactlyAsThePlannerAlone() {
+        let snapshot = ClusterSnapshot(nodes: [node(1), node(2), node(3)], services: [service(spec(replicas: 5))], containers: [])
+        #expect(Planner.planInSequence([snapshot], now: t0) == [Planner.plan(snapshot, now: t0)])
+    }
+}

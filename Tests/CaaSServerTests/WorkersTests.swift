@@ -232,6 +232,63 @@ import Testing
         #expect(try await h.eventually(5) { r2.leadership.isLeader }, "r2 leads the singleton loops")
     }
 
+    @Test func applicationsDueTogetherArePlacedAsOneBatchAndSpreadAcrossIt() async throws {
+        let h = try await WorkersHarness.make("wk_batch")
+        defer { Task { await h.shutdown() } }
+        // Six applications queue their reconcile jobs before any worker runs.
+        var apps: [String] = []
+        for n in 1...6 { apps.append(try await h.deploy("batch\(n)", compose: WorkerCompose.web(replicas: 2)).app) }
+        h.startReplica()
+        #expect(try await h.eventually {
+            try await h.api.raw { try $0.query("SELECT count(*)::int8 AS n FROM containers")[0].decode("n", as: Int.self) } == 12
+        }, "twelve containers placed")
+        let generation: Int64 = try await h.api.raw {
+            try $0.query("SELECT desired_generation FROM clusters WHERE id = $1", [h.clusterID])[0].decode("desired_generation")
+        }
+        #expect(generation == 1, "one apply, one cluster generation for all six applications")
+        let perNode: [Int] = try await h.api.raw {
+            try $0.query("SELECT count(*)::int8 AS n FROM containers GROUP BY node_id ORDER BY node_id").map { try $0.decode("n") }
+        }
+        #expect(perNode == [4, 4, 4], "the batch spreads its twelve containers evenly, not each application on the same nodes")
+        for app in apps {
+            #expect(try await h.eventually { try await h.deployment(app: app)?.status == "succeeded" }, "\(app) deployed")
+        }
+        #expect(try await h.eventTypes().filter { $0 == "container.placed" }.count == 12)
+        #expect(try await h.jobs(kind: "reconcile").allSatisfy { $0.state == "succeeded" })
+    }
+
+    @Test func aBatchWithAStaleApplicationFallsBackToOneByOneAndLosesNothing() async throws {
+        let h = try await WorkersHarness.make("wk_batch_stale")
+        defer { Task { await h.shutdown() } }
+        var apps: [(app: String, web: String)] = []
+        for n in 1...3 {
+            let (app, services) = try await h.deploy("stale\(n)", compose: WorkerCompose.web(replicas: 2))
+            apps.append((app, try #require(services["web"])))
+        }
+        // While the first batch is planned, the second application is scaled: its snapshot is
+        // stale, so the batch is refused as a whole and every job runs on its own.
+        let once = ClaimLatch()
+        let api = h.api, token = h.operatorToken, victim = apps[1].web
+        h.startReplica { settings in
+            settings.beforeApply = { _, _ in
+                guard await once.openFirst() else { return }
+                let reply = try await api.call("POST", "/v1/services/\(victim)/scale", token: token, body: #"{"replicas":3}"#)
+                #expect(reply.status == 200 || reply.status == 202, "\(reply.text)")
+            }
+        }
+        for (app, count) in zip(apps.map(\.app), [2, 3, 2]) {
+            #expect(try await h.eventually { try await h.running(app: app).count == count }, "\(app) runs \(count)")
+        }
+        #expect(try await h.eventTypes().filter { $0 == "container.placed" }.count == 7, "placed once each, none twice")
+        let scaled = apps[1].app
+        let placings: Int = try await h.api.raw {
+            try $0.query("SELECT count(DISTINCT created_at)::int8 AS n FROM containers WHERE application_id = $1", [scaled])[0].decode("n")
+        }
+        #expect(placings == 1, "the scaled application's stale plan was never applied: its three containers came in one change")
+        let jobs = try await h.jobs(kind: "reconcile")
+        #expect(!jobs.contains { $0.state == "failed" }, "\(jobs)")
+    }
+
     @Test func singletonLoopsFailOverWithinSecondsAndTwoReplicasNeverDoubleWork() async throws {
         let h = try await WorkersHarness.make("wk_leader")
         defer { Task { await h.shutdown() } }
@@ -353,6 +410,11 @@ import Testing
 actor ClaimLatch {
     private(set) var isOpen = false
     func open() { isOpen = true }
+    /// Opens the latch; true only for the first caller.
+    func openFirst() -> Bool {
+        defer { isOpen = true }
+        return !isOpen
+    }
 }
 
 extension WorkersTests {

@@ -6,7 +6,17 @@ import Logging
 /// completed it inside its own (fenced) transaction, `.finished` for the worker to complete it.
 public protocol JobHandler: Sendable {
     var kind: JobKind { get }
+    /// The most due jobs one claim takes (1: one at a time).
+    var batchLimit: Int { get }
     func handle(_ job: ClaimedJob) async throws -> JobResult
+    /// Handles several claimed jobs together where it can; returns the jobs it left undone, which
+    /// the worker then runs one by one through `handle(_:)`.
+    func handle(batch: [ClaimedJob]) async -> [ClaimedJob]
+}
+
+extension JobHandler {
+    public var batchLimit: Int { 1 }
+    public func handle(batch: [ClaimedJob]) async -> [ClaimedJob] { batch }
 }
 
 public enum JobResult: Sendable, Equatable {
@@ -21,8 +31,8 @@ public struct PermanentJobFailure: Error, Sendable, CustomStringConvertible {
     public var description: String { reason }
 }
 
-/// `concurrency` loops that claim one job at a time, run it under a renewed lease, and record
-/// success or failure (with backoff). Between jobs a loop sleeps until a notification, the next
+/// `concurrency` loops that claim due jobs (one at a time, or up to the handler's batch limit),
+/// run them under renewed leases, and record success or failure (with backoff). Between jobs a loop sleeps until a notification, the next
 /// due job, or the safety interval, whichever is first.
 public struct JobWorker: Sendable {
     public let queue: JobQueue
@@ -54,8 +64,12 @@ public struct JobWorker: Sendable {
         while !Task.isCancelled {
             let seen = local?.currentGeneration
             do {
-                let claimed = try await queue.claim(kinds: [handler.kind], limit: 1)
+                let claimed = try await queue.claim(kinds: [handler.kind], limit: handler.batchLimit)
                 failures = 0
+                if claimed.count > 1 {
+                    await run(batch: claimed)
+                    continue
+                }
                 if let job = claimed.first {
                     await run(job)
                     continue
@@ -77,16 +91,36 @@ public struct JobWorker: Sendable {
         }
     }
 
+    /// Runs claimed jobs as a batch, then the ones the batch left one by one.
+    func run(batch: [ClaimedJob]) async {
+        let left: [ClaimedJob]
+        do {
+            let renewal = renewLeases(of: batch)
+            defer { renewal.cancel() }
+            left = await handler.handle(batch: batch)
+        }
+        for job in left { await run(job) }
+    }
+
+    /// Renews the leases of `jobs` every third of the lease until cancelled; a job whose lease
+    /// was lost is no longer renewed.
+    func renewLeases(of jobs: [ClaimedJob]) -> Task<Void, Never> {
+        Task {
+            var held = jobs
+            while !Task.isCancelled && !held.isEmpty {
+                try? await Task.sleep(nanoseconds: (queue.lease / 3).nanoseconds)
+                if Task.isCancelled { return }
+                var still: [ClaimedJob] = []
+                for job in held where (try? await queue.extendLease(job)) != false { still.append(job) }
+                held = still
+            }
+        }
+    }
+
     /// Runs one claimed job with its lease renewed every third of the lease.
     func run(_ job: ClaimedJob) async {
         let logger = self.logger.with("job.id", String(job.id)).with("job.kind", job.kind.rawValue)
-        let renewal = Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(nanoseconds: (queue.lease / 3).nanoseconds)
-                if Task.isCancelled { return }
-                if (try? await queue.extendLease(job)) == false { return }
-            }
-        }
+        let renewal = renewLeases(of: [job])
         defer { renewal.cancel() }
         do {
             let result = try await handler.handle(job)

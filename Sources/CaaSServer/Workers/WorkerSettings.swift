@@ -8,6 +8,9 @@ public struct WorkerSettings: Sendable {
     public var replicaID: String
     /// Job loops per kind running at once in this replica.
     public var reconcileConcurrency = 2
+    /// The most reconcile jobs one loop claims and applies together (applications of one
+    /// cluster become one transaction and one push).
+    public var reconcileBatch = 32
     public var pushConcurrency = 2
     /// How long a claimed job is held before another replica may take it (renewed while running).
     public var jobLease: TimeInterval = 30
@@ -46,13 +49,14 @@ public struct WorkerSettings: Sendable {
 
 extension WorkerSettings {
     /// The defaults, with `CAAS_NODE_DOWN_AFTER` (seconds), `CAAS_JOB_LEASE` (seconds),
-    /// `CAAS_RECONCILE_CONCURRENCY` and `CAAS_ROLLOUT_TIMEOUT` (seconds) when set.
+    /// `CAAS_RECONCILE_CONCURRENCY`, `CAAS_RECONCILE_BATCH` and `CAAS_ROLLOUT_TIMEOUT` (seconds) when set.
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> WorkerSettings {
         var settings = WorkerSettings()
         if let value = environment["CAAS_NODE_DOWN_AFTER"].flatMap(Double.init), value > 0 { settings.nodeDownAfter = value }
         if let value = environment["CAAS_NODE_UNREACHABLE_AFTER"].flatMap(Double.init), value > 0 { settings.nodeUnreachableAfter = value }
         if let value = environment["CAAS_JOB_LEASE"].flatMap(Double.init), value > 0 { settings.jobLease = value }
         if let value = environment["CAAS_RECONCILE_CONCURRENCY"].flatMap(Int.init), value > 0 { settings.reconcileConcurrency = value }
+        if let value = environment["CAAS_RECONCILE_BATCH"].flatMap(Int.init), value > 0 { settings.reconcileBatch = value }
         if let value = environment["CAAS_ROLLOUT_TIMEOUT"].flatMap(Double.init), value > 0 { settings.planner.rolloutTimeout = value }
         return settings
     }

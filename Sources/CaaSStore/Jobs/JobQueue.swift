@@ -100,19 +100,36 @@ enum JobSQL {
     /// Locks the job's row and checks that the lease is still `job`'s. Call first in a transaction
     /// whose effects must happen at most once per job.
     static func fence(_ job: ClaimedJob, on connection: PostgresConnection) throws {
-        let rows = try connection.query("""
-            SELECT 1 FROM jobs WHERE id = $1 AND state = 'running' AND locked_by = $2 AND attempts = $3 FOR UPDATE
-            """, [job.id, job.workerID, job.attempt])
-        if rows.isEmpty { throw JobLeaseLost(jobID: job.id, workerID: job.workerID) }
+        try fence([job], on: connection)
+    }
+
+    /// `fence` for several jobs (in id order, so concurrent fences cannot deadlock).
+    static func fence(_ jobs: [ClaimedJob], on connection: PostgresConnection) throws {
+        guard !jobs.isEmpty else { return }
+        let held = Set(try connection.query("""
+            SELECT j.id FROM jobs j JOIN unnest($1::int8[], $2::text[], $3::int8[]) AS u(id, worker, attempts)
+              ON j.id = u.id AND j.locked_by = u.worker AND j.attempts = u.attempts
+            WHERE j.state = 'running' ORDER BY j.id FOR UPDATE OF j
+            """, [jobs.map(\.id), jobs.map(\.workerID), jobs.map(\.attempt)]).map { try $0.decode("id", as: Int64.self) })
+        if let lost = jobs.first(where: { !held.contains($0.id) }) { throw JobLeaseLost(jobID: lost.id, workerID: lost.workerID) }
     }
 
     static func complete(_ job: ClaimedJob, on connection: PostgresConnection) throws {
-        let count = try connection.execute("""
-            UPDATE jobs SET state = 'succeeded', locked_by = NULL, locked_until = NULL, last_error = NULL,
+        try complete([job], on: connection)
+    }
+
+    /// Marks leased jobs succeeded; throws `JobLeaseLost` (and the caller's transaction rolls
+    /// back) when any lease is no longer the worker's.
+    static func complete(_ jobs: [ClaimedJob], on connection: PostgresConnection) throws {
+        guard !jobs.isEmpty else { return }
+        let done = Set(try connection.query("""
+            UPDATE jobs j SET state = 'succeeded', locked_by = NULL, locked_until = NULL, last_error = NULL,
                    finished_at = now(), updated_at = now()
-            WHERE id = $1 AND state = 'running' AND locked_by = $2 AND attempts = $3
-            """, [job.id, job.workerID, job.attempt])
-        if count == 0 { throw JobLeaseLost(jobID: job.id, workerID: job.workerID) }
+            FROM unnest($1::int8[], $2::text[], $3::int8[]) AS u(id, worker, attempts)
+            WHERE j.id = u.id AND j.state = 'running' AND j.locked_by = u.worker AND j.attempts = u.attempts
+            RETURNING j.id
+            """, [jobs.map(\.id), jobs.map(\.workerID), jobs.map(\.attempt)]).map { try $0.decode("id", as: Int64.self) })
+        if let lost = jobs.first(where: { !done.contains($0.id) }) { throw JobLeaseLost(jobID: lost.id, workerID: lost.workerID) }
     }
 
     /// Records a failure: queued again after `delay`, or `failed` for good when attempts are used

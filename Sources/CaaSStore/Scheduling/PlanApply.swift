@@ -10,7 +10,32 @@ public struct SchedulingConflict: Error, Sendable, Equatable, CustomStringConver
     public var description: String { "scheduling conflict: \(reason)" }
 }
 
-/// What one applied plan changed.
+/// One application's plan with the snapshot it was made from.
+public struct PlannedApplication: Sendable {
+    public var snapshot: SchedulingSnapshot
+    public var plan: Plan
+
+    public init(snapshot: SchedulingSnapshot, plan: Plan) {
+        self.snapshot = snapshot
+        self.plan = plan
+    }
+
+    var appID: String { snapshot.applicationID }
+
+    var changesContainers: Bool {
+        !(plan.placements.isEmpty && plan.stops.isEmpty && plan.removals.isEmpty && plan.lost.isEmpty && plan.restarts.isEmpty)
+    }
+
+    /// Removals written outside a plan (application delete, services dropped by an update) still
+    /// have to reach the agent.
+    var awaitsRemoval: Bool { snapshot.snapshot.containers.contains { $0.desired == .removed } }
+
+    func spec(_ serviceID: String, _ generation: Int) -> ServiceSpec {
+        snapshot.snapshot.spec(of: serviceID, generation: generation) ?? ServiceSpec(name: "", image: "")
+    }
+}
+
+/// What one applied batch of plans changed.
 public struct ApplyOutcome: Sendable, Equatable {
     public var created: [String] = []
     public var removedOrStopped = 0
@@ -19,41 +44,49 @@ public struct ApplyOutcome: Sendable, Equatable {
     public var events = 0
     /// The cluster generation the change was recorded under (nil: nothing to push).
     public var clusterGeneration: Int64?
-    public var applicationDeleted = false
-    public var deploymentStatus: String?
     /// Milliseconds per step (diagnostics).
     public var timings: [String: Int] = [:]
 }
 
 extension SystemTransaction {
-    /// Applies `plan` (made from `snapshot` at `now`) in this transaction, after checking that what
-    /// the snapshot read has not changed; throws `SchedulingConflict` when it has. With `job`, the
-    /// transaction is fenced by the job's lease and completes the job.
-    public func apply(_ plan: Plan, to snapshot: SchedulingSnapshot, now: Date, job: ClaimedJob?) throws -> ApplyOutcome {
-        if let job { try JobSQL.fence(job, on: connection) }
-        var applier = PlanApplier(plan: plan, snap: snapshot, now: now, connection: connection)
+    /// Applies the plans of applications of one cluster (made at `now`) together, as one change: one
+    /// cluster lock, one insert and one update of container rows, one run of events, one new
+    /// cluster generation and push. The snapshots come from one read
+    /// (`schedulingSnapshots(applicationIDs:)`) and the plans from `Planner.planInSequence`.
+    /// What the snapshots read is checked first: any application's stale snapshot throws
+    /// `SchedulingConflict` and nothing is applied. The transaction is fenced by every job's
+    /// lease and completes them all.
+    public func apply(_ batch: [PlannedApplication], now: Date, jobs: [ClaimedJob]) throws -> ApplyOutcome {
+        guard let first = batch.first else { return ApplyOutcome() }
+        guard batch.allSatisfy({ $0.snapshot.clusterID == first.snapshot.clusterID && $0.snapshot.tenantID == first.snapshot.tenantID }),
+              Set(batch.map(\.appID)).count == batch.count else {
+            throw SchedulingConflict(reason: "a batch holds distinct applications of one cluster")
+        }
+        try JobSQL.fence(jobs, on: connection)
+        var applier = PlanApplier(batch: batch, now: now, connection: connection)
         let outcome = try applier.run()
-        if let job { try JobSQL.complete(job, on: connection) }
+        try JobSQL.complete(jobs, on: connection)
         return outcome
     }
 }
 
 struct PlanApplier {
-    let plan: Plan
-    let snap: SchedulingSnapshot
+    /// In application id order: rows are locked in one order by every batch.
+    let batch: [PlannedApplication]
+    let clusterID: String
+    let tenantID: String
     let now: Date
     let connection: PostgresConnection
     var events = EventBatch()
     var outcome = ApplyOutcome()
 
-    init(plan: Plan, snap: SchedulingSnapshot, now: Date, connection: PostgresConnection) {
-        self.plan = plan
-        self.snap = snap
+    init(batch: [PlannedApplication], now: Date, connection: PostgresConnection) {
+        self.batch = batch.sorted { $0.appID < $1.appID }
+        clusterID = batch[0].snapshot.clusterID
+        tenantID = batch[0].snapshot.tenantID
         self.now = now
         self.connection = connection
     }
-
-    var appID: String { snap.applicationID }
 
     mutating func mark(_ step: String, _ since: inout Date) {
         let now = Date()
@@ -63,45 +96,45 @@ struct PlanApplier {
 
     mutating func run() throws -> ApplyOutcome {
         var t = Date()
-        guard try checkApplication() else { return outcome }
-        try checkVersions()
+        // Applications deleted meanwhile have nothing left to do.
+        let live = try batch.filter { try checkApplication($0) }
+        try checkVersions(live)
         mark("check", &t)
-        let changesContainers = !(plan.placements.isEmpty && plan.stops.isEmpty && plan.removals.isEmpty
-            && plan.lost.isEmpty && plan.restarts.isEmpty)
-        // Removals written outside a plan (application delete, services dropped by an update)
-        // still have to reach the agent.
-        let awaitingRemoval = snap.snapshot.containers.contains { $0.desired == .removed }
-        if changesContainers {
-            try lockClusterAndCheckNodes()
+        let changing = live.filter(\.changesContainers)
+        if !changing.isEmpty {
+            try lockClusterAndCheckNodes(changing)
             mark("lock", &t)
-            let newIDs = try insertContainers()
+            let newIDs = try insertContainers(changing)
             mark("insert", &t)
-            try updateContainers(newIDs: newIDs)
+            try updateContainers(changing, newIDs: newIDs)
             mark("update", &t)
         }
-        if changesContainers || awaitingRemoval { try deleteUnconfirmable() }
-        try recordUnplaced()
-        try persistRollouts()
-        try mirrorDeployment()
-        mark("deployment", &t)
-        if let review = plan.nextReviewAt {
-            try JobSQL.enqueue(.reconcile(applicationID: appID, tenantID: snap.tenantID, runAfter: review), on: connection)
+        let touched = live.filter { $0.changesContainers || $0.awaitsRemoval }
+        try deleteUnconfirmable(touched.map(\.appID))
+        for item in live {
+            try recordUnplaced(item)
+            try persistRollouts(item)
+            try mirrorDeployment(item)
         }
+        mark("deployment", &t)
+        try JobSQL.enqueue(live.compactMap { item in
+            item.plan.nextReviewAt.map { NewJob.reconcile(applicationID: item.appID, tenantID: tenantID, runAfter: $0) }
+        }, on: connection)
         _ = try connection.execute("""
             UPDATE reconcile_requests SET claimed_at = COALESCE(claimed_at, now()), done_at = now()
-            WHERE application_id = $1 AND done_at IS NULL
-            """, [appID])
-        if snap.deleting { try finishDeletion() }
+            WHERE application_id = ANY($1::text[]) AND done_at IS NULL
+            """, [live.map(\.appID)])
+        for item in live where item.snapshot.deleting { try finishDeletion(item) }
         // Lock order, shared with the API's writers: the tenant row (events) before the cluster row.
         outcome.events = events.entries.count
-        try events.append(tenantID: snap.tenantID, on: connection)
+        try events.append(tenantID: tenantID, on: connection)
         mark("events", &t)
-        if changesContainers || awaitingRemoval {
+        if !touched.isEmpty {
             let generation: Int64 = try connection.query("""
                 UPDATE clusters SET desired_generation = desired_generation + 1 WHERE id = $1 RETURNING desired_generation
-                """, [snap.clusterID])[0].decode("desired_generation")
+                """, [clusterID])[0].decode("desired_generation")
             outcome.clusterGeneration = generation
-            try JobSQL.enqueue(.push(clusterID: snap.clusterID, tenantID: snap.tenantID,
+            try JobSQL.enqueue(.push(clusterID: clusterID, tenantID: tenantID,
                                      runAfter: now.addingTimeInterval(NewJob.pushCoalescing)), on: connection)
         }
         mark("generation", &t)
@@ -111,47 +144,53 @@ struct PlanApplier {
     // MARK: Checks
 
     /// Locks the application row; false when it is gone (nothing to do).
-    func checkApplication() throws -> Bool {
+    func checkApplication(_ item: PlannedApplication) throws -> Bool {
         guard let row = try connection.query(
-            "SELECT status, generation FROM applications WHERE id = $1 FOR NO KEY UPDATE", [appID]).first else { return false }
+            "SELECT status, generation FROM applications WHERE id = $1 FOR NO KEY UPDATE", [item.appID]).first else { return false }
         let deleting = try row.decode("status", as: String.self) == "deleting"
         let generation: Int64 = try row.decode("generation")
-        if deleting != snap.deleting || generation != snap.generation {
-            throw SchedulingConflict(reason: "application \(appID) changed (generation \(generation))")
+        if deleting != item.snapshot.deleting || generation != item.snapshot.generation {
+            throw SchedulingConflict(reason: "application \(item.appID) changed (generation \(generation))")
         }
         return true
     }
 
-    func checkVersions() throws {
-        var services: [String: Int64] = [:]
-        for row in try connection.query("SELECT id, version FROM services WHERE application_id = $1 AND kind = 'container'", [appID]) {
-            services[try row.decode("id")] = try row.decode("version")
+    /// The services and containers of every application are the versions their snapshot read.
+    func checkVersions(_ items: [PlannedApplication]) throws {
+        guard !items.isEmpty else { return }
+        let ids = items.map(\.appID)
+        var services: [String: [String: Int64]] = [:]
+        for row in try connection.query(
+            "SELECT id, application_id, version FROM services WHERE application_id = ANY($1::text[]) AND kind = 'container'", [ids]) {
+            services[try row.decode("application_id"), default: [:]][try row.decode("id")] = try row.decode("version")
         }
-        if services != snap.serviceVersions { throw SchedulingConflict(reason: "services of \(appID) changed") }
-        var containers: [String: Int64] = [:]
-        for row in try connection.query("SELECT id, version FROM containers WHERE application_id = $1", [appID]) {
-            containers[try row.decode("id")] = try row.decode("version")
+        var containers: [String: [String: Int64]] = [:]
+        for row in try connection.query("SELECT id, application_id, version FROM containers WHERE application_id = ANY($1::text[])", [ids]) {
+            containers[try row.decode("application_id"), default: [:]][try row.decode("id")] = try row.decode("version")
         }
-        if containers != snap.containerVersions { throw SchedulingConflict(reason: "containers of \(appID) changed") }
+        for item in items {
+            if services[item.appID] ?? [:] != item.snapshot.serviceVersions { throw SchedulingConflict(reason: "services of \(item.appID) changed") }
+            if containers[item.appID] ?? [:] != item.snapshot.containerVersions {
+                throw SchedulingConflict(reason: "containers of \(item.appID) changed")
+            }
+        }
     }
 
     /// Serializes applies within the cluster, then checks the nodes that receive containers
-    /// against fresh state: still ready, and what other applications hold has not grown into
-    /// what this plan needs.
-    func lockClusterAndCheckNodes() throws {
+    /// against fresh state: still ready, and what others hold has not grown into what these
+    /// plans need.
+    func lockClusterAndCheckNodes(_ items: [PlannedApplication]) throws {
         // An advisory lock, not the cluster row: API writers lock that row (after the tenant row),
         // and holding it here while waiting for the tenant row would deadlock with them.
-        _ = try connection.query("SELECT pg_advisory_xact_lock(hashtext($1))", ["caas-cluster-apply:" + snap.clusterID])
+        _ = try connection.query("SELECT pg_advisory_xact_lock(hashtext($1))", ["caas-cluster-apply:" + clusterID])
         var demand: [String: Reservation] = [:]
-        for p in plan.placements {
-            let r = Reservation(spec(p.serviceID, p.generation))
-            var d = demand[p.nodeID] ?? Reservation(ServiceSpec(name: "", image: ""))
-            d.cpus += r.cpus
-            d.memoryBytes += r.memoryBytes
-            d.hostPorts += r.hostPorts
-            demand[p.nodeID] = d
+        for item in items {
+            for p in item.plan.placements {
+                let r = Reservation(item.spec(p.serviceID, p.generation))
+                demand[p.nodeID, default: Reservation()].add(r)
+            }
+            for r in item.plan.restarts where demand[r.nodeID] == nil { demand[r.nodeID] = Reservation() }
         }
-        for r in plan.restarts where demand[r.nodeID] == nil { demand[r.nodeID] = Reservation(ServiceSpec(name: "", image: "")) }
         let targets = Array(demand.keys).sorted()
         guard !targets.isEmpty else { return }
         let notReady = try connection.query(
@@ -159,20 +198,21 @@ struct PlanApplier {
         if let row = notReady.first {
             throw SchedulingConflict(reason: "node \(try row.decode("id", as: String.self)) is \(try row.decode("status", as: String.self))")
         }
-        let fresh = try SnapshotLoader.nodeTotals(clusterID: snap.clusterID, nodeIDs: targets, on: connection)
+        // The version checks passed: the batch's own holdings are what the snapshots read, so any
+        // growth since the read is someone else's.
+        let read = items[0].snapshot.nodeTotals
+        let fresh = try SnapshotLoader.nodeTotals(clusterID: clusterID, nodeIDs: targets, on: connection)
+        var capacity: [String: NodeCapacity] = [:]
+        for node in items[0].snapshot.snapshot.nodes { capacity[node.id] = node.capacity }
         for node in targets {
-            let before = snap.otherUsage[node] ?? NodeUsage()
-            // The version checks passed: this application's own share is what the snapshot read.
-            let after = (fresh[node] ?? NodeUsage()).subtracting(snap.ownUsage[node] ?? NodeUsage())
+            let before = read[node] ?? NodeUsage()
+            let after = fresh[node] ?? NodeUsage()
             let need = demand[node]!
-            // Others grew on this node: still fine if everything fits, counting all of this
-            // application's holdings (conservative: some of them are released by this plan).
+            // Others grew on this node: still fine if everything fits, counting all that the
+            // batch's applications hold (conservative: some of it is released by these plans).
             let grew = (need.cpus > 0 && after.cpus > before.cpus + 1e-9) || (need.memoryBytes > 0 && after.memoryBytes > before.memoryBytes)
-            if grew, let capacity = snap.snapshot.nodes.first(where: { $0.id == node })?.capacity {
-                let own = snap.ownUsage[node] ?? NodeUsage()
-                let cpus = after.cpus + own.cpus + need.cpus
-                let memory = after.memoryBytes + own.memoryBytes + need.memoryBytes
-                if cpus > capacity.cpus + 1e-9 || memory > capacity.memoryBytes {
+            if grew, let capacity = capacity[node] {
+                if after.cpus + need.cpus > capacity.cpus + 1e-9 || after.memoryBytes + need.memoryBytes > capacity.memoryBytes {
                     throw SchedulingConflict(reason: "node \(node) no longer has room: other containers took its reservations meanwhile")
                 }
             }
@@ -183,94 +223,60 @@ struct PlanApplier {
         }
     }
 
-    func spec(_ serviceID: String, _ generation: Int) -> ServiceSpec {
-        guard let service = snap.snapshot.services.first(where: { $0.id == serviceID }) else { return ServiceSpec(name: "", image: "") }
-        if generation != service.generation, let previous = service.previous, previous.generation == generation { return previous.spec }
-        return service.spec
-    }
-
     // MARK: Containers
 
-    /// New rows for placements and restarts; returns the new id per (service, slot, generation, replaced).
-    mutating func insertContainers() throws -> [String: String] {
-        var ids: [String] = [], services: [String] = [], nodes: [String] = [], slots: [Int] = [], generations: [Int] = []
+    /// New rows for placements and restarts, in one statement; returns the new id per replaced container.
+    mutating func insertContainers(_ items: [PlannedApplication]) throws -> [String: String] {
+        var ids: [String] = [], apps: [String] = [], services: [String] = [], nodes: [String] = [], slots: [Int] = [], generations: [Int] = []
         var restartCounts: [Int] = [], notBefores: [Date?] = [], causes: [String] = [], reasons: [String] = []
         var cpus: [Double] = [], memories: [Int64] = [], ports: [String] = []
         var newIDByOld: [String: String] = [:]
-        func add(_ service: String, _ node: String, _ slot: Int, _ generation: Int, _ restarts: Int, _ notBefore: Date?,
-                 _ cause: String, _ reason: String) -> String {
+        func add(_ item: PlannedApplication, _ service: String, _ node: String, _ slot: Int, _ generation: Int, _ restarts: Int,
+                 _ notBefore: Date?, _ cause: String, _ reason: String) -> String {
             let id = Identifier.make(.container)
-            let r = Reservation(spec(service, generation))
-            ids.append(id); services.append(service); nodes.append(node); slots.append(slot); generations.append(generation)
+            let r = Reservation(item.spec(service, generation))
+            ids.append(id); apps.append(item.appID); services.append(service); nodes.append(node); slots.append(slot); generations.append(generation)
             restartCounts.append(restarts); notBefores.append(notBefore); causes.append(cause); reasons.append(reason)
             cpus.append(r.cpus); memories.append(r.memoryBytes); ports.append(r.hostPorts.joined(separator: ","))
             return id
         }
-        for p in plan.placements {
-            let id = add(p.serviceID, p.nodeID, p.slot, p.generation, p.restartCount, p.notBefore, p.cause.rawValue, p.reason)
-            if let old = p.replacing { newIDByOld[old] = id }
-            events.add("container.placed", "container", id, "\(snap.serviceName(p.serviceID)).\(p.slot) placed: \(p.reason)",
-                       data: ["service_id": p.serviceID, "node_id": p.nodeID, "cause": p.cause.rawValue, "application_id": appID])
-        }
-        for r in plan.restarts {
-            let id = add(r.serviceID, r.nodeID, r.slot, r.generation, r.restartCount, r.notBefore, "restart", r.reason)
-            newIDByOld[r.containerID] = id
-            events.add("container.restart_scheduled", "container", id, r.reason,
-                       data: ["service_id": r.serviceID, "node_id": r.nodeID, "replaces": r.containerID,
-                              "not_before": RFC3339.format(r.notBefore), "application_id": appID])
+        for item in items {
+            for p in item.plan.placements {
+                let id = add(item, p.serviceID, p.nodeID, p.slot, p.generation, p.restartCount, p.notBefore, p.cause.rawValue, p.reason)
+                if let old = p.replacing { newIDByOld[old] = id }
+                events.add("container.placed", "container", id, "\(item.snapshot.serviceName(p.serviceID)).\(p.slot) placed: \(p.reason)",
+                           data: ["service_id": p.serviceID, "node_id": p.nodeID, "cause": p.cause.rawValue, "application_id": item.appID])
+            }
+            for r in item.plan.restarts {
+                let id = add(item, r.serviceID, r.nodeID, r.slot, r.generation, r.restartCount, r.notBefore, "restart", r.reason)
+                newIDByOld[r.containerID] = id
+                events.add("container.restart_scheduled", "container", id, r.reason,
+                           data: ["service_id": r.serviceID, "node_id": r.nodeID, "replaces": r.containerID,
+                                  "not_before": RFC3339.format(r.notBefore), "application_id": item.appID])
+            }
         }
         guard !ids.isEmpty else { return newIDByOld }
         _ = try connection.execute("""
             INSERT INTO containers (id, tenant_id, application_id, service_id, node_id, slot, generation, desired_state,
                                     observed_state, restart_count, not_before, cause, reason, status_message,
                                     reserved_cpus, reserved_memory, host_ports)
-            SELECT u.id, $1, $2, u.service, u.node, u.slot, u.generation, 'running', 'pending', u.restarts, u.not_before,
+            SELECT u.id, $1, u.app, u.service, u.node, u.slot, u.generation, 'running', 'pending', u.restarts, u.not_before,
                    u.cause, u.reason, u.reason, u.cpus, u.memory, COALESCE(string_to_array(NULLIF(u.ports, ''), ','), '{}')
-            FROM unnest($3::text[], $4::text[], $5::text[], $6::int4[], $7::int8[], $8::int4[], $9::timestamptz[],
+            FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::int4[], $7::int8[], $8::int4[], $9::timestamptz[],
                         $10::text[], $11::text[], $12::float8[], $13::int8[], $14::text[])
-                 AS u(id, service, node, slot, generation, restarts, not_before, cause, reason, cpus, memory, ports)
-            """, [snap.tenantID, appID, ids, services, nodes, slots.map { Int32($0) }, generations,
+                 AS u(id, app, service, node, slot, generation, restarts, not_before, cause, reason, cpus, memory, ports)
+            """, [tenantID, ids, apps, services, nodes, slots.map { Int32($0) }, generations,
                   restartCounts.map { Int32($0) }, notBefores, causes, reasons, cpus, memories, ports])
         outcome.created = ids
         return newIDByOld
     }
 
+    struct ContainerChange { var app: String; var desired: String?; var lost = false; var replacedBy: String?; var message: String? }
+
     /// Desired state, lost, fencing: one statement for every touched container.
-    mutating func updateContainers(newIDs: [String: String]) throws {
-        struct Change { var desired: String?; var lost = false; var replacedBy: String?; var message: String? }
-        var changes: [String: Change] = [:]
-        for r in plan.removals {
-            changes[r.containerID, default: Change()].desired = "removed"
-            changes[r.containerID, default: Change()].message = r.reason
-            events.add("container.removing", "container", r.containerID, r.reason,
-                       data: ["service_id": r.serviceID, "cause": r.cause.rawValue, "application_id": appID])
-        }
-        for s in plan.stops {
-            if changes[s.containerID]?.desired == nil { changes[s.containerID, default: Change()].desired = "stopped" }
-            changes[s.containerID, default: Change()].message = s.reason
-            events.add("container.stopping", "container", s.containerID, s.reason, data: ["service_id": s.serviceID, "application_id": appID])
-        }
-        for l in plan.lost {
-            changes[l.containerID, default: Change()].lost = true
-            outcome.lost += 1
-            events.add("container.lost", "container", l.containerID, l.reason,
-                       data: ["service_id": l.serviceID, "node_id": l.nodeID, "application_id": appID])
-        }
-        for r in plan.restarts {
-            changes[r.containerID, default: Change()].desired = "removed"
-            changes[r.containerID, default: Change()].replacedBy = newIDs[r.containerID]
-        }
-        for r in plan.replacements {
-            guard let new = newIDs[r.old] else { continue }
-            // Start-first keeps the old copy counted until the new one is ready; only copies that stop
-            // now (stop-first, lost) are fenced.
-            if r.order == .stopFirst || r.cause == .lost || changes[r.old]?.desired == "removed" {
-                changes[r.old, default: Change()].replacedBy = new
-            }
-            events.add("container.replaced", "container", r.old, r.reason,
-                       data: ["service_id": r.serviceID, "replaced_by": new, "cause": r.cause.rawValue,
-                              "order": r.order.rawValue, "application_id": appID])
-        }
+    mutating func updateContainers(_ items: [PlannedApplication], newIDs: [String: String]) throws {
+        var changes: [String: ContainerChange] = [:]
+        for item in items { collectChanges(item, newIDs: newIDs, into: &changes) }
         guard !changes.isEmpty else { return }
         let ids = changes.keys.sorted()
         outcome.removedOrStopped = ids.filter { changes[$0]!.desired != nil }.count
@@ -281,26 +287,64 @@ struct PlanApplier {
                 replaced_by = COALESCE(u.replaced_by, c.replaced_by),
                 status_message = COALESCE(u.message, c.status_message),
                 version = c.version + 1, updated_at = now()
-            FROM unnest($1::text[], $2::text[], $3::bool[], $4::text[], $5::text[]) AS u(id, desired, lost, replaced_by, message)
-            WHERE c.id = u.id AND c.application_id = $6
+            FROM unnest($1::text[], $2::text[], $3::bool[], $4::text[], $5::text[], $6::text[]) AS u(id, desired, lost, replaced_by, message, app)
+            WHERE c.id = u.id AND c.application_id = u.app
             """, [ids, ids.map { changes[$0]!.desired }, ids.map { changes[$0]!.lost }, ids.map { changes[$0]!.replacedBy },
-                  ids.map { changes[$0]!.message }, appID])
-        if count != ids.count { throw SchedulingConflict(reason: "containers of \(appID) disappeared meanwhile") }
+                  ids.map { changes[$0]!.message }, ids.map { changes[$0]!.app }])
+        if count != ids.count { throw SchedulingConflict(reason: "containers disappeared meanwhile") }
+    }
+
+    /// What `item`'s plan changes on existing containers, with its events.
+    private mutating func collectChanges(_ item: PlannedApplication, newIDs: [String: String], into changes: inout [String: ContainerChange]) {
+        for r in item.plan.removals {
+            changes[r.containerID, default: ContainerChange(app: item.appID)].desired = "removed"
+            changes[r.containerID]!.message = r.reason
+            events.add("container.removing", "container", r.containerID, r.reason,
+                       data: ["service_id": r.serviceID, "cause": r.cause.rawValue, "application_id": item.appID])
+        }
+        for s in item.plan.stops {
+            if changes[s.containerID]?.desired == nil { changes[s.containerID, default: ContainerChange(app: item.appID)].desired = "stopped" }
+            changes[s.containerID, default: ContainerChange(app: item.appID)].message = s.reason
+            events.add("container.stopping", "container", s.containerID, s.reason, data: ["service_id": s.serviceID, "application_id": item.appID])
+        }
+        for l in item.plan.lost {
+            changes[l.containerID, default: ContainerChange(app: item.appID)].lost = true
+            outcome.lost += 1
+            events.add("container.lost", "container", l.containerID, l.reason,
+                       data: ["service_id": l.serviceID, "node_id": l.nodeID, "application_id": item.appID])
+        }
+        for r in item.plan.restarts {
+            changes[r.containerID, default: ContainerChange(app: item.appID)].desired = "removed"
+            changes[r.containerID, default: ContainerChange(app: item.appID)].replacedBy = newIDs[r.containerID]
+        }
+        for r in item.plan.replacements {
+            guard let new = newIDs[r.old] else { continue }
+            // Start-first keeps the old copy counted until the new one is ready; only copies that stop
+            // now (stop-first, lost) are fenced.
+            if r.order == .stopFirst || r.cause == .lost || changes[r.old]?.desired == "removed" {
+                changes[r.old, default: ContainerChange(app: item.appID)].replacedBy = new
+            }
+            events.add("container.replaced", "container", r.old, r.reason,
+                       data: ["service_id": r.serviceID, "replaced_by": new, "cause": r.cause.rawValue,
+                              "order": r.order.rawValue, "application_id": item.appID])
+        }
     }
 
     /// Removed containers no agent will confirm: never reported (still pending), or lost with
     /// their node. Their rows go now; an agent that still has one removes it, as it is absent
     /// from the desired state.
-    mutating func deleteUnconfirmable() throws {
+    mutating func deleteUnconfirmable(_ applicationIDs: [String]) throws {
+        guard !applicationIDs.isEmpty else { return }
         outcome.deletedRows = try connection.execute("""
-            DELETE FROM containers WHERE application_id = $1 AND desired_state = 'removed'
+            DELETE FROM containers WHERE application_id = ANY($1::text[]) AND desired_state = 'removed'
               AND (observed_state IN ('pending', 'lost', 'removed') OR node_id IS NULL)
-            """, [appID])
+            """, [applicationIDs])
     }
 
     // MARK: Services, rollouts, deployments
 
-    mutating func recordUnplaced() throws {
+    mutating func recordUnplaced(_ item: PlannedApplication) throws {
+        let (plan, snap, appID) = (item.plan, item.snapshot, item.appID)
         var text: [String: String] = [:]
         for u in plan.unplaced {
             text[u.serviceID] = "\(u.count) unplaced (slots \(u.slots.map(String.init).joined(separator: ", "))): \(u.explanation)"
@@ -316,7 +360,8 @@ struct PlanApplier {
             """, [ids, ids.map { text[$0] }])
     }
 
-    mutating func persistRollouts() throws {
+    mutating func persistRollouts(_ item: PlannedApplication) throws {
+        let (plan, snap, appID) = (item.plan, item.snapshot, item.appID)
         guard !plan.rollouts.isEmpty else { return }
         let ids = plan.rollouts.map(\.serviceID)
         let json = try plan.rollouts.map { try StoredJSON.encode($0) }
@@ -342,7 +387,8 @@ struct PlanApplier {
 
     /// The application's open deployment follows its services: progress, outcome, reason; the
     /// application's status and observed generation follow the deployment.
-    mutating func mirrorDeployment() throws {
+    mutating func mirrorDeployment(_ item: PlannedApplication) throws {
+        let (snap, appID) = (item.snapshot, item.appID)
         guard !snap.deleting else { return }
         guard let deployment = try connection.query("""
             SELECT id, status, deadline FROM deployments WHERE application_id = $1 AND status IN ('pending', 'in_progress')
@@ -405,7 +451,6 @@ struct PlanApplier {
                    rollouts = $7::jsonb, finished_at = CASE WHEN $3::text IS NULL THEN NULL ELSE now() END, version = version + 1
             WHERE id = $1
             """, [deploymentID, status, outcome, reason, Int32(min(updated, total)), Int32(total), json])
-        outcomeStatus(status)
         if let outcome {
             events.add("deployment.\(outcome)", "deployment", deploymentID, reason, data: ["application_id": appID])
             let appStatus = outcome == "failed" ? "degraded" : "running"
@@ -421,14 +466,12 @@ struct PlanApplier {
         }
     }
 
-    mutating func outcomeStatus(_ status: String) { outcome.deploymentStatus = status }
-
-    mutating func finishDeletion() throws {
+    mutating func finishDeletion(_ item: PlannedApplication) throws {
+        let (snap, appID) = (item.snapshot, item.appID)
         let remaining: Int = try connection.query(
             "SELECT count(*)::int8 AS n FROM containers WHERE application_id = $1", [appID])[0].decode("n")
         guard remaining == 0 else { return }
         _ = try connection.execute("DELETE FROM applications WHERE id = $1", [appID])
         events.add("app.deleted", "application", appID, "application \(snap.applicationName) deleted: every container is removed")
-        outcome.applicationDeleted = true
     }
 }

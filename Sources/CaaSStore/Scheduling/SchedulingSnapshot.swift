@@ -17,12 +17,11 @@ public struct SchedulingSnapshot: Sendable {
     /// Versions read, checked again at apply.
     var serviceVersions: [String: Int64]
     var containerVersions: [String: Int64]
-    /// What other applications held on each node when read (checked again for target nodes).
-    var otherUsage: [String: NodeUsage]
-    /// What this application's own containers hold on each node (part of the node totals).
-    var ownUsage: [String: NodeUsage]
+    /// What every container of the cluster held on each node when read (this application's
+    /// included): the apply checks that nobody else added to a target node meanwhile. The
+    /// snapshots of one read share it.
+    var nodeTotals: [String: NodeUsage]
     var serviceNames: [String: String]
-    var containerObserved: [String: ObservedContainerState]
 
     public func serviceName(_ id: String) -> String { serviceNames[id] ?? id }
 }
@@ -32,6 +31,16 @@ struct Reservation {
     var cpus: Double
     var memoryBytes: Int64
     var hostPorts: [String]
+
+    init() {
+        (cpus, memoryBytes, hostPorts) = (0, 0, [])
+    }
+
+    mutating func add(_ other: Reservation) {
+        cpus += other.cpus
+        memoryBytes += other.memoryBytes
+        hostPorts += other.hostPorts
+    }
 
     init(_ spec: ServiceSpec) {
         cpus = spec.resources.reservations.cpus ?? 0
@@ -69,108 +78,142 @@ enum StoredJSON {
 }
 
 extension SystemTransaction {
-    /// Reads one application's scheduling snapshot; nil when the application does not exist.
-    public func schedulingSnapshot(applicationID: String) throws -> SchedulingSnapshot? {
-        try SnapshotLoader.load(applicationID: applicationID, on: connection)
+    /// Reads the scheduling snapshots of `applicationIDs` in one go, in the order given; those
+    /// that do not exist are left out. Applications of one cluster share one read of its nodes.
+    public func schedulingSnapshots(applicationIDs: [String]) throws -> [SchedulingSnapshot] {
+        try SnapshotLoader.load(applicationIDs: applicationIDs, on: connection)
     }
 }
 
 enum SnapshotLoader {
-    static func load(applicationID: String, on connection: PostgresConnection) throws -> SchedulingSnapshot? {
-        guard let app = try connection.query("""
-            SELECT tenant_id, cluster_id, name, status, generation FROM applications WHERE id = $1
-            """, [applicationID]).first else { return nil }
-        let tenantID: String = try app.decode("tenant_id")
-        let clusterID: String = try app.decode("cluster_id")
-        let deleting = try app.decode("status", as: String.self) == "deleting"
-
+    struct Application {
+        var tenantID, clusterID, name: String
+        var deleting: Bool
+        var generation: Int64
         var services: [ServiceSnapshot] = []
         var serviceVersions: [String: Int64] = [:]
         var serviceNames: [String: String] = [:]
-        for row in try connection.query("""
-            SELECT id, name, status, spec::text AS spec, desired_replicas::int8 AS desired_replicas, generation,
-                   previous_spec::text AS previous_spec, previous_generation, rollout::text AS rollout, version
-            FROM services WHERE application_id = $1 AND kind = 'container' ORDER BY id
-            """, [applicationID]) {
-            let id: String = try row.decode("id")
-            serviceVersions[id] = try row.decode("version")
-            serviceNames[id] = try row.decode("name")
-            guard !deleting, try row.decode("status", as: String.self) != "removing" else { continue }
-            let replicas: Int = try row.decode("desired_replicas")
-            var spec = try StoredJSON.decode(ServiceSpec.self, try row.decode("spec"))
-            spec.replicas = replicas
-            var previous: PreviousGeneration?
-            if let text: String = try row.decode("previous_spec"), let generation: Int64 = try row.decode("previous_generation"),
-               var previousSpec = try? StoredJSON.decode(ServiceSpec.self, text) {
-                previousSpec.replicas = replicas
-                previous = PreviousGeneration(spec: previousSpec, generation: Int(generation))
-            }
-            let rollout = try (row.decode("rollout", as: String?.self)).flatMap { try? StoredJSON.decode(RolloutState.self, $0) }
-            services.append(ServiceSnapshot(id: id, spec: spec, generation: Int(try row.decode("generation", as: Int64.self)),
-                                            previous: previous, rollout: rollout))
-        }
-
         var containers: [ContainerSnapshot] = []
         var containerVersions: [String: Int64] = [:]
-        var observedStates: [String: ObservedContainerState] = [:]
+        /// What its own containers hold on each node (part of the node totals).
         var ownUsage: [String: NodeUsage] = [:]
+    }
+
+    static func load(applicationIDs: [String], on connection: PostgresConnection) throws -> [SchedulingSnapshot] {
+        guard !applicationIDs.isEmpty else { return [] }
+        var apps: [String: Application] = [:]
         for row in try connection.query("""
-            SELECT id, service_id, slot::int8 AS slot, node_id, generation, desired_state, observed_state, health,
+            SELECT id, tenant_id, cluster_id, name, status, generation FROM applications WHERE id = ANY($1::text[])
+            """, [applicationIDs]) {
+            apps[try row.decode("id")] = Application(
+                tenantID: try row.decode("tenant_id"), clusterID: try row.decode("cluster_id"), name: try row.decode("name"),
+                deleting: try row.decode("status", as: String.self) == "deleting", generation: try row.decode("generation"))
+        }
+        guard !apps.isEmpty else { return [] }
+        let found = Array(apps.keys)
+        try loadServices(of: found, into: &apps, on: connection)
+        try loadContainers(of: found, into: &apps, on: connection)
+
+        var nodesByCluster: [String: (nodes: [NodeSnapshot], totals: [String: NodeUsage])] = [:]
+        for clusterID in Set(apps.values.map(\.clusterID)).sorted() {
+            let totals = try nodeTotals(clusterID: clusterID, nodeIDs: nil, on: connection)
+            nodesByCluster[clusterID] = (try nodes(clusterID: clusterID, on: connection), totals)
+        }
+        var seen = Set<String>()
+        return applicationIDs.compactMap { id in
+            guard let app = apps[id], seen.insert(id).inserted, let cluster = nodesByCluster[app.clusterID] else { return nil }
+            let nodes = cluster.nodes.map { node in
+                var node = node
+                node.otherUsage = (cluster.totals[node.id] ?? NodeUsage()).subtracting(app.ownUsage[node.id] ?? NodeUsage())
+                return node
+            }
+            return SchedulingSnapshot(
+                tenantID: app.tenantID, applicationID: id, applicationName: app.name, clusterID: app.clusterID,
+                deleting: app.deleting, generation: app.generation,
+                snapshot: ClusterSnapshot(nodes: nodes, services: app.services, containers: app.containers),
+                serviceVersions: app.serviceVersions, containerVersions: app.containerVersions, nodeTotals: cluster.totals,
+                serviceNames: app.serviceNames)
+        }
+    }
+
+    static func loadServices(of ids: [String], into apps: inout [String: Application], on connection: PostgresConnection) throws {
+        for row in try connection.query("""
+            SELECT id, application_id, name, status, spec::text AS spec, desired_replicas::int8 AS desired_replicas, generation,
+                   previous_spec::text AS previous_spec, previous_generation, rollout::text AS rollout, version
+            FROM services WHERE application_id = ANY($1::text[]) AND kind = 'container' ORDER BY application_id, id
+            """, [ids]) {
+            let appID: String = try row.decode("application_id")
+            guard var app = apps[appID] else { continue }
+            let id: String = try row.decode("id")
+            app.serviceVersions[id] = try row.decode("version")
+            app.serviceNames[id] = try row.decode("name")
+            if !app.deleting, try row.decode("status", as: String.self) != "removing" {
+                let replicas: Int = try row.decode("desired_replicas")
+                var spec = try StoredJSON.decode(ServiceSpec.self, try row.decode("spec"))
+                spec.replicas = replicas
+                var previous: PreviousGeneration?
+                if let text: String = try row.decode("previous_spec"), let generation: Int64 = try row.decode("previous_generation"),
+                   var previousSpec = try? StoredJSON.decode(ServiceSpec.self, text) {
+                    previousSpec.replicas = replicas
+                    previous = PreviousGeneration(spec: previousSpec, generation: Int(generation))
+                }
+                let rollout = try (row.decode("rollout", as: String?.self)).flatMap { try? StoredJSON.decode(RolloutState.self, $0) }
+                app.services.append(ServiceSnapshot(id: id, spec: spec, generation: Int(try row.decode("generation", as: Int64.self)),
+                                                    previous: previous, rollout: rollout))
+            }
+            apps[appID] = app
+        }
+    }
+
+    static func loadContainers(of ids: [String], into apps: inout [String: Application], on connection: PostgresConnection) throws {
+        for row in try connection.query("""
+            SELECT id, application_id, service_id, slot::int8 AS slot, node_id, generation, desired_state, observed_state, health,
                    restart_count::int8 AS restart_count, exit_code::int8 AS exit_code,
                    COALESCE(last_exit_at, finished_at) AS last_exit_at, created_at, started_at, healthy_since, replaced_by, version,
                    reserved_cpus, reserved_memory, array_to_string(host_ports, ',') AS host_ports,
                    (node_id IS NOT NULL AND desired_state = 'running' AND replaced_by IS NULL
                     AND observed_state NOT IN ('exited', 'failed', 'lost', 'removed')) AS holds
-            FROM containers WHERE application_id = $1 ORDER BY id
-            """, [applicationID]) {
+            FROM containers WHERE application_id = ANY($1::text[]) ORDER BY application_id, id
+            """, [ids]) {
+            let appID: String = try row.decode("application_id")
+            guard var app = apps[appID] else { continue }
             let id: String = try row.decode("id")
-            let observed = ObservedContainerState(rawValue: try row.decode("observed_state", as: String.self)) ?? .pending
-            containerVersions[id] = try row.decode("version")
-            observedStates[id] = observed
+            app.containerVersions[id] = try row.decode("version")
             if try row.decode("holds", as: Bool.self), let node: String = try row.decode("node_id") {
-                var usage = ownUsage[node] ?? NodeUsage()
+                var usage = app.ownUsage[node] ?? NodeUsage()
                 usage.cpus += try row.decode("reserved_cpus", as: Double.self)
                 usage.memoryBytes += try row.decode("reserved_memory", as: Int64.self)
                 usage.containerCount += 1
                 for port in (try row.decode("host_ports", as: String.self)).split(separator: ",") {
                     if let hostPort = HostPort(text: String(port)) { usage.hostPorts.insert(hostPort) }
                 }
-                ownUsage[node] = usage
+                app.ownUsage[node] = usage
             }
-            containers.append(ContainerSnapshot(
+            app.containers.append(ContainerSnapshot(
                 id: id, serviceID: try row.decode("service_id"), slot: try row.decode("slot"), nodeID: try row.decode("node_id"),
                 generation: Int(try row.decode("generation", as: Int64.self)),
                 desired: DesiredContainerState(rawValue: try row.decode("desired_state", as: String.self)) ?? .running,
-                observed: observed,
+                observed: ObservedContainerState(rawValue: try row.decode("observed_state", as: String.self)) ?? .pending,
                 health: HealthStatus(rawValue: try row.decode("health", as: String.self)) ?? .unknown,
                 restartCount: try row.decode("restart_count"), lastExitCode: try row.decode("exit_code"),
                 lastExitAt: try row.decode("last_exit_at"), createdAt: try row.decode("created_at"),
                 startedAt: try row.decode("started_at"), healthySince: try row.decode("healthy_since"),
                 replacedBy: try row.decode("replaced_by")))
+            apps[appID] = app
         }
+    }
 
-        let totals = try nodeTotals(clusterID: clusterID, nodeIDs: nil, on: connection)
-        var otherUsage: [String: NodeUsage] = [:]
-        for (node, total) in totals { otherUsage[node] = total.subtracting(ownUsage[node] ?? NodeUsage()) }
-        var nodes: [NodeSnapshot] = []
-        for row in try connection.query("""
+    /// The cluster's nodes, without usage (the caller fills it in per application).
+    static func nodes(clusterID: String, on connection: PostgresConnection) throws -> [NodeSnapshot] {
+        try connection.query("""
             SELECT id, name, labels::text AS labels, status, capacity_cpus, capacity_memory FROM nodes WHERE cluster_id = $1 ORDER BY id
-            """, [clusterID]) {
-            let id: String = try row.decode("id")
-            let labels = (try? StoredJSON.decode([String: String].self, try row.decode("labels", as: String.self))) ?? [:]
-            nodes.append(NodeSnapshot(
-                id: id, name: try row.decode("name"), labels: labels,
+            """, [clusterID]).map { row in
+            NodeSnapshot(
+                id: try row.decode("id"), name: try row.decode("name"),
+                labels: (try? StoredJSON.decode([String: String].self, try row.decode("labels", as: String.self))) ?? [:],
                 status: NodeStatus(rawValue: try row.decode("status", as: String.self)) ?? .down,
-                capacity: NodeCapacity(cpus: try row.decode("capacity_cpus"), memoryBytes: try row.decode("capacity_memory")),
-                otherUsage: otherUsage[id] ?? NodeUsage()))
+                capacity: NodeCapacity(cpus: try row.decode("capacity_cpus"), memoryBytes: try row.decode("capacity_memory")))
         }
-
-        return SchedulingSnapshot(
-            tenantID: tenantID, applicationID: applicationID, applicationName: try app.decode("name"), clusterID: clusterID,
-            deleting: deleting, generation: try app.decode("generation"),
-            snapshot: ClusterSnapshot(nodes: nodes, services: services, containers: containers),
-            serviceVersions: serviceVersions, containerVersions: containerVersions, otherUsage: otherUsage, ownUsage: ownUsage,
-            serviceNames: serviceNames, containerObserved: observedStates)
     }
 
     /// What every container holds on the cluster's nodes (or just `nodeIDs`): the totals the
