@@ -180,3 +180,69 @@ struct ConnectionTests {
         #expect(affected == 5)
     }
 }
+
+@Suite("Prepared statements kept per session")
+struct PreparedStatementTests {
+    /// The session's prepared statements, as the server lists them.
+    func serverStatements(_ conn: PostgresConnection) throws -> [String] {
+        try conn.query("SELECT statement FROM pg_prepared_statements WHERE name LIKE $1 ORDER BY prepare_time", ["caas\\_%"])
+            .map { try $0.decode("statement", as: String.self) }
+    }
+
+    @Test func aStatementIsPreparedOnceAndReusedWithOtherValues() async throws {
+        let db = try await TestPostgres.makeDatabase(label: "prep_reuse")
+        try await db.pool.withConnection { conn throws in
+            for n in 1...5 {
+                #expect(try conn.query("SELECT $1::int8 * 2 AS doubled", [n])[0].decode("doubled", as: Int.self) == n * 2)
+            }
+            let listed = try serverStatements(conn).filter { $0.contains("doubled") }
+            #expect(listed.count == 1, "one prepared statement for five executions: \(listed)")
+            // The same text with another parameter type is another statement.
+            #expect(try conn.query("SELECT $1::int8 * 2 AS doubled", ["7"])[0].decode("doubled", as: Int.self) == 14)
+            #expect(try serverStatements(conn).filter { $0.contains("doubled") }.count == 2)
+        }
+    }
+
+    @Test func theLeastRecentlyUsedStatementIsDeallocatedAtTheLimit() async throws {
+        let db = try await TestPostgres.makeDatabase(label: "prep_limit")
+        try await db.pool.withConnection { conn throws in
+            conn.preparedStatementLimit = 3
+            for n in 1...3 { _ = try conn.query("SELECT $1::int8 + \(n) AS s\(n)", [0]) }
+            _ = try conn.query("SELECT $1::int8 + 1 AS s1", [0]) // s1 is now the most recent
+            _ = try conn.query("SELECT $1::int8 + 4 AS s4", [0]) // evicts s2
+            #expect(conn.preparedStatementCount == 3)
+            // The listing query is itself prepared (and evicts s3): list after reading the count.
+            let listed = try serverStatements(conn).joined(separator: " | ")
+            #expect(listed.contains("AS s1") && listed.contains("AS s4"))
+            #expect(!listed.contains("AS s2"), "\(listed)")
+            #expect(try conn.query("SELECT $1::int8 + 2 AS s2", [40])[0].decode("s2", as: Int.self) == 42, "an evicted statement is prepared again")
+        }
+    }
+
+    @Test func aSchemaChangeUnderAPreparedStatementIsRecoveredOutsideATransaction() async throws {
+        let db = try await TestPostgres.makeDatabase(label: "prep_schema")
+        try await db.pool.withConnection { conn throws in
+            try conn.executeScript("CREATE TABLE widgets (id int8 PRIMARY KEY, name text); INSERT INTO widgets VALUES (1, 'a')")
+            #expect(try conn.query("SELECT * FROM widgets WHERE id = $1", [1]).columns.count == 2)
+            try conn.executeScript("ALTER TABLE widgets ADD COLUMN colour text")
+            // The cached plan's result type changed: prepared again, transparently.
+            #expect(try conn.query("SELECT * FROM widgets WHERE id = $1", [1]).columns.map(\.name) == ["id", "name", "colour"])
+            // Inside a transaction the error surfaces (the transaction is lost), and the next one works.
+            try conn.executeScript("ALTER TABLE widgets DROP COLUMN colour")
+            #expect(throws: PostgresError.self) {
+                try conn.transaction { try $0.query("SELECT * FROM widgets WHERE id = $1", [1]) }
+            }
+            #expect(try conn.transaction { try $0.query("SELECT * FROM widgets WHERE id = $1", [1]) }.columns.count == 2)
+        }
+    }
+
+    @Test func statementsFailingToPrepareLeaveNothingBehindAndTheSessionUsable() async throws {
+        let db = try await TestPostgres.makeDatabase(label: "prep_fail")
+        try await db.pool.withConnection { conn throws in
+            let before = conn.preparedStatementCount
+            #expect(throws: PostgresError.self) { try conn.query("SELEC $1::int8", [1]) }
+            #expect(conn.preparedStatementCount == before)
+            #expect(try conn.query("SELECT $1::int8 AS one", [1])[0].decode("one", as: Int.self) == 1)
+        }
+    }
+}

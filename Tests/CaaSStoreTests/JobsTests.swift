@@ -31,6 +31,24 @@ import Testing
         #expect(third != first, "a running job does not absorb new work: the change may come after its snapshot")
     }
 
+    @Test func aDueJobHeldByAnotherTransactionIsNotReportedDueSoLoopsDoNotSpin() async throws {
+        let db = try await StoreTestDatabase.make("jobs_due_locked")
+        let queue = JobQueue(store: db.store, workerID: "w1", lease: 30)
+        #expect(try await queue.secondsUntilNextDue(kinds: [Self.kind]) == nil, "no job: nothing is due, ever")
+        let id = try await db.store.systemTransaction { try $0.enqueue(job("held")) }
+        #expect(try await queue.secondsUntilNextDue(kinds: [Self.kind]) == 0, "due now and free")
+        // Another transaction (an apply re-queueing the job, say) holds the row until it ends.
+        let holder = try PostgresConnection.connect(db.database.pool.configuration.connection)
+        defer { holder.close() }
+        try holder.execute("BEGIN")
+        try holder.execute("UPDATE jobs SET run_after = run_after WHERE id = $1", [id])
+        #expect(try await queue.claim(kinds: [Self.kind], limit: 1).isEmpty, "claims skip the held row")
+        #expect(try await queue.secondsUntilNextDue(kinds: [Self.kind]) == nil, "and so does the due time: nothing to spin on")
+        try holder.execute("COMMIT")
+        #expect(try await queue.secondsUntilNextDue(kinds: [Self.kind]) == 0)
+        #expect(try await queue.claim(kinds: [Self.kind], limit: 1).map(\.id) == [id])
+    }
+
     @Test func concurrentClaimsNeverShareAJob() async throws {
         let db = try await StoreTestDatabase.make("jobs_skip_locked")
         try await db.store.systemTransaction { tx in try tx.enqueue((0..<40).map { job("j\($0)") }) }

@@ -6,7 +6,7 @@
 // containers committed) and the time until the agent holds them all.
 //
 //   cd Benchmarks && swift run -c release ScheduleBenchmark [--apps 100] [--replicas 100] [--nodes 200]
-//                                                         [--reconcilers 2] [--fsync]
+//                                                         [--reconcilers 2] [--fsync] [--no-prepare] [--workers-after]
 import CaaSModel
 import CaaSPostgres
 import CaaSServer
@@ -20,6 +20,8 @@ struct Options {
     var nodes = 200
     var reconcilers = 2
     var fsync = false
+    /// Sessions prepare no statements (as behind a transaction-pooling PgBouncer).
+    var noPrepare = false
     /// Create every application first, then start the workers (measures the workers alone).
     var workersAfter = false
 
@@ -33,6 +35,7 @@ struct Options {
             case "--nodes": nodes = next()
             case "--reconcilers": reconcilers = next()
             case "--fsync": fsync = true
+            case "--no-prepare": noPrepare = true
             case "--workers-after": workersAfter = true
             default: break
             }
@@ -86,7 +89,8 @@ defer {
     try? FileManager.default.removeItem(atPath: directory)
 }
 let url = server.url(database: "caas")
-let pool = PostgresPool(configuration: .init(connection: PostgresConfiguration(url: url), maxConnections: 16))
+let pool = PostgresPool(configuration: .init(connection: PostgresConfiguration(url: url, preparedStatementLimit: options.noPrepare ? 0 : 256),
+                                             maxConnections: 16))
 let migrations = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("migrations").path
 _ = try await Migrator(pool: pool, directory: migrations).migrate()

@@ -13,17 +13,22 @@ public struct PostgresConfiguration: Sendable {
     /// the ones this layer needs (`DateStyle=ISO`, `bytea_output=hex`, `IntervalStyle=postgres`).
     /// Defaults to `TimeZone=UTC`; add e.g. `statement_timeout`, `lock_timeout`.
     public var sessionSettings: [String: String]
+    /// How many prepared statements each session keeps (see ``PostgresConnection``); 0 never
+    /// prepares, for poolers that do not carry prepared statements between transactions.
+    public var preparedStatementLimit: Int
 
     public init(
         url: String,
         applicationName: String = "caas",
         connectTimeoutSeconds: Int = 10,
-        sessionSettings: [String: String] = ["TimeZone": "UTC"]
+        sessionSettings: [String: String] = ["TimeZone": "UTC"],
+        preparedStatementLimit: Int = 256
     ) {
         self.url = url
         self.applicationName = applicationName
         self.connectTimeoutSeconds = connectTimeoutSeconds
         self.sessionSettings = sessionSettings
+        self.preparedStatementLimit = max(0, preparedStatementLimit)
     }
 
     /// Settings the decoders rely on; applied first, so a caller cannot break decoding by accident.

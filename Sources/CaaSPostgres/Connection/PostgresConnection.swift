@@ -4,7 +4,13 @@ import Logging
 
 /// One libpq connection. All calls block the calling thread until the server answers, so use a
 /// connection only from a dedicated thread: the one ``PostgresPool`` runs your body on, or your
-/// own. Values always travel as bound parameters (`PQexecParams`).
+/// own. Values always travel as bound parameters (`PQexecPrepared`, or `PQexecParams`).
+///
+/// Statements with parameters are prepared once per session and then only bound and executed:
+/// the server parses, analyses and plans each text once (and may settle on a generic plan), which
+/// is most of the cost of the short statements a control plane runs. The session keeps the
+/// `preparedStatementLimit` most recently used ones; statements without parameters (`BEGIN`,
+/// `COMMIT`, scripts) are sent as they are.
 ///
 /// `@unchecked Sendable`: a connection is not safe for concurrent use; the pool hands it to one
 /// job at a time on the connection's own thread. The one method that may be called from any
@@ -16,6 +22,23 @@ public final class PostgresConnection: @unchecked Sendable {
     private var cancelHandle: OpaquePointer?
     private let noticeBox: NoticeBox
     public let logger: Logger
+    /// Statements prepared on this session, by SQL text and parameter types.
+    private var prepared: [PreparedKey: PreparedStatement] = [:]
+    private var statementUses: UInt64 = 0
+    private var statementNames = 0
+    /// How many prepared statements this session keeps (least recently used ones are deallocated;
+    /// 0: statements are never prepared).
+    public var preparedStatementLimit = 256
+
+    private struct PreparedKey: Hashable {
+        var sql: String
+        var types: [Oid]
+    }
+
+    private struct PreparedStatement {
+        var name: String
+        var lastUse: UInt64
+    }
 
     public enum TransactionStatus: Sendable {
         case idle, active, inTransaction, inFailedTransaction, unknown
@@ -77,6 +100,7 @@ public final class PostgresConnection: @unchecked Sendable {
             throw PostgresError(kind: .connection, message: "could not connect to PostgreSQL (host \(host), database \(database)): \(reason)")
         }
         let connection = PostgresConnection(handle: handle, logger: logger)
+        connection.preparedStatementLimit = configuration.preparedStatementLimit
         let settings = PostgresConfiguration.requiredSessionSettings
             + configuration.sessionSettings.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         var bindings: [any PostgresBindable] = []
@@ -176,15 +200,51 @@ public final class PostgresConnection: @unchecked Sendable {
             }
             values.append(strdup(text))
         }
-        let result: OpaquePointer?
         if bindings.isEmpty {
-            result = PQexecParams(handle, sql, 0, nil, nil, nil, nil, 0)
-        } else {
-            let valuePointers = values.map { UnsafePointer<CChar>($0) }
-            result = PQexecParams(handle, sql, Int32(bindings.count), types, valuePointers, nil, nil, 0)
+            return try consume(PQexecParams(handle, sql, 0, nil, nil, nil, nil, 0), sql: sql)
         }
-        return try consume(result, sql: sql)
+        let valuePointers = values.map { UnsafePointer<CChar>($0) }
+        guard preparedStatementLimit > 0 else {
+            return try consume(PQexecParams(handle, sql, Int32(bindings.count), types, valuePointers, nil, nil, 0), sql: sql)
+        }
+        let key = PreparedKey(sql: sql, types: types)
+        let wasIdle = transactionStatus == .idle
+        do {
+            let name = try prepare(key, on: handle)
+            return try consume(PQexecPrepared(handle, name, Int32(bindings.count), valuePointers, nil, nil, 0), sql: sql)
+        } catch let error as PostgresError where error.fields.sqlState == "0A000" && prepared[key] != nil
+                    && (error.fields.messagePrimary ?? "").contains("cached plan") {
+            // "cached plan must not change result type": the schema changed under a prepared
+            // statement. Forget it; outside a transaction nothing was lost, so prepare it again.
+            prepared[key] = nil
+            guard wasIdle, transactionStatus == .idle else { throw error }
+            let name = try prepare(key, on: handle)
+            return try consume(PQexecPrepared(handle, name, Int32(bindings.count), valuePointers, nil, nil, 0), sql: sql)
+        }
     }
+
+    /// The name of `key`'s prepared statement on this session, preparing it first if needed.
+    private func prepare(_ key: PreparedKey, on handle: OpaquePointer) throws -> String {
+        statementUses += 1
+        if let statement = prepared[key] {
+            prepared[key]!.lastUse = statementUses
+            return statement.name
+        }
+        if prepared.count >= preparedStatementLimit, let oldest = prepared.min(by: { $0.value.lastUse < $1.value.lastUse }) {
+            // Prepared statements are not transactional: DEALLOCATE works inside a transaction
+            // too (not in a failed one, where preparing would fail anyway).
+            _ = try consume(PQexec(handle, "DEALLOCATE \(oldest.value.name)"), sql: "DEALLOCATE")
+            prepared[oldest.key] = nil
+        }
+        statementNames += 1
+        let name = "caas_\(statementNames)"
+        _ = try consume(PQprepare(handle, name, key.sql, Int32(key.types.count), key.types), sql: key.sql)
+        prepared[key] = PreparedStatement(name: name, lastUse: statementUses)
+        return name
+    }
+
+    /// How many statements this session holds prepared.
+    public var preparedStatementCount: Int { prepared.count }
 
     /// Runs one statement with bound parameters; returns the number of rows it affected.
     @discardableResult

@@ -205,12 +205,18 @@ enum JobSQL {
     /// Seconds until the next job of `kinds` becomes due (a queued job's `run_after` or a running
     /// job's lease end); 0 when one is due now; nil when there is none.
     static func secondsUntilNextDue(kinds: [String], on connection: PostgresConnection) throws -> Double? {
+        // Rows another transaction holds (a claim in progress, an apply re-queueing the job) are
+        // skipped, as `claim` skips them: counting them would say "due now" to a loop that cannot
+        // take the job, and it would spin until that transaction ends. Its commit notifies.
+        // (No GREATEST(0, …) in SQL: it ignores NULL, and "no job at all" must stay NULL.)
         let row = try connection.query("""
-            SELECT GREATEST(0, EXTRACT(EPOCH FROM (LEAST(
-                (SELECT min(run_after) FROM jobs WHERE state = 'queued' AND kind = ANY($1::text[])),
-                (SELECT min(locked_until) FROM jobs WHERE state = 'running' AND kind = ANY($1::text[]))
-            ) - now())))::float8 AS seconds
+            SELECT EXTRACT(EPOCH FROM (LEAST(
+                (SELECT run_after FROM jobs WHERE state = 'queued' AND kind = ANY($1::text[])
+                 ORDER BY run_after LIMIT 1 FOR SHARE SKIP LOCKED),
+                (SELECT locked_until FROM jobs WHERE state = 'running' AND kind = ANY($1::text[])
+                 ORDER BY locked_until LIMIT 1 FOR SHARE SKIP LOCKED)
+            ) - now()))::float8 AS seconds
             """, [kinds])[0]
-        return try row.decode("seconds", as: Double?.self)
+        return try row.decode("seconds", as: Double?.self).map { max(0, $0) }
     }
 }
