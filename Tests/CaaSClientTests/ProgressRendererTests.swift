@@ -48,6 +48,44 @@ import Testing
         #expect(renderer.render(next) == "rollout rolled back: web: 2 containers failed their health check\n")
     }
 
+    @Test func plainOutputPrintsWhyAServiceCannotBePlacedOncePerChange() {
+        var renderer = ProgressRenderer(terminal: false)
+        let memory = "web: 3 containers cannot be placed: 0/2 nodes are available: 2 insufficient memory"
+        var progress = RolloutProgress(services: [Line(name: "web", desired: 3, running: 0, status: "pending")], deploymentStatus: "in_progress")
+        #expect(renderer.render(progress) == "web  0/3 pending\nrollout in progress\n")
+        progress.services[0].unplaced = memory
+        #expect(renderer.render(progress) == memory + "\n", "the explanation alone: the numbers did not change")
+        #expect(renderer.render(progress) == "", "not again while it stays the same")
+        progress.services[0].running = 1
+        #expect(renderer.render(progress) == "web  1/3 pending\n")
+        progress.services[0].unplaced = "web: 2 containers cannot be placed: 0/2 nodes are available: 2 insufficient memory"
+        #expect(renderer.render(progress) == "web: 2 containers cannot be placed: 0/2 nodes are available: 2 insufficient memory\n")
+    }
+
+    @Test func aTerminalPrintsWhyAServiceCannotBePlacedOnceAboveTheRedrawnLines() {
+        var renderer = ProgressRenderer(terminal: true, barWidth: 2)
+        var progress = RolloutProgress(services: [Line(name: "web", desired: 1, running: 0, status: "pending")], deploymentStatus: "in_progress")
+        #expect(renderer.render(progress) == "\r\u{1B}[2Kweb  ░░ 0/1 pending\n\r\u{1B}[2Krollout in progress\n")
+        progress.services[0].unplaced = "web: 1 container cannot be placed: 0/1 nodes are available: 1 insufficient memory"
+        // Up to the first redrawn line, clear to the end of the screen, the explanation, the lines again.
+        #expect(renderer.render(progress) == "\u{1B}[2A\r\u{1B}[J"
+                + "web: 1 container cannot be placed: 0/1 nodes are available: 1 insufficient memory\n"
+                + "\r\u{1B}[2Kweb  ░░ 0/1 pending\n\r\u{1B}[2Krollout in progress\n")
+        #expect(renderer.render(progress) == "\u{1B}[2A\r\u{1B}[2Kweb  ░░ 0/1 pending\n\r\u{1B}[2Krollout in progress\n",
+                "the same explanation is not printed again; the lines below it are redrawn")
+    }
+
+    @Test func redrawnLinesAreCutToTheTerminalWidthSoTheyNeverWrap() {
+        var renderer = ProgressRenderer(terminal: true, style: TerminalStyle(colour: true), barWidth: 2, columns: 21)
+        let reason = "waiting: web 0/1 running (1 unplaced (slots 0): 0/1 nodes are available: 1 insufficient memory)"
+        let text = renderer.render(RolloutProgress(services: [Line(name: "web", desired: 1, running: 0, status: "pending")],
+                                                   deploymentStatus: "in_progress", reason: reason))
+        #expect(text == "\r\u{1B}[2Kweb  \u{1B}[33m░░\u{1B}[0m 0/1 pending\n\r\u{1B}[2Krollout in progress…\n")
+        #expect(ProgressRenderer.cut("\u{1B}[31mrollout failed: deadline exceeded\u{1B}[0m", to: 10) == "\u{1B}[31mrollout f…\u{1B}[0m")
+        #expect(ProgressRenderer.cut("short", to: 5) == "short")
+        #expect(ProgressRenderer.visibleWidth("\u{1B}[33m░░\u{1B}[0m 0/1") == 6)
+    }
+
     @Test func externalServicesAreShownAsEndpoints() {
         var renderer = ProgressRenderer(terminal: false)
         let text = renderer.render(RolloutProgress(services: [Line(name: "mysql", desired: 0, running: 0, status: "external")], deploymentStatus: ""))
@@ -63,6 +101,9 @@ import Testing
         #expect(progress.deploymentStatus == "rolled_back" && progress.reason == "deadline passed" && progress.isFinished)
         let running = Deployment(["id": "dep_2", "status": "in_progress", "outcome": nil])
         #expect(!RolloutProgress(services: services, deployment: running).isFinished)
+        let web = Service(["id": "svc_web", "name": "web", "desired_replicas": 3, "kind": "container"])
+        let explained = RolloutProgress(services: [web], deployment: running, unplaced: ["svc_web": "web: 3 containers cannot be placed: …"])
+        #expect(explained.services[0].unplaced == "web: 3 containers cannot be placed: …")
     }
 }
 

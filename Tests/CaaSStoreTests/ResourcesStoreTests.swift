@@ -6,7 +6,7 @@ import Testing
 
 @Suite struct ResourcesStoreTests {
     /// A tenant with a cluster, a node, an application from an image and its service.
-    func seed(_ db: StoreTestDatabase, name: String) async throws -> (tenant: String, node: String, app: String, service: String) {
+    func seed(_ db: StoreTestDatabase, name: String) async throws -> (tenant: String, cluster: String, node: String, app: String, service: String) {
         let tenant = Identifier.make(.tenant)
         _ = try await db.store.systemTransaction { try $0.createTenant(id: tenant, name: name, displayName: name, quotas: [:]) }
         let quotas = QuotaDefaults()
@@ -22,7 +22,7 @@ import Testing
                                                                    description: "", definition: ApplicationDefinition(source: .image, spec: spec)),
                                                     quotas: quotas)
             let service = try tx.services(applicationID: app.id, limit: 10, after: nil)[0].0
-            return (tenant, node.id, app.id, service.id)
+            return (tenant, cluster.id, node.id, app.id, service.id)
         }
     }
 
@@ -57,15 +57,30 @@ import Testing
             try tx.createContainer(NewContainer(id: id, serviceID: seeded.service, nodeID: seeded.node, slot: 0, generation: 1), quotas: QuotaDefaults())
         }
         #expect(created.observedState == .assigned)
-        let running = try await db.store.transaction(scope) { try $0.observeContainer(id, ContainerObservation(state: .running, address: "127.0.1.1")) }
-        #expect(running?.observedState == .running)
-        #expect(running?.startedAt != nil)
-        // A late "starting" report is skipped, not applied.
-        let late = try await db.store.transaction(scope) { try $0.observeContainer(id, ContainerObservation(state: .starting)) }
-        #expect(late == nil)
-        let exited = try await db.store.transaction(scope) { try $0.observeContainer(id, ContainerObservation(state: .exited, exitCode: 137)) }
-        #expect(exited?.exitCode == 137)
-        #expect(exited?.finishedAt != nil)
+        // Agent reports, applied as the agent endpoint applies them.
+        let t0 = Date()
+        func report(_ sequence: Int64, _ observation: ContainerObservation) async throws -> (outcome: ReportOutcome, container: ContainerRecord?) {
+            let report = AgentReport(clusterId: seeded.cluster, sequence: sequence, appliedGeneration: 1, sentAt: observation.observedAt,
+                                     containers: [observation], nodes: [])
+            let outcome = try await db.store.systemTransaction { try $0.applyReport(report, clusterID: seeded.cluster) }
+            return (outcome, try await db.store.transaction(scope) { try $0.container(id) })
+        }
+        let running = try await report(1, ContainerObservation(containerId: id, nodeId: seeded.node, state: .running, startedAt: t0, observedAt: t0))
+        #expect(running.outcome.transitions == 1)
+        #expect(running.container?.observedState == .running)
+        #expect(running.container?.startedAt.map { abs($0.timeIntervalSince(t0)) < 0.001 } == true)
+        // A late "starting" report is skipped, not applied: the state and version stay.
+        let late = try await report(2, ContainerObservation(containerId: id, nodeId: seeded.node, state: .starting,
+                                                            observedAt: t0.addingTimeInterval(1)))
+        #expect(late.outcome.transitions == 0)
+        #expect(late.container?.observedState == .running)
+        #expect(late.container?.version == running.container?.version)
+        let exited = try await report(3, ContainerObservation(containerId: id, nodeId: seeded.node, state: .exited, exitCode: 137,
+                                                              finishedAt: t0.addingTimeInterval(2), observedAt: t0.addingTimeInterval(2)))
+        #expect(exited.outcome.transitions == 1)
+        #expect(exited.container?.observedState == .exited)
+        #expect(exited.container?.exitCode == 137)
+        #expect(exited.container?.finishedAt != nil)
         // Any other backwards write is refused by the trigger.
         let refused = try await db.database.pool.withConnection { connection -> String? in
             do {

@@ -55,7 +55,7 @@ public actor WorkersTestAgent: ClusterAgentChannel {
             return PushAcknowledgement(applied: false, appliedGeneration: appliedGeneration)
         }
         appliedGeneration = state.generation
-        var observations: [CaaSModel.ContainerObservation] = []
+        var observations: [ContainerObservation] = []
         let now = Date()
         var wanted: [String: DesiredContainer] = [:]
         for node in state.nodes where !downNodes.contains(node.nodeId) {
@@ -64,7 +64,7 @@ public actor WorkersTestAgent: ClusterAgentChannel {
         // Containers on reachable nodes that are no longer wanted are removed.
         for (id, running) in containers.sorted(by: { $0.key < $1.key }) where !downNodes.contains(running.node) && wanted[id] == nil {
             containers[id] = nil
-            observations.append(CaaSModel.ContainerObservation(containerId: id, nodeId: running.node, state: .removed, observedAt: now))
+            observations.append(ContainerObservation(containerId: id, nodeId: running.node, state: .removed, observedAt: now))
         }
         for (id, c) in wanted.sorted(by: { $0.key < $1.key }) {
             let node = state.nodes.first { $0.containers.contains { $0.containerId == id } }!.nodeId
@@ -87,7 +87,7 @@ public actor WorkersTestAgent: ClusterAgentChannel {
             if existing?.state == target { continue }
             containers[id] = Running(node: node, state: target, generation: c.generation, image: c.image)
             let healthy = (c.probe != nil || c.healthcheck != nil) && target == .running
-            observations.append(CaaSModel.ContainerObservation(
+            observations.append(ContainerObservation(
                 containerId: id, nodeId: node, state: target, exitCode: exit, health: healthy ? .healthy : .unknown,
                 startedAt: now, finishedAt: target == .exited ? now : nil, engineContainerId: String(repeating: "e", count: 64),
                 observedAt: now))
@@ -96,7 +96,7 @@ public actor WorkersTestAgent: ClusterAgentChannel {
         return PushAcknowledgement(applied: true, appliedGeneration: appliedGeneration)
     }
 
-    public func report(_ observations: [CaaSModel.ContainerObservation], full: Bool = false) async throws {
+    public func report(_ observations: [ContainerObservation], full: Bool = false) async throws {
         guard reportsEnabled, !observations.isEmpty || full, let endpoints else { return }
         sequence += 1
         let report = AgentReport(clusterId: clusterID, sequence: sequence, appliedGeneration: appliedGeneration, sentAt: Date(),
@@ -121,7 +121,7 @@ public actor WorkersTestAgent: ClusterAgentChannel {
         downNodes.remove(node)
         let now = Date()
         let there = containers.filter { $0.value.node == node }.sorted { $0.key < $1.key }
-        try await report(there.map { CaaSModel.ContainerObservation(containerId: $0.key, nodeId: node, state: $0.value.state, observedAt: now) })
+        try await report(there.map { ContainerObservation(containerId: $0.key, nodeId: node, state: $0.value.state, observedAt: now) })
     }
 
     /// Containers the agent runs right now (not terminal), by id.
@@ -132,7 +132,7 @@ public actor WorkersTestAgent: ClusterAgentChannel {
     public func setCPU(_ percent: Double) async throws {
         let now = Date()
         try await report(containers.filter { $0.value.state == .running }.sorted { $0.key < $1.key }.map {
-            CaaSModel.ContainerObservation(containerId: $0.key, nodeId: $0.value.node, state: .running, cpuPercent: percent, observedAt: now)
+            ContainerObservation(containerId: $0.key, nodeId: $0.value.node, state: .running, cpuPercent: percent, observedAt: now)
         })
     }
 }

@@ -69,6 +69,47 @@ private func rollingCompose(_ image: String) -> String {
     """
 }
 
+/// `web`, each of whose containers reserves `memory` (the fixture's nodes have 4 GiB each).
+private func reservingCompose(_ image: String, replicas: Int, memory: String) -> String {
+    """
+    services:
+      web:
+        image: \(image)
+        deploy:
+          replicas: \(replicas)
+          resources:
+            reservations:
+              memory: \(memory)
+    """
+}
+
+/// Lines of `text` in which the scheduler says why containers of `web` cannot be placed.
+private func unplacedLines(_ text: String) -> [String] {
+    text.components(separatedBy: "\n").filter { $0.contains("web: ") && $0.contains("cannot be placed:") && $0.contains("insufficient memory") }
+}
+
+/// Runs caasctl under a pseudo-terminal (`script`) in `directory`: its exit status and everything it wrote.
+private func onTerminal(_ world: RolloutFixture.World, _ arguments: [String], in directory: String) throws -> (status: Int32, text: String) {
+    let command = ([CaasctlHome.binary] + arguments).map { "'\($0)'" }.joined(separator: " ")
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+    process.arguments = ["-q", "-e", "-c", command, "/dev/null"]
+    process.currentDirectoryURL = URL(fileURLWithPath: directory)
+    var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CAAS_") && $0.key != "NO_COLOR" && $0.key != "COLUMNS" }
+    env.merge(world.admin) { $1 }
+    env["TERM"] = "xterm-256color"
+    env["XDG_CONFIG_HOME"] = world.home.directory + "/config"
+    process.environment = env
+    let out = Pipe()
+    process.standardOutput = out
+    process.standardError = out
+    process.standardInput = Pipe()
+    try process.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
 @Suite(.serialized) struct CaasctlRolloutTests {
     @Test func upOfWordpressMySQLExitsZeroOnceTheRolloutSucceedsWithPlainProgressLines() async throws {
         let world = try await RolloutFixture.shared.get()
@@ -100,6 +141,43 @@ private func rollingCompose(_ image: String) -> String {
         #expect(update.status == 1, "\(update.stdout)\n\(update.stderr)")
         #expect(update.stderr.contains("failing: rolled back"), "the outcome and the server's reason: \(update.stderr)")
         #expect(update.stdout.range(of: #"web\s+\d/2"#, options: .regularExpression) != nil, "plain progress lines: \(update.stdout)")
+    }
+
+    @Test func upSaysWhyAServiceCannotBePlacedWhileItWaitsOncePerChange() async throws {
+        let world = try await RolloutFixture.shared.get()
+        let directory = try project(world.home, "outgrown", compose: reservingCompose("busybox:1", replicas: 2, memory: "64M"))
+        let first = try world.home.run(["up", "--cluster", "prod", "--timeout", "60"], environment: world.admin, in: directory, timeout: .seconds(90))
+        #expect(first.status == 0, "\(first.stdout)\n\(first.stderr)")
+
+        // The update reserves more than any node has: its rolling update removes the old
+        // containers one by one, and the scheduler says after each pass why it cannot place the new ones.
+        try reservingCompose("busybox:2", replicas: 2, memory: "64G").write(toFile: directory + "/compose.yml", atomically: true, encoding: .utf8)
+        let up = try world.home.start(["up", "--timeout", "120"], environment: world.admin, in: directory)
+        let said = try await up.wait(until: { $0.contains("web: 2 containers cannot be placed:") }, timeout: .seconds(60))
+        let stillWaiting = up.isRunning
+        // More passes and polls: an explanation that stays the same is not printed again.
+        try await Task.sleep(for: .seconds(6))
+        up.stop()
+        _ = try world.home.run(["down", "-d", "-p", "outgrown"], environment: world.admin)
+        #expect(said, "the scheduler's explanation, in plain output: \(up.stdout)\n\(up.stderr)")
+        #expect(stillWaiting, "printed while up still follows the rollout, not at its deadline")
+        let lines = unplacedLines(up.stdout)
+        #expect(!lines.isEmpty && Set(lines).count == lines.count, "each explanation once: \(up.stdout)")
+        #expect(!up.stdout.contains("\u{1B}["), "no terminal escapes when not a terminal")
+    }
+
+    @Test func upOnATerminalPrintsWhyAServiceCannotBePlacedOnceAboveTheProgress() async throws {
+        let world = try await RolloutFixture.shared.get()
+        let directory = try project(world.home, "toobig", compose: reservingCompose("busybox:1", replicas: 3, memory: "64G"))
+        let up = try onTerminal(world, ["up", "--cluster", "prod", "--timeout", "8"], in: directory)
+        _ = try world.home.run(["down", "-d", "-p", "toobig"], environment: world.admin)
+        #expect(up.status == 1, "\(up.text.debugDescription)")
+        let deadline = try #require(up.text.range(of: "still rolling out after 8s"), "\(up.text.debugDescription)")
+        let explained = try #require(up.text.range(of: "cannot be placed"), "\(up.text.debugDescription)")
+        #expect(explained.lowerBound < deadline.lowerBound, "shown while up waits, before it gives up")
+        #expect(unplacedLines(up.text).count == 1 && up.text.contains("web: 3 containers cannot be placed:"),
+                "once, above the redrawn lines: \(up.text.debugDescription)")
+        #expect(up.text.contains("\r\u{1B}[J"), "the redrawn lines are cleared before it: \(up.text.debugDescription)")
     }
 
     @Test func appRollbackFollowsTheServersRollbackToTheEnd() async throws {

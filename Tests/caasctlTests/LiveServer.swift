@@ -150,15 +150,7 @@ struct CaasctlHome: Sendable {
     /// anything caas-related except what `environment` sets; stdin from `input`.
     func run(_ arguments: [String], environment: [String: String] = [:], in workingDirectory: String? = nil,
              input: String? = nil, timeout: Duration = .seconds(60)) throws -> ProcessResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory ?? directory + "/work")
-        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CAAS_") && $0.key != "NO_COLOR" && $0.key != "COMPOSE_PROJECT_NAME" }
-        env["HOME"] = directory
-        env["XDG_CONFIG_HOME"] = directory + "/config"
-        env.merge(environment) { $1 }
-        process.environment = env
+        let process = makeProcess(arguments, environment: environment, in: workingDirectory)
         let out = Pipe(), err = Pipe(), stdin = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -186,7 +178,72 @@ struct CaasctlHome: Sendable {
                              stderr: String(decoding: errData.get(), as: UTF8.self))
     }
 
+    /// Starts caasctl as `run` does, without waiting: its output is collected as it comes.
+    func start(_ arguments: [String], environment: [String: String] = [:], in workingDirectory: String? = nil) throws -> RunningCaasctl {
+        let process = makeProcess(arguments, environment: environment, in: workingDirectory)
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        let outData = Box(), errData = Box()
+        for (handle, box) in [(out.fileHandleForReading, outData), (err.fileHandleForReading, errData)] {
+            handle.readabilityHandler = { handle in
+                let data = handle.availableData
+                if data.isEmpty { handle.readabilityHandler = nil } else { box.append(data) }
+            }
+        }
+        try process.run()
+        return RunningCaasctl(process: process, stdout: outData, stderr: errData)
+    }
+
+    private func makeProcess(_ arguments: [String], environment: [String: String], in workingDirectory: String?) -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory ?? directory + "/work")
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CAAS_") && $0.key != "NO_COLOR" && $0.key != "COMPOSE_PROJECT_NAME" }
+        env["HOME"] = directory
+        env["XDG_CONFIG_HOME"] = directory + "/config"
+        env.merge(environment) { $1 }
+        process.environment = env
+        return process
+    }
+
     func remove() { try? FileManager.default.removeItem(atPath: directory) }
+}
+
+/// A caasctl process `CaasctlHome.start` started.
+final class RunningCaasctl {
+    private let process: Process
+    private let out: Box
+    private let err: Box
+
+    init(process: Process, stdout: Box, stderr: Box) {
+        self.process = process
+        self.out = stdout
+        self.err = stderr
+    }
+
+    /// Standard output so far.
+    var stdout: String { String(decoding: out.get(), as: UTF8.self) }
+    var stderr: String { String(decoding: err.get(), as: UTF8.self) }
+    var isRunning: Bool { process.isRunning }
+
+    /// Waits until `condition` holds of the standard output so far, or `timeout` passes; whether it held.
+    func wait(until condition: (String) -> Bool, timeout: Duration) async throws -> Bool {
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        while !condition(stdout) {
+            guard ContinuousClock.now < deadline else { return false }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return true
+    }
+
+    /// Ends the process (SIGTERM) and waits for it.
+    func stop() {
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+    }
 }
 
 /// Data handed from a reader thread.

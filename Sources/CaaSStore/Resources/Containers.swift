@@ -100,26 +100,6 @@ public struct NewContainer: Sendable, Equatable {
     }
 }
 
-/// What an agent reported about a container.
-public struct ContainerObservation: Sendable, Equatable {
-    public var state: ObservedContainerState
-    public var health: HealthStatus?
-    public var address: String?
-    public var ports: [ContainerPort]?
-    public var exitCode: Int?
-    public var message: String?
-
-    public init(state: ObservedContainerState, health: HealthStatus? = nil, address: String? = nil, ports: [ContainerPort]? = nil,
-                exitCode: Int? = nil, message: String? = nil) {
-        self.state = state
-        self.health = health
-        self.address = address
-        self.ports = ports
-        self.exitCode = exitCode
-        self.message = message
-    }
-}
-
 extension TenantTransaction {
     public func container(_ id: String) throws -> ContainerRecord? {
         try connection.query("SELECT \(containerColumns) FROM containers WHERE id = $1 AND tenant_id = $2", [id, tenantID])
@@ -159,33 +139,5 @@ extension TenantTransaction {
         try appendEvent(type: "container.created", objectKind: "container", objectID: new.id,
                         summary: "container \(try service.decode("name", as: String.self)).\(new.slot) created")
         return try ContainerRecord(row: rows[0])
-    }
-
-    /// Agent side: applies an observation. The observed state only moves forward: the update's
-    /// own condition skips a stale report (returns nil) and the table's trigger refuses any other
-    /// backwards write.
-    public func observeContainer(_ id: String, _ observation: ContainerObservation) throws -> ContainerRecord? {
-        try beginWrite()
-        let ports = try observation.ports.map { try ResourceJSON.encode($0) }
-        let rows = try connection.query("""
-            UPDATE containers SET observed_state = $3,
-                   health = coalesce($4, health), address = coalesce($5, address), ports = coalesce($6::jsonb, ports),
-                   exit_code = coalesce($7, exit_code), status_message = coalesce($8, status_message),
-                   started_at = CASE WHEN $3 = 'running' AND started_at IS NULL THEN now() ELSE started_at END,
-                   finished_at = CASE WHEN caas_observed_rank($3) >= 4 AND finished_at IS NULL THEN now() ELSE finished_at END,
-                   observed_at = now(), version = version + 1, updated_at = now()
-            WHERE id = $1 AND tenant_id = $2
-              AND (observed_state = $3 OR caas_observed_rank($3) > caas_observed_rank(observed_state))
-            RETURNING \(containerColumns)
-            """, [id, tenantID, observation.state.rawValue, observation.health?.rawValue, observation.address, ports,
-                  observation.exitCode, observation.message])
-        guard let row = rows.first else {
-            if try container(id) == nil { throw StoreError.notFound(kind: "container", id: id) }
-            return nil
-        }
-        let container = try ContainerRecord(row: row)
-        try appendEvent(type: "container.\(observation.state.rawValue)", objectKind: "container", objectID: id,
-                        summary: "container \(id) is \(observation.state.rawValue)")
-        return container
     }
 }

@@ -176,9 +176,11 @@ struct Up: AsyncParsableCommand {
         discussion: """
             The application is named after the compose file's directory (or -p).
             On a terminal each service's progress is redrawn in place; elsewhere a
-            line is printed per change. Exit code 0 when the rollout succeeds, 1
-            with the reason when it fails or is rolled back (or when --timeout
-            passes first; the rollout goes on on the server).
+            line is printed per change. When the scheduler cannot place containers
+            of a service, its explanation is printed as soon as it comes, and again
+            only when it changes. Exit code 0 when the rollout succeeds, 1 with the
+            reason when it fails or is rolled back (or when --timeout passes first;
+            the rollout goes on on the server).
 
             Example:
               caasctl up -f wordpress-mysql.yml -p blog --cluster prod -e TAG=4

@@ -3,7 +3,8 @@ import Foundation
 
 /// Follows a rollout until it ends: after each event (long poll on `GET /v1/events`, waking at
 /// least every few seconds) it reads the application's services and deployment and redraws the
-/// progress. Decides nothing itself: the deployment's outcome is the server's.
+/// progress, with the server's latest `service.unplaced` explanation of each service. Decides
+/// nothing itself: the deployment's outcome is the server's.
 struct RolloutWatcher {
     let session: Session
     let applicationID: String
@@ -25,13 +26,15 @@ struct RolloutWatcher {
     mutating func run() async throws -> Outcome {
         let console = session.console
         let terminal = console.stdoutIsTerminal && session.options.output != .json && session.options.output != .yaml
-        var renderer = ProgressRenderer(terminal: terminal, style: console.style)
+        var renderer = ProgressRenderer(terminal: terminal, style: console.style, columns: console.columns)
+        // By service id: why the scheduler cannot place containers of it, as it last said.
+        var unplaced: [String: String] = [:]
         let deadline = ContinuousClock.now.advanced(by: timeout)
         let quiet = session.options.quiet
         while true {
             let services = try await session.client.services(applicationID: applicationID)
             let deployment = try await currentDeployment()
-            var progress = RolloutProgress(services: services, deployment: deployment)
+            var progress = RolloutProgress(services: services, deployment: deployment, unplaced: unplaced)
             if deployment == nil {
                 // No deployment to ask: settled when every service runs what it should.
                 let settled = !services.isEmpty && services.allSatisfy { $0.kind == "external" || $0.runningReplicas == $0.desiredReplicas }
@@ -48,8 +51,11 @@ struct RolloutWatcher {
             let wait = min(5, max(1, Int(remaining.components.seconds)))
             let batch = try await session.client.events(after: after, wait: wait)
             after = batch.lastEventID
-            if !terminal && !quiet {
-                for event in batch.events where concerns(event) {
+            for event in batch.events where concerns(event) {
+                if event.type == "service.unplaced" {
+                    // Shown by the renderer once per change (the scheduler repeats it every pass).
+                    unplaced[event.objectID] = event.summary
+                } else if !terminal && !quiet {
                     console.line("  \(event.type): \(event.summary)")
                 }
             }

@@ -184,11 +184,18 @@ import Testing
         let reasons = try await api.plane.store.transaction(.init(tenantID: a.id)) { try $0.reconcileRequests(applicationID: app).map(\.reason) }
         #expect(reasons.last == "service wordpress scaled to 2")
         // Running is counted from containers: one the agent reports running counts.
+        let node = try #require(try await api.createNode(a.tokens["admin"]!, cluster: cluster, name: "n1")["id"]?.stringValue)
         let quotas = api.plane.settings.quotaDefaults
+        let containerID = Identifier.make(.container)
         _ = try await api.plane.store.transaction(.init(tenantID: a.id)) { tx in
-            let container = try tx.createContainer(.init(id: Identifier.make(.container), serviceID: wordpress, nodeID: nil, slot: 0, generation: 1), quotas: quotas)
-            _ = try tx.observeContainer(container.id, .init(state: .running, health: .healthy, address: "127.0.1.1"))
+            try tx.createContainer(.init(id: containerID, serviceID: wordpress, nodeID: node, slot: 0, generation: 1), quotas: quotas)
         }
+        let reported = try await api.agentReport(cluster: cluster, [
+            ContainerObservation(containerId: containerID, nodeId: node, state: .running, health: .healthy, observedAt: Date()),
+        ])
+        #expect(reported.transitions == 1)
+        // No agent report carries an address; the API shows the column as stored.
+        _ = try await api.raw { try $0.execute("UPDATE containers SET address = '127.0.1.1' WHERE id = $1", [containerID]) }
         let read = try await api.call("GET", "/v1/services/\(wordpress)", token: op)
         #expect(read["running_replicas"]?.integerValue == 1)
         #expect(read["status"]?.stringValue == "degraded")
@@ -284,9 +291,9 @@ import Testing
         let quotas = api.plane.settings.quotaDefaults
         let containerID = Identifier.make(.container)
         _ = try await api.plane.store.transaction(.init(tenantID: a.id)) { tx in
-            _ = try tx.createContainer(.init(id: containerID, serviceID: service, nodeID: node, slot: 0, generation: 1), quotas: quotas)
-            _ = try tx.observeContainer(containerID, .init(state: .running))
+            try tx.createContainer(.init(id: containerID, serviceID: service, nodeID: node, slot: 0, generation: 1), quotas: quotas)
         }
+        _ = try await api.agentReport(cluster: cluster, [ContainerObservation(containerId: containerID, nodeId: node, state: .running, observedAt: Date())])
         let b = try await api.makeTenant("beta")
         #expect((try await api.call("DELETE", "/v1/apps/\(app)", token: b.tokens["admin"])).status == 404)
         let deleting = try await api.call("DELETE", "/v1/apps/\(app)", token: op)
@@ -297,11 +304,14 @@ import Testing
         #expect(container["observed_state"]?.stringValue == "running", "only the agent says it stopped")
         #expect((try await api.call("POST", "/v1/services/\(service)/scale", token: op, body: #"{"replicas":3}"#)).status == 409)
         #expect((try await api.call("POST", "/v1/apps/\(app)/update", token: op, body: #"{"replicas":3}"#)).status == 409)
-        // The agent confirms the removal; the next pass removes the rows.
-        let finished = try await api.plane.store.transaction(.init(tenantID: a.id)) { tx -> Bool in
-            _ = try tx.observeContainer(containerID, .init(state: .removed))
-            return try tx.finishApplicationDeletion(app)
-        }
+        let early = try await api.plane.store.transaction(.init(tenantID: a.id)) { try $0.finishApplicationDeletion(app) }
+        #expect(!early, "its container is still there")
+        // The agent confirms the removal, which deletes the row; the next pass removes the application.
+        let confirmed = try await api.agentReport(cluster: cluster, [
+            ContainerObservation(containerId: containerID, nodeId: node, state: .removed, observedAt: Date()),
+        ])
+        #expect(confirmed.deleted == 1)
+        let finished = try await api.plane.store.transaction(.init(tenantID: a.id)) { try $0.finishApplicationDeletion(app) }
         #expect(finished)
         #expect((try await api.call("GET", "/v1/apps/\(app)", token: op)).status == 404)
         #expect((try await api.call("GET", "/v1/containers/\(containerID)", token: op)).status == 404)

@@ -60,6 +60,12 @@ extension APIHarness {
         try await call("POST", "/v1/apps", token: token, body: #"{"name":"\#(name)","cluster_id":"\#(cluster)",\#(source)}"#)
     }
 
+    /// An agent's report of `containers` in `cluster`, applied as `POST /v1/agent/reports` applies it.
+    func agentReport(cluster: String, _ containers: [ContainerObservation]) async throws -> ReportOutcome {
+        let report = AgentReport(clusterId: cluster, sequence: 1, appliedGeneration: 0, sentAt: Date(), containers: containers, nodes: [])
+        return try await plane.store.systemTransaction { try $0.applyReport(report, clusterID: cluster) }
+    }
+
     /// Runs raw SQL as the database owner (bypasses row-level security): what is really stored.
     func raw<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
         try await pool.withConnection(body)
