@@ -119,6 +119,18 @@ import Testing
         #expect(try await states(db).map(\.0) == ["superseded", "queued"])
     }
 
+    @Test func payloadsAreJSONObjectsWithSortedKeysAndEveryCharacterEscaped() throws {
+        #expect(JobPayload.encode(["b": "2", "a": "1"]) == #"{"a":"1","b":"2"}"#)
+        #expect(JobPayload.encode([:]) == "{}")
+        let tricky = ["quote": "say \"hi\"", "slash": "a/b\\c", "lines": "one\ntwo\r\tthree", "control": "\u{01}\u{1f}",
+                      "unicode": "中文 🎉 é", "empty": ""]
+        let text = JobPayload.encode(tricky)
+        let decoded = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: String]
+        #expect(decoded == tricky, "\(text)")
+        #expect(text.contains(#"\u0001"#) && text.contains(#"\n"#) && !text.contains("\n"))
+        #expect(JobPayload.string(text, "unicode") == "中文 🎉 é")
+    }
+
     @Test func backoffGrowsExponentiallyWithJitterUpToTheCap() {
         let backoff = JobBackoff(base: 1, cap: 10)
         #expect(backoff.delay(afterAttempt: 1, random: { $0.upperBound }) == 1)

@@ -201,18 +201,24 @@ public enum PostgresTextFormat {
     /// nil elements become `NULL`. Example: `["a,b", nil, "say \"hi\""]` →
     /// `{"a,b",NULL,"say \"hi\""}`.
     public static func formatArray(_ elements: [String?]) -> String {
-        var text = "{"
+        let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
+        var bytes: [UInt8] = [UInt8(ascii: "{")]
+        bytes.reserveCapacity(elements.reduce(2) { $0 + ($1?.utf8.count ?? 4) + 3 })
         for (index, element) in elements.enumerated() {
-            if index > 0 { text += "," }
-            guard let element else { text += "NULL"; continue }
-            text += "\""
-            for character in element.unicodeScalars {
-                if character == "\\" || character == "\"" { text += "\\" }
-                text.unicodeScalars.append(character)
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            guard let element else {
+                bytes += "NULL".utf8
+                continue
             }
-            text += "\""
+            bytes.append(quote)
+            for byte in element.utf8 {
+                if byte == backslash || byte == quote { bytes.append(backslash) }
+                bytes.append(byte)
+            }
+            bytes.append(quote)
         }
-        return text + "}"
+        bytes.append(UInt8(ascii: "}"))
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Parses a one-dimensional array literal as PostgreSQL prints it (`array_out`): elements
