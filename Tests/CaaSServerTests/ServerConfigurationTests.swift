@@ -7,6 +7,16 @@ import Testing
         #expect(config.listen == [.tcp(host: "127.0.0.1", port: 8080)])
         #expect(config.databaseURL == nil)
         #expect(config.dataDirectory == ".caas")
+        #expect(config.databasePreparedStatements == 256)
+    }
+
+    @Test func preparedStatementsCanBeTurnedOffForPoolersInTransactionMode() throws {
+        let off = try ServerConfiguration.resolve(flags: .init(), environment: ["CAAS_DATABASE_PREPARED_STATEMENTS": "0"])
+        #expect(off.databasePreparedStatements == 0)
+        #expect(throws: ConfigurationError(setting: "CAAS_DATABASE_PREPARED_STATEMENTS",
+                                           message: "lots is not a number of statements between 0 and 10000")) {
+            try ServerConfiguration.resolve(flags: .init(), environment: ["CAAS_DATABASE_PREPARED_STATEMENTS": "lots"])
+        }
     }
 
     @Test func flagsWinOverEnvironment() throws {

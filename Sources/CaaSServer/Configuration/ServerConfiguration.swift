@@ -8,6 +8,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var listen: [ListenAddress] = [.tcp(host: "127.0.0.1", port: 8080)]
     /// `CAAS_DATABASE_URL` / `--database-url`. `nil` starts the embedded PostgreSQL in `dataDirectory`.
     public var databaseURL: String?
+    /// `CAAS_DATABASE_PREPARED_STATEMENTS`: statements each database session keeps prepared
+    /// (0 prepares none, for a pooler in transaction mode that cannot carry them).
+    public var databasePreparedStatements = 256
     /// `CAAS_DATA_DIR` / `--data-dir`: the embedded PostgreSQL and local state.
     public var dataDirectory: String = ".caas"
     /// `CAAS_MIGRATIONS_DIR` / `--migrations-dir`; `nil` looks in the usual places (see `MigrationsLocator`).
@@ -66,6 +69,13 @@ public struct ServerConfiguration: Sendable, Equatable {
             config.listen = addresses
         }
         config.databaseURL = value(flags.databaseURL, "CAAS_DATABASE_URL")
+        if let prepared = environment["CAAS_DATABASE_PREPARED_STATEMENTS"], !prepared.isEmpty {
+            guard let count = Int(prepared), (0...10_000).contains(count) else {
+                throw ConfigurationError(setting: "CAAS_DATABASE_PREPARED_STATEMENTS",
+                                         message: "\(prepared) is not a number of statements between 0 and 10000")
+            }
+            config.databasePreparedStatements = count
+        }
         if let dir = value(flags.dataDirectory, "CAAS_DATA_DIR") { config.dataDirectory = dir }
         config.migrationsDirectory = value(flags.migrationsDirectory, "CAAS_MIGRATIONS_DIR")
         config.tlsCertificateFile = value(flags.tlsCertificateFile, "CAAS_TLS_CERT")

@@ -8,19 +8,22 @@ public struct Database: Sendable {
     public let url: String
     /// Set when this process runs the server itself.
     public let embedded: EmbeddedPostgres?
+    /// Statements each pooled session keeps prepared (`CAAS_DATABASE_PREPARED_STATEMENTS`).
+    public var preparedStatements = 256
 
     public static func open(_ configuration: ServerConfiguration, logger: Logger) async throws -> Database {
         if let url = configuration.databaseURL {
-            return Database(url: url, embedded: nil)
+            return Database(url: url, embedded: nil, preparedStatements: configuration.databasePreparedStatements)
         }
         let directory = URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("postgres").standardizedFileURL.path
         logger.info("starting the embedded PostgreSQL", metadata: ["data_dir": .string(directory)])
         let server = try await EmbeddedPostgres.launch(.init(dataDirectory: directory, database: "caas"), logger: logger)
-        return Database(url: server.url, embedded: server)
+        return Database(url: server.url, embedded: server, preparedStatements: configuration.databasePreparedStatements)
     }
 
     public func makePool(logger: Logger, maxConnections: Int = 20) -> PostgresPool {
-        PostgresPool(configuration: .init(connection: PostgresConfiguration(url: url, applicationName: "caas-server"),
+        PostgresPool(configuration: .init(connection: PostgresConfiguration(url: url, applicationName: "caas-server",
+                                                                                preparedStatementLimit: preparedStatements),
                                           maxConnections: maxConnections),
                      logger: logger)
     }
