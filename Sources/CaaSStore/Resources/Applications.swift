@@ -169,7 +169,7 @@ extension TenantTransaction {
             }
             throw StoreError.notFound(kind: "image", id: definition.imageID ?? "")
         }
-        try writeServices(applicationID: new.id, spec: definition.spec, generation: 1)
+        try writeServices(applicationID: new.id, spec: definition.spec, generation: 1, replacing: false)
         try appendEvent(type: "app.created", objectKind: "application", objectID: new.id,
                         summary: "application \(new.name) created from \(describe(definition)) with \(definition.spec.services.count) service(s)")
         let deployment = try startDeployment(applicationID: new.id, appName: new.name, from: nil, to: 1,
@@ -314,7 +314,9 @@ extension TenantTransaction {
 
     /// Makes the services match `spec`: new ones are created, existing ones take the new spec and
     /// desired count, ones no longer in the spec are deleted (or retired while containers remain).
-    func writeServices(applicationID: String, spec: AppSpec, generation: Int64) throws {
+    /// Writes the services of `spec`; `replacing` (an update) also retires the services the new
+    /// spec no longer has.
+    func writeServices(applicationID: String, spec: AppSpec, generation: Int64, replacing: Bool = true) throws {
         var names: [String] = []
         for service in spec.services {
             names.append(service.name)
@@ -342,6 +344,7 @@ extension TenantTransaction {
                 """, [Identifier.make(.service), tenantID, applicationID, external.name, try ResourceJSON.encode(external),
                       external.host, external.ports, generation])
         }
+        guard replacing else { return }
         // Retire services the new spec no longer has.
         _ = try connection.execute("""
             DELETE FROM services s WHERE s.application_id = $1 AND NOT (s.name = ANY($2::text[]))

@@ -56,7 +56,8 @@ extension TenantTransaction {
     /// Records the rollout to generation `to`; an unfinished earlier rollout is superseded.
     func startDeployment(applicationID: String, appName: String, from: Int64?, to: Int64, strategy: String,
                          spec: AppSpec, rollout: RolloutSettings) throws -> DeploymentRecord {
-        try supersedeDeployments(applicationID: applicationID, reason: "superseded by generation \(to)")
+        // A first rollout has nothing to supersede.
+        if from != nil { try supersedeDeployments(applicationID: applicationID, reason: "superseded by generation \(to)") }
         let total = spec.services.filter { $0.mode == .replicated }.reduce(0) { $0 + $1.replicas }
         let id = Identifier.make(.deployment)
         let rows = try connection.query("""
