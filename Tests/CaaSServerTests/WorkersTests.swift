@@ -309,7 +309,12 @@ import Testing
             let rows = try await h.containers(app: app)
             let reconciles = try await h.jobs(kind: "reconcile")
             let pushes = try await h.jobs(kind: "push")
-            #expect(converged, "\(rows); jobs \(reconciles) \(pushes)")
+            let generations: String = try await h.api.raw {
+                let row = try $0.query("SELECT desired_generation, pushed_generation FROM clusters WHERE id = $1", [h.clusterID])[0]
+                return "desired \(try row.decode("desired_generation", as: Int64.self)) pushed \(try row.decode("pushed_generation", as: Int64.self))"
+            }
+            let agentState = "agent applied \(await h.agent.appliedGeneration), pushes \(await h.agent.pushes.map(\.generation)), running \(await h.agent.runningIDs().count)"
+            #expect(converged, "\(rows); jobs \(reconciles) \(pushes); \(generations); \(agentState)")
             #expect(try await h.containers(app: app).count == 3, "nothing placed twice")
         }
         // The new leader's node monitor works: a silent node goes down.

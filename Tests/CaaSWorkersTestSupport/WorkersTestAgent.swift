@@ -29,6 +29,8 @@ public actor WorkersTestAgent: ClusterAgentChannel {
     public var downNodes: Set<String> = []
     public var nodes: [String]
     private var sequence: Int64 = 0
+    /// Observations whose report failed; sent again with the next report or heartbeat.
+    private var undelivered: [ContainerObservation] = []
     /// Removal confirmations for these containers are held back (an agent that is slow to remove).
     public var reportsEnabled = true
 
@@ -96,12 +98,20 @@ public actor WorkersTestAgent: ClusterAgentChannel {
         return PushAcknowledgement(applied: true, appliedGeneration: appliedGeneration)
     }
 
+    /// Sends observations, with any an earlier report failed to deliver (kept and sent again, as
+    /// the real agent's `ReportBatcher` does). Delivery runs in a task of its own: like a real
+    /// agent's, it does not die with the control plane's push that caused it.
     public func report(_ observations: [ContainerObservation], full: Bool = false) async throws {
-        guard reportsEnabled, !observations.isEmpty || full, let endpoints else { return }
+        guard reportsEnabled, let endpoints else { return }
+        let batch = undelivered + observations
+        guard !batch.isEmpty || full else { return }
+        undelivered = batch
         sequence += 1
         let report = AgentReport(clusterId: clusterID, sequence: sequence, appliedGeneration: appliedGeneration, sentAt: Date(),
-                                 containers: observations, nodes: [], isFull: full)
-        try await endpoints.receiveReport(body: Array(try AgentWire.encoder().encode(report)), credentials: credentials)
+                                 containers: batch, nodes: [], isFull: full)
+        let body = Array(try AgentWire.encoder().encode(report)), credentials = credentials
+        _ = try await Task { try await endpoints.receiveReport(body: body, credentials: credentials) }.value
+        undelivered.removeAll { batch.contains($0) }
     }
 
     /// One heartbeat for every node that is up.
@@ -112,6 +122,7 @@ public actor WorkersTestAgent: ClusterAgentChannel {
         let beat = Heartbeat(clusterId: clusterID, agentVersion: "test", appliedGeneration: appliedGeneration, sentAt: now,
                              nodes: up.map { NodeObservation(nodeId: $0, engineReachable: true, engineVersion: "test", observedAt: now) })
         try await endpoints.receiveHeartbeat(body: Array(try AgentWire.encoder().encode(beat)), credentials: credentials)
+        if !undelivered.isEmpty { try await report([]) }
     }
 
     public func takeDown(_ node: String) { downNodes.insert(node) }
