@@ -216,8 +216,9 @@ public final class PostgresConnection: @unchecked Sendable {
                     && (error.fields.messagePrimary ?? "").contains("cached plan") {
             // "cached plan must not change result type": the schema changed under a prepared
             // statement. Forget it; outside a transaction nothing was lost, so prepare it again.
-            prepared[key] = nil
+            let stale = prepared.removeValue(forKey: key)!.name
             guard wasIdle, transactionStatus == .idle else { throw error }
+            _ = try consume(PQexec(handle, "DEALLOCATE \(stale)"), sql: "DEALLOCATE")
             let name = try prepare(key, on: handle)
             return try consume(PQexecPrepared(handle, name, Int32(bindings.count), valuePointers, nil, nil, 0), sql: sql)
         }

@@ -32,8 +32,8 @@ public struct PermanentJobFailure: Error, Sendable, CustomStringConvertible {
 }
 
 /// `concurrency` loops that claim due jobs (one at a time, or up to the handler's batch limit),
-/// run them under renewed leases, and record success or failure (with backoff). Between jobs a loop sleeps until a notification, the next
-/// due job, or the safety interval, whichever is first.
+/// run them under renewed leases, and record success or failure (with backoff). Between jobs a
+/// loop sleeps until a notification, the next due job, or the safety interval, whichever is first.
 public struct JobWorker: Sendable {
     public let queue: JobQueue
     public let handler: any JobHandler

@@ -60,7 +60,7 @@ extension SystemTransaction {
         guard let first = batch.first else { return ApplyOutcome() }
         guard batch.allSatisfy({ $0.snapshot.clusterID == first.snapshot.clusterID && $0.snapshot.tenantID == first.snapshot.tenantID }),
               Set(batch.map(\.appID)).count == batch.count else {
-            throw SchedulingConflict(reason: "a batch holds distinct applications of one cluster")
+            throw SchedulingConflict(reason: "a batch must hold distinct applications of one cluster")
         }
         try JobSQL.fence(jobs, on: connection)
         var applier = PlanApplier(batch: batch, now: now, connection: connection)
