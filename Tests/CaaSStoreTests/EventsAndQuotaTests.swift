@@ -159,3 +159,67 @@ final class Observed: @unchecked Sendable {
         #expect(next == 3)
     }
 }
+
+/// What migration 0007 checks once per statement or through one composite key, against raw SQL
+/// as the table owner (the store's code paths never break these rules, so only SQL can try).
+@Suite struct BulkWriteReferenceTests {
+    func seed(_ db: StoreTestDatabase) async throws {
+        try await db.database.pool.withConnection { c in
+            try c.executeScript("""
+                INSERT INTO tenants (id, name) VALUES ('ten_a', 'acme'), ('ten_b', 'other');
+                INSERT INTO clusters (id, tenant_id, name, network_cidr, node_subnet_prefix, join_token_digest)
+                    VALUES ('clu_a', 'ten_a', 'prod', '10.0.0.0/16', 24, decode(repeat('00', 32), 'hex'));
+                INSERT INTO nodes (id, tenant_id, cluster_id, name, engine_endpoint, subnet, capacity_cpus, capacity_memory)
+                    VALUES ('nod_a', 'ten_a', 'clu_a', 'n1', 'unix:///x', '10.0.1.0/24', 4, 1000000000);
+                INSERT INTO applications (id, tenant_id, cluster_id, name, source, spec) VALUES ('app_a', 'ten_a', 'clu_a', 'shop', 'compose', '{}');
+                INSERT INTO services (id, tenant_id, application_id, name, kind, spec) VALUES ('svc_a', 'ten_a', 'app_a', 'web', 'container', '{}');
+                """)
+        }
+    }
+
+    func insertContainer(_ db: StoreTestDatabase, id: String, tenant: String, app: String = "app_a") async throws {
+        try await db.database.pool.withConnection { c in
+            _ = try c.execute("""
+                INSERT INTO containers (id, tenant_id, application_id, service_id, node_id, slot, generation, desired_state, observed_state)
+                VALUES ($1, $2, $3, 'svc_a', 'nod_a', 1, 1, 'running', 'pending')
+                """, [id, tenant, app])
+        }
+    }
+
+    @Test func aContainerBelongsToItsServicesApplicationAndTenantAndGoesWithThem() async throws {
+        let db = try await StoreTestDatabase.make("bulk_refs_containers")
+        try await seed(db)
+        try await insertContainer(db, id: "ctr_a", tenant: "ten_a")
+        await #expect(throws: PostgresError.self, "another tenant's container under this service") {
+            try await insertContainer(db, id: "ctr_b", tenant: "ten_b")
+        }
+        try await db.database.pool.withConnection { c in
+            #expect(throws: PostgresError.self, "a tenant that has services stays") { try c.execute("DELETE FROM tenants WHERE id = 'ten_a'") }
+            try c.execute("DELETE FROM applications WHERE id = 'app_a'")
+            #expect(try c.query("SELECT count(*)::int8 AS n FROM containers")[0].decode("n", as: Int.self) == 0,
+                    "the application's services and their containers went with it")
+        }
+    }
+
+    @Test func eventsNeedAnExistingTenantAndGoWithIt() async throws {
+        let db = try await StoreTestDatabase.make("bulk_refs_events")
+        try await seed(db)
+        try await db.database.pool.withConnection { c in
+            try c.execute("""
+                INSERT INTO events (tenant_id, id, type, object_kind, object_id, summary)
+                SELECT t, n, 'x', 'y', 'z', 's' FROM unnest(ARRAY['ten_a', 'ten_b']) AS t, generate_series(1, 3) AS n
+                """)
+            do {
+                try c.execute("INSERT INTO events (tenant_id, id, type, object_kind, object_id, summary) VALUES ('ten_zz', 1, 'x', 'y', 'z', 's')")
+                Issue.record("an event of a tenant that does not exist was stored")
+            } catch let error as PostgresError {
+                #expect(error.fields.sqlState == "23503", "\(error)")
+            }
+            try c.execute("DELETE FROM tenants WHERE id = 'ten_b'")
+            let left = try c.query("SELECT tenant_id, count(*)::int8 AS n FROM events GROUP BY tenant_id").map {
+                "\(try $0.decode("tenant_id", as: String.self))=\(try $0.decode("n", as: Int.self))"
+            }
+            #expect(left == ["ten_a=3"], "only the deleted tenant's events went")
+        }
+    }
+}
