@@ -170,12 +170,13 @@ public actor NodeExecutor {
 
     // MARK: Observation
 
-    /// Inspects a container and reports what it is.
+    /// Inspects a container and reports what it is, and where it serves.
     func observe(_ containerId: String, engineId: String) async {
         do {
             let details = try await engine.inspectContainer(engineId)
             var observation = ContainerObservation(details, containerId: containerId, nodeId: nodeId,
                                                    health: health[containerId] ?? .unknown, observedAt: Date())
+            observation.locate(details, desired: desired?.first { $0.containerId == containerId }, host: configuration.probeHost)
             if let previous = lastObservation[containerId] {
                 observation.cpuPercent = previous.cpuPercent
                 observation.memoryBytes = previous.memoryBytes
