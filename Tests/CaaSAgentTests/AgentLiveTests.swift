@@ -1,4 +1,5 @@
 import CaaSEngineSupport
+import CaaSHTTP
 import CaaSModel
 import Foundation
 import Testing
@@ -176,6 +177,62 @@ import Testing
             #expect(await recorder.latest(container.containerId)?.health == health, "\(container.serviceName)")
         }
         #expect(await recorder.latest(tcpClosed.containerId)?.message?.contains("\(closedPort)") == true)
+    }
+
+    @Test func observationOfARunningContainerCarriesTheAddressItServesOn() async throws {
+        let engines = try await EngineHarness.shared.engines(["node-a", "node-b"])
+        let cluster = Fixture.clusterId()
+        let recorder = ReportRecorder()
+        let agent = await Fixture.agent(cluster, engines: [("nod_a", engines[0])], recorder: recorder)
+        defer { Task { await Fixture.removeAll(cluster, from: engines) } }
+
+        // Serving on $PORT as the agent gives it; ports outside Fixture.port()'s range.
+        let serve = ["sh", "-c", "exec httpd -f -p 127.0.0.1:$PORT -h /www"]
+        let assigned = Fixture.container(service: "web", slot: 1, command: serve)
+        var published = Fixture.container(service: "api", slot: 1, command: serve)
+        published.ports = [DesiredPort(containerPort: 8080, hostPort: Int.random(in: 41_000..<41_500))]
+        var isolated = Fixture.container(service: "batch", slot: 1)
+        isolated.network = .none
+        let assignment = PortAssignment(range: 41_500..<42_000)
+        let state = assignment.decorate(DesiredClusterState(clusterId: cluster, generation: 1, nodes: [
+            DesiredNodeState(nodeId: "nod_a", containers: [assigned, published, isolated]),
+        ]))
+        _ = await agent.apply(state)
+        let port = try #require(assignment.port(of: assigned.containerId))
+        let all = [assigned, published, isolated]
+        #expect(await eventually { await all.asyncAllSatisfy { await recorder.latest($0.containerId)?.state == .running } })
+
+        let served = await recorder.latest(assigned.containerId)
+        #expect(served?.address == "127.0.0.1:\(port)")
+        #expect(served?.ports == [])
+        let details = try await EngineHarness.shared.engineClient(engines[0]).inspectContainer(ContainerNaming.name(for: assigned))
+        #expect(details.config.env?.contains("PORT=\(port)") == true, "the port reported is the one the container was given")
+        let publishing = await recorder.latest(published.containerId)
+        #expect(publishing?.address == "127.0.0.1:\(published.ports[0].hostPort)")
+        #expect(publishing?.ports == published.ports)
+        #expect(await recorder.latest(isolated.containerId)?.address == nil)
+        #expect(await recorder.latest(isolated.containerId)?.ports == [])
+
+        // The addresses answer.
+        let client = try HTTPClient()
+        defer { client.shutdown() }
+        for container in [assigned, published] {
+            let address = try #require(await recorder.latest(container.containerId)?.address)
+            let answered = await eventually {
+                let page = try? await client.execute(try HTTPClientRequest(url: "http://\(address)/index.html"), timeout: .seconds(2))
+                return page?.bodyText.contains("caas test page") == true
+            }
+            #expect(answered, "\(container.serviceName) at \(address)")
+        }
+
+        // A restarted agent that adopts the container reports the same address, read from the
+        // engine, even from a desired state it has not assigned ports in.
+        let restartedRecorder = ReportRecorder()
+        let restarted = await Fixture.agent(cluster, engines: [("nod_a", engines[0])], recorder: restartedRecorder)
+        _ = await restarted.apply(DesiredClusterState(clusterId: cluster, generation: 1, nodes: [
+            DesiredNodeState(nodeId: "nod_a", containers: all),
+        ]))
+        #expect(await eventually { await restartedRecorder.latest(assigned.containerId)?.address == "127.0.0.1:\(port)" })
     }
 
     @Test func stoppedEngineIsReportedUnreachableWhileTheOtherNodeKeepsWorking() async throws {

@@ -43,6 +43,26 @@ import Testing
         #expect(wide.headers.contains("NETWORK") && wide.rows[0].contains("env=prod"))
     }
 
+    @Test func psShowsWhereEachContainerServesAndWideItsPublishedPorts() {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let formatter = ISO8601DateFormatter()
+        let served = Container(["id": "ctr_a", "service_id": "svc_web", "node_id": "nod_1", "observed_state": "running", "health": "healthy",
+                                "desired_state": "running", "address": "127.0.0.1:20345", "restart_count": 0,
+                                "ports": [["container_port": 80, "host_port": 8080, "host_address": nil, "protocol": "tcp"],
+                                          ["container_port": 53, "host_port": 10053, "host_address": "127.0.0.1", "protocol": "udp"]],
+                                "started_at": .string(formatter.string(from: now.addingTimeInterval(-120)))])
+        let isolated = Container(["id": "ctr_b", "service_id": "svc_batch", "node_id": "nod_1", "observed_state": "running", "health": "unknown",
+                                  "address": nil, "ports": []])
+        let narrow = ResourceTables.containers.table([served, isolated], wide: false, now: now)
+        #expect(narrow.headers == ["ID", "SERVICE", "NODE", "STATE", "HEALTH", "ADDRESS", "STARTED"])
+        #expect(narrow.rows[0] == ["ctr_a", "svc_web", "nod_1", "running", "healthy", "127.0.0.1:20345", "2m ago"])
+        #expect(narrow.rows[1][5] == "")
+        let wide = ResourceTables.containers.table([served, isolated], wide: true, now: now)
+        let ports = wide.headers.firstIndex(of: "PORTS")
+        #expect(ports.map { wide.rows[0][$0] } == "8080->80/tcp,127.0.0.1:10053->53/udp")
+        #expect(ports.map { wide.rows[1][$0] } == "")
+    }
+
     @Test func agesReadLikeKubectl() {
         let now = Date(timeIntervalSince1970: 1_000_000)
         #expect(RelativeTime.age(of: now.addingTimeInterval(-45), now: now) == "45s")

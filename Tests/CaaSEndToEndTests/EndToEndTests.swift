@@ -114,13 +114,26 @@ import Testing
             let servers = await Self.running(engines, cluster: clusterID, service: "server")
             #expect(Set(servers.values) == ["e2e-a", "e2e-b"], "spread over both engines: \(servers)")
 
-            // Each server answers on its own loopback port, given as $PORT.
+            // Each server answers on its own loopback port, given as $PORT, and its API resource
+            // says so: the address the agent reported is that port on loopback, and it answers.
             for (containerID, engineName) in servers {
                 let engine = engines.first { $0.name == engineName }!
                 let details = try await EngineHarness.shared.engineClient(engine).inspectContainer(try #require(try await Self.containers(engine, cluster: clusterID)[containerID]?.engineId))
                 let port = try #require(details.config.env?.first { $0.hasPrefix("PORT=") }.flatMap { Int($0.dropFirst(5)) })
                 let page = try await cp.client.execute(try HTTPClientRequest(url: "http://127.0.0.1:\(port)/index.html"), timeout: .seconds(5))
                 #expect(page.bodyText.contains("caas test page"))
+                var resource = try await cp.call(.get, "/v1/containers/\(containerID)", token: tenant.operator)
+                let reported = try await eventually(.seconds(10)) {
+                    resource = try await cp.call(.get, "/v1/containers/\(containerID)", token: tenant.operator)
+                    return resource["address"] as? String != nil
+                }
+                #expect(reported, "the container's address is reported: \(resource.text)")
+                #expect(resource["address"] as? String == "127.0.0.1:\(port)", "\(resource.text)")
+                #expect((resource["ports"] as? [Any])?.isEmpty == true, "no published ports: \(resource.text)")
+                if let address = resource["address"] as? String {
+                    let viaAPI = try await cp.client.execute(try HTTPClientRequest(url: "http://\(address)/index.html"), timeout: .seconds(5))
+                    #expect(viaAPI.bodyText.contains("caas test page"), "\(address) answers")
+                }
             }
 
             // Scale the server to 4.

@@ -47,6 +47,40 @@ import CaaSModel
         #expect(try AgentWire.decoder().decode(AgentReport.self, from: data) == report)
     }
 
+    @Test func observationCarriesItsAddressAndPublishedPortsInSnakeCase() throws {
+        let when = Date(timeIntervalSince1970: 1_790_000_000)
+        let observation = ContainerObservation(
+            containerId: "ctr_1", nodeId: "nod_a", state: .running, address: "127.0.0.1:20345",
+            ports: [DesiredPort(containerPort: 80, hostPort: 18080, hostAddress: "127.0.0.1"), DesiredPort(containerPort: 53, hostPort: 10053, protocol: .udp)],
+            observedAt: when)
+        let data = try AgentWire.encoder().encode(observation)
+        let text = String(decoding: data, as: UTF8.self)
+        #expect(text.contains("\"address\":\"127.0.0.1:20345\""))
+        #expect(text.contains("\"ports\":[{\"container_port\":80,\"host_address\":\"127.0.0.1\",\"host_port\":18080,\"protocol\":\"tcp\"}"))
+        #expect(!text.contains("hostPort"))
+        #expect(try AgentWire.decoder().decode(ContainerObservation.self, from: data) == observation)
+        // No published ports is an empty list, not the absence of the field.
+        let none = ContainerObservation(containerId: "ctr_2", nodeId: "nod_a", state: .running, ports: [], observedAt: when)
+        #expect(String(decoding: try AgentWire.encoder().encode(none), as: UTF8.self).contains("\"ports\":[]"))
+        #expect(try AgentWire.decoder().decode(ContainerObservation.self, from: try AgentWire.encoder().encode(none)).ports == [])
+    }
+
+    @Test func observationFromAnAgentWithoutAddressesStillDecodes() throws {
+        // What an agent before `address` and `ports` sends.
+        let old = #"""
+            {"container_id":"ctr_1","node_id":"nod_a","state":"running","oom_killed":false,"health":"healthy","restart_count":0,
+             "engine_container_id":"abc","observed_at":"2026-09-21T14:13:20.000000Z"}
+            """#
+        let decoded = try AgentWire.decoder().decode(ContainerObservation.self, from: Data(old.utf8))
+        #expect(decoded.state == .running)
+        #expect(decoded.address == nil)
+        #expect(decoded.ports == nil)
+        // And a report without either field for any container.
+        let report = #"{"cluster_id":"clu_1","sequence":1,"applied_generation":1,"sent_at":"2026-09-21T14:13:20Z","is_full":false,"nodes":[],"containers":["#
+            + old + "]}"
+        #expect(try AgentWire.decoder().decode(AgentReport.self, from: Data(report.utf8)).containers.first?.address == nil)
+    }
+
     @Test func rfc3339ReadsEngineTimestampsAndTreatsZeroTimeAsNever() {
         let date = RFC3339.parse("2026-11-26T15:31:27.123456789Z")
         #expect(date.map { abs($0.timeIntervalSince1970 - 1_795_707_087.123456789) < 0.000_01 } == true)

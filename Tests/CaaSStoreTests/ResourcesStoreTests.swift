@@ -100,6 +100,72 @@ import Testing
         #expect(service?.runningReplicas == 0)
     }
 
+    @Test func reportsRecordWhereAContainerServesAndNeverBlankOrRewindIt() async throws {
+        let db = try await StoreTestDatabase.make("res_address")
+        let seeded = try await seed(db, name: "alpha")
+        let other = try await seed(db, name: "beta")
+        let scope = TenantScope(tenantID: seeded.tenant)
+        let id = Identifier.make(.container)
+        _ = try await db.store.transaction(scope) { tx in
+            try tx.createContainer(NewContainer(id: id, serviceID: seeded.service, nodeID: seeded.node, slot: 0, generation: 1), quotas: QuotaDefaults())
+        }
+        var sequence: Int64 = 0
+        func report(_ observation: ContainerObservation, cluster: String? = nil) async throws -> (outcome: ReportOutcome, container: ContainerRecord?) {
+            sequence += 1
+            let report = AgentReport(clusterId: cluster ?? seeded.cluster, sequence: sequence, appliedGeneration: 1, sentAt: observation.observedAt,
+                                     containers: [observation], nodes: [])
+            let outcome = try await db.store.systemTransaction { try $0.applyReport(report, clusterID: cluster ?? seeded.cluster) }
+            return (outcome, try await db.store.transaction(scope) { try $0.container(id) })
+        }
+        let t0 = Date()
+        #expect(try await db.store.transaction(scope) { try $0.container(id) }?.address == nil)
+
+        let published = [DesiredPort(containerPort: 80, hostPort: 18080), DesiredPort(containerPort: 53, hostPort: 10053, hostAddress: "127.0.0.1", protocol: .udp)]
+        let running = try await report(ContainerObservation(containerId: id, nodeId: seeded.node, state: .running, address: "127.0.0.1:18080",
+                                                            ports: published, observedAt: t0))
+        #expect(running.container?.address == "127.0.0.1:18080")
+        #expect(running.container?.ports == [ContainerPort(containerPort: 80, hostPort: 18080, protocol: "tcp"),
+                                             ContainerPort(containerPort: 53, hostPort: 10053, hostAddress: "127.0.0.1", protocol: "udp")])
+
+        // A newer observation that does not say (an older agent, a failure, a removal) keeps them.
+        let silent = try await report(ContainerObservation(containerId: id, nodeId: seeded.node, state: .running, health: .healthy,
+                                                           observedAt: t0.addingTimeInterval(1)))
+        #expect(silent.container?.health == .healthy)
+        #expect(silent.container?.address == "127.0.0.1:18080")
+        #expect(silent.container?.ports.count == 2)
+
+        // A stale observation cannot replace them.
+        let stale = try await report(ContainerObservation(containerId: id, nodeId: seeded.node, state: .running, address: "127.0.0.1:20001",
+                                                          ports: [], observedAt: t0.addingTimeInterval(-5)))
+        #expect(stale.container?.address == "127.0.0.1:18080")
+        #expect(stale.container?.ports.count == 2)
+        #expect(stale.container?.observedAt.map { abs($0.timeIntervalSince(t0.addingTimeInterval(1))) < 0.001 } == true,
+                "the last observation's time does not go back either")
+        let staler = try await report(ContainerObservation(containerId: id, nodeId: seeded.node, state: .running, address: "127.0.0.1:20004",
+                                                           observedAt: t0.addingTimeInterval(-4)))
+        #expect(staler.container?.address == "127.0.0.1:18080")
+
+        // Nor can a report naming another node, or coming from another cluster's agent.
+        let otherNode = try await report(ContainerObservation(containerId: id, nodeId: other.node, state: .running, address: "127.0.0.1:20002",
+                                                              observedAt: t0.addingTimeInterval(10)))
+        #expect(otherNode.outcome.unknown == 1)
+        #expect(otherNode.container?.address == "127.0.0.1:18080")
+        let otherCluster = try await report(ContainerObservation(containerId: id, nodeId: seeded.node, state: .running, address: "127.0.0.1:20003",
+                                                                 observedAt: t0.addingTimeInterval(10)), cluster: other.cluster)
+        #expect(otherCluster.outcome.unknown == 1)
+        #expect(otherCluster.container?.address == "127.0.0.1:18080")
+
+        // A newer observation that says moves them on; an empty list is "none published".
+        let moved = try await report(ContainerObservation(containerId: id, nodeId: seeded.node, state: .running, address: "[::1]:20345",
+                                                          ports: [], observedAt: t0.addingTimeInterval(2)))
+        #expect(moved.container?.address == "[::1]:20345")
+        #expect(moved.container?.ports == [])
+        let exited = try await report(ContainerObservation(containerId: id, nodeId: seeded.node, state: .exited, exitCode: 0,
+                                                           observedAt: t0.addingTimeInterval(3)))
+        #expect(exited.container?.observedState == .exited)
+        #expect(exited.container?.address == "[::1]:20345", "where it served stays known")
+    }
+
     @Test func nodeSubnetsMustBeBlocksOfTheirClusterNetwork() async throws {
         let db = try await StoreTestDatabase.make("res_subnet_check")
         let seeded = try await seed(db, name: "alpha")

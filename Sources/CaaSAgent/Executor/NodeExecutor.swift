@@ -17,6 +17,8 @@ public actor NodeExecutor {
     /// `nil` until the first desired state arrives: an agent that has not heard from the
     /// control plane changes nothing.
     private var desired: [DesiredContainer]?
+    /// `desired` by container id (where an observed container serves and what it publishes).
+    private var desiredById: [String: DesiredContainer] = [:]
     /// caas container id → engine container id, for containers created or adopted.
     private var adopted: [String: String] = [:]
     private var probes: [String: Task<Void, Never>] = [:]
@@ -47,6 +49,7 @@ public actor NodeExecutor {
     @discardableResult
     func setDesired(_ containers: [DesiredContainer]) async -> [PlannedAction] {
         desired = containers
+        desiredById = Dictionary(containers.map { ($0.containerId, $0) }, uniquingKeysWith: { first, _ in first })
         return await converge()
     }
 
@@ -170,12 +173,13 @@ public actor NodeExecutor {
 
     // MARK: Observation
 
-    /// Inspects a container and reports what it is.
+    /// Inspects a container and reports what it is, and where it serves.
     func observe(_ containerId: String, engineId: String) async {
         do {
             let details = try await engine.inspectContainer(engineId)
             var observation = ContainerObservation(details, containerId: containerId, nodeId: nodeId,
                                                    health: health[containerId] ?? .unknown, observedAt: Date())
+            observation.locate(details, desired: desiredById[containerId], host: configuration.probeHost)
             if let previous = lastObservation[containerId] {
                 observation.cpuPercent = previous.cpuPercent
                 observation.memoryBytes = previous.memoryBytes

@@ -157,7 +157,18 @@ public struct Container: APIObject {
     public var desiredState: String { string("desired_state") ?? "" }
     public var observedState: String { string("observed_state") ?? "" }
     public var health: String { string("health") ?? "" }
+    /// Where the container can be reached (`127.0.0.1:20345`), as its agent reported it.
     public var address: String { string("address") ?? "" }
+    /// Published ports as `[host address:]host port->container port/protocol`, comma-separated.
+    public var ports: String {
+        (raw["ports"]?.arrayValue ?? []).compactMap { port -> String? in
+            guard let target = port["container_port"]?.displayText, !target.isEmpty else { return nil }
+            let proto = port["protocol"]?.displayText ?? "tcp"
+            guard let published = port["host_port"]?.displayText, !published.isEmpty else { return "\(target)/\(proto)" }
+            let host = port["host_address"]?.displayText ?? ""
+            return (host.isEmpty ? "" : host.contains(":") ? "[\(host)]:" : "\(host):") + "\(published)->\(target)/\(proto)"
+        }.joined(separator: ",")
+    }
     public var exitCode: Int? { int("exit_code") }
     public var restartCount: Int { int("restart_count") ?? 0 }
     public var startedAt: Date? { date("started_at") }

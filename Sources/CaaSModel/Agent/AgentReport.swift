@@ -46,6 +46,14 @@ public struct ContainerObservation: Codable, Sendable, Equatable {
     public var memoryLimitBytes: Int64?
     /// A reason when something went wrong ("image not found", "probe: connection refused").
     public var message: String?
+    /// Where the container serves, `host:port` (`127.0.0.1:20345`, `[::1]:8080`): the agent's
+    /// loopback host and the port the container was given (`CAAS_PORT`) or publishes. `nil` when
+    /// it has none (network `none`) or the observation does not say (a removal, a failure before
+    /// creation, an agent older than this field).
+    public var address: String?
+    /// The published port mappings as the agent applied them (empty: none); `nil` when the
+    /// observation does not say.
+    public var ports: [DesiredPort]?
     public var observedAt: Date
 
     public init(
@@ -63,6 +71,8 @@ public struct ContainerObservation: Codable, Sendable, Equatable {
         memoryBytes: Int64? = nil,
         memoryLimitBytes: Int64? = nil,
         message: String? = nil,
+        address: String? = nil,
+        ports: [DesiredPort]? = nil,
         observedAt: Date
     ) {
         self.containerId = containerId
@@ -79,6 +89,8 @@ public struct ContainerObservation: Codable, Sendable, Equatable {
         self.memoryBytes = memoryBytes
         self.memoryLimitBytes = memoryLimitBytes
         self.message = message
+        self.address = address
+        self.ports = ports
         self.observedAt = observedAt
     }
 }

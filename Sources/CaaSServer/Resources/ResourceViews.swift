@@ -176,7 +176,7 @@ enum ResourceViews {
             "address": text(container.address),
             "ports": .array(container.ports.map { port in
                 .object(["container_port": int(port.containerPort), "host_port": port.hostPort.map(int) ?? .null,
-                         "protocol": .string(port.protocol)])
+                         "host_address": text(port.hostAddress), "protocol": .string(port.protocol)])
             }),
             "exit_code": container.exitCode.map(int) ?? .null,
             "restart_count": int(container.restartCount),

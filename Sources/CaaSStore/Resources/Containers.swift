@@ -2,15 +2,18 @@ import CaaSModel
 import CaaSPostgres
 import Foundation
 
-/// A published port of a running container.
+/// A published port of a container, as its agent applied it.
 public struct ContainerPort: Sendable, Equatable, Codable {
     public var containerPort: Int
     public var hostPort: Int?
+    /// The host address it is bound to; `nil`: every address of the node.
+    public var hostAddress: String?
     public var `protocol`: String
 
-    public init(containerPort: Int, hostPort: Int?, protocol: String = "tcp") {
+    public init(containerPort: Int, hostPort: Int?, hostAddress: String? = nil, protocol: String = "tcp") {
         self.containerPort = containerPort
         self.hostPort = hostPort
+        self.hostAddress = hostAddress
         self.protocol = `protocol`
     }
 }

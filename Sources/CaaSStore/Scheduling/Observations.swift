@@ -26,7 +26,10 @@ extension SystemTransaction {
     /// Applies an agent's report for `clusterID` (the agent was authenticated as that cluster's):
     /// observed state only moves forward, health, exit codes, engine ids and stats are recorded,
     /// removals the agent confirms delete their rows, and every application whose containers moved
-    /// is queued for reconciliation, all in this transaction.
+    /// is queued for reconciliation, all in this transaction. A container's address and published
+    /// ports are replaced only by an observation that states them and is not older than the row's
+    /// last one (`observed_at`, which does not go back either): a removal or failure (which say
+    /// nothing of them) or a stale report keeps them.
     public func applyReport(_ report: AgentReport, clusterID: String) throws -> ReportOutcome {
         var outcome = ReportOutcome()
         guard try connection.query("SELECT 1 FROM clusters WHERE id = $1", [clusterID]).first != nil else {
@@ -41,8 +44,9 @@ extension SystemTransaction {
             let rows = try connection.query("""
                 WITH u AS (
                     SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::int8[], $6::text[], $7::timestamptz[],
-                                         $8::timestamptz[], $9::text[], $10::float8[], $11::int8[], $12::text[], $13::timestamptz[])
-                        AS u(id, node, state, exit, health, started, finished, engine, cpu, mem, msg, observed)
+                                         $8::timestamptz[], $9::text[], $10::float8[], $11::int8[], $12::text[], $13::timestamptz[],
+                                         $14::text[], $15::text[])
+                        AS u(id, node, state, exit, health, started, finished, engine, cpu, mem, msg, observed, address, ports)
                 ),
                 old AS (
                     SELECT k.id, k.observed_state, k.health FROM containers k JOIN u ON u.id = k.id
@@ -63,7 +67,11 @@ extension SystemTransaction {
                     memory_bytes = COALESCE(u.mem, k.memory_bytes),
                     stats_at = CASE WHEN u.cpu IS NULL THEN k.stats_at ELSE u.observed END,
                     status_message = COALESCE(u.msg, k.status_message),
-                    observed_at = u.observed,
+                    address = CASE WHEN u.address IS NOT NULL AND (k.observed_at IS NULL OR u.observed >= k.observed_at)
+                                   THEN u.address ELSE k.address END,
+                    ports = CASE WHEN u.ports IS NOT NULL AND (k.observed_at IS NULL OR u.observed >= k.observed_at)
+                                 THEN u.ports::jsonb ELSE k.ports END,
+                    observed_at = GREATEST(k.observed_at, u.observed),
                     version = k.version + CASE WHEN caas_observed_rank(u.state) > caas_observed_rank(k.observed_state)
                                                  OR (u.health <> k.health AND k.observed_state NOT IN ('lost', 'removed')) THEN 1 ELSE 0 END,
                     updated_at = now()
@@ -73,7 +81,8 @@ extension SystemTransaction {
                           old.observed_state AS old_state, k.observed_state AS new_state, old.health AS old_health, k.health AS new_health
                 """, [clusterID, c.map(\.containerId), c.map(\.nodeId), c.map(\.state.rawValue), c.map(\.exitCode),
                       c.map(\.health.rawValue), c.map(\.startedAt), c.map(\.finishedAt), c.map(\.engineContainerId),
-                      c.map(\.cpuPercent), c.map(\.memoryBytes), c.map(\.message), c.map(\.observedAt)])
+                      c.map(\.cpuPercent), c.map(\.memoryBytes), c.map(\.message), c.map(\.observedAt), c.map(\.address),
+                      try c.map { try $0.ports.map(Self.portsJSON) }])
             outcome.unknown = c.count - rows.count
             for row in rows {
                 let id: String = try row.decode("id")
@@ -134,6 +143,12 @@ extension SystemTransaction {
             WHERE id = $1
             """, [clusterID, report.appliedGeneration, report.sequence])
         return outcome
+    }
+
+    /// Published ports as the `containers.ports` column keeps them (what `ContainerRecord` reads).
+    static func portsJSON(_ ports: [DesiredPort]) throws -> String {
+        try ResourceJSON.encode(ports.map { ContainerPort(containerPort: $0.containerPort, hostPort: $0.hostPort, hostAddress: $0.hostAddress,
+                                                          protocol: $0.protocol.rawValue) })
     }
 
     /// Applies a heartbeat: nodes whose engine answers are alive now; a node that was `down`

@@ -190,18 +190,22 @@ import Testing
         _ = try await api.plane.store.transaction(.init(tenantID: a.id)) { tx in
             try tx.createContainer(.init(id: containerID, serviceID: wordpress, nodeID: node, slot: 0, generation: 1), quotas: quotas)
         }
+        // The agent's report says where the container serves; the API shows it.
         let reported = try await api.agentReport(cluster: cluster, [
-            ContainerObservation(containerId: containerID, nodeId: node, state: .running, health: .healthy, observedAt: Date()),
+            ContainerObservation(containerId: containerID, nodeId: node, state: .running, health: .healthy, address: "127.0.1.1:20345",
+                                 ports: [DesiredPort(containerPort: 80, hostPort: 20345)], observedAt: Date()),
         ])
         #expect(reported.transitions == 1)
-        // No agent report carries an address; the API shows the column as stored.
-        _ = try await api.raw { try $0.execute("UPDATE containers SET address = '127.0.1.1' WHERE id = $1", [containerID]) }
         let read = try await api.call("GET", "/v1/services/\(wordpress)", token: op)
         #expect(read["running_replicas"]?.integerValue == 1)
         #expect(read["status"]?.stringValue == "degraded")
         let listed = try await api.call("GET", "/v1/containers?service=\(wordpress)&state=running", token: op)
         #expect(listed.items.count == 1)
-        #expect(listed.items.first?["address"]?.stringValue == "127.0.1.1")
+        #expect(listed.items.first?["address"]?.stringValue == "127.0.1.1:20345")
+        #expect(listed.items.first?["ports"] == .array([.object(["container_port": .integer(80), "host_port": .integer(20345),
+                                                                 "host_address": .null, "protocol": .string("tcp")])]))
+        let one = try await api.call("GET", "/v1/containers/\(containerID)", token: op)
+        #expect(one["address"]?.stringValue == "127.0.1.1:20345")
         #expect((try await api.call("GET", "/v1/containers?state=exited", token: op)).items.isEmpty)
         #expect((try await api.call("GET", "/v1/containers?state=sideways", token: op)).status == 400)
         #expect((try await api.call("GET", "/v1/containers?app=bogus", token: op)).status == 400)

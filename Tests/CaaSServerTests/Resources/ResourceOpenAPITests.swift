@@ -1,4 +1,5 @@
 @testable import CaaSServer
+@testable import CaaSStore
 import Foundation
 import Testing
 import Yams
@@ -52,6 +53,31 @@ import Yams
             let operation = try #require(item[route.method.lowercased()] as? [String: Any], "\(route.method) \(route.path)")
             #expect(operation["requestBody"] != nil, "\(route.method) \(route.path) has no requestBody")
         }
+    }
+
+    @Test func theContainerSchemaNamesExactlyTheMembersOfTheContainerView() throws {
+        let text = try String(contentsOf: Self.document, encoding: .utf8)
+        let root = try #require(try Yams.load(yaml: text) as? [String: Any])
+        let schemas = try #require((root["components"] as? [String: Any])?["schemas"] as? [String: Any])
+        let schema = try #require(schemas["Container"] as? [String: Any])
+        let properties = try #require(schema["properties"] as? [String: Any])
+        let portItem = try #require((properties["ports"] as? [String: Any])?["items"] as? [String: Any])
+        let portProperties = try #require(portItem["properties"] as? [String: Any])
+        let now = Date()
+        let record = ContainerRecord(id: "ctr_1", applicationID: "app_1", serviceID: "svc_1", nodeID: "nod_1", slot: 1, generation: 1,
+                                     desiredState: .running, observedState: .running, health: .healthy, address: "127.0.0.1:20345",
+                                     ports: [ContainerPort(containerPort: 80, hostPort: 8080, hostAddress: "127.0.0.1")], exitCode: nil,
+                                     restartCount: 0, statusMessage: nil, version: 1, createdAt: now, updatedAt: now, startedAt: now,
+                                     finishedAt: nil, observedAt: now)
+        guard case .object(let view) = ResourceViews.container(record),
+              case .array(let ports) = view["ports"], case .object(let port) = ports.first else {
+            Issue.record("the container view is not an object with a port")
+            return
+        }
+        #expect(Set(view.keys) == Set(properties.keys))
+        #expect(Set(port.keys) == Set(portProperties.keys))
+        #expect(Set(schema["required"] as? [String] ?? []).isSubset(of: view.keys))
+        #expect(view["address"] == .string("127.0.0.1:20345"))
     }
 }
 
