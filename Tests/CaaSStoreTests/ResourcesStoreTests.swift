@@ -139,6 +139,7 @@ import Testing
                                                           ports: [], observedAt: t0.addingTimeInterval(-5)))
         #expect(stale.container?.address == "127.0.0.1:18080")
         #expect(stale.container?.ports.count == 2)
+        #expect(stale.container?.health == .healthy, "nor health: the stale report says unknown")
         #expect(stale.container?.observedAt.map { abs($0.timeIntervalSince(t0.addingTimeInterval(1))) < 0.001 } == true,
                 "the last observation's time does not go back either")
         let staler = try await report(ContainerObservation(containerId: id, nodeId: seeded.node, state: .running, address: "127.0.0.1:20004",

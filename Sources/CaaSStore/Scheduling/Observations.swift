@@ -55,8 +55,10 @@ extension SystemTransaction {
                 UPDATE containers k SET
                     observed_state = CASE WHEN caas_observed_rank(u.state) > caas_observed_rank(k.observed_state)
                                           THEN u.state ELSE k.observed_state END,
-                    health = CASE WHEN k.observed_state IN ('lost', 'removed') THEN k.health ELSE u.health END,
-                    healthy_since = CASE WHEN u.health = 'healthy' THEN COALESCE(k.healthy_since, u.observed) ELSE NULL END,
+                    health = CASE WHEN k.observed_state IN ('lost', 'removed') OR u.observed < k.observed_at THEN k.health
+                                  ELSE u.health END,
+                    healthy_since = CASE WHEN u.observed < k.observed_at THEN k.healthy_since
+                                         WHEN u.health = 'healthy' THEN COALESCE(k.healthy_since, u.observed) ELSE NULL END,
                     exit_code = COALESCE(u.exit, k.exit_code),
                     started_at = COALESCE(u.started, k.started_at),
                     finished_at = COALESCE(u.finished, k.finished_at),
@@ -73,7 +75,8 @@ extension SystemTransaction {
                                  THEN u.ports::jsonb ELSE k.ports END,
                     observed_at = GREATEST(k.observed_at, u.observed),
                     version = k.version + CASE WHEN caas_observed_rank(u.state) > caas_observed_rank(k.observed_state)
-                                                 OR (u.health <> k.health AND k.observed_state NOT IN ('lost', 'removed')) THEN 1 ELSE 0 END,
+                                                 OR (u.health <> k.health AND k.observed_state NOT IN ('lost', 'removed')
+                                                     AND COALESCE(u.observed >= k.observed_at, true)) THEN 1 ELSE 0 END,
                     updated_at = now()
                 FROM u, old
                 WHERE k.id = u.id AND old.id = k.id
