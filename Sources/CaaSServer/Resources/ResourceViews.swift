@@ -167,6 +167,7 @@ enum ResourceViews {
             "id": .string(container.id),
             "application_id": .string(container.applicationID),
             "service_id": .string(container.serviceID),
+            "service_name": .string(container.serviceName),
             "node_id": text(container.nodeID),
             "slot": int(container.slot),
             "generation": .integer(container.generation),

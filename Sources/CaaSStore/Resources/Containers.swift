@@ -22,6 +22,8 @@ public struct ContainerRecord: Sendable, Equatable {
     public var id: String
     public var applicationID: String
     public var serviceID: String
+    /// The service's name (`web`), for lists that show `web.3` rather than an id.
+    public var serviceName: String
     public var nodeID: String?
     public var slot: Int
     public var generation: Int64
@@ -42,7 +44,8 @@ public struct ContainerRecord: Sendable, Equatable {
 }
 
 let containerColumns = """
-    id, application_id, service_id, node_id, slot::int8 AS slot, generation, desired_state, observed_state, health, address,
+    id, application_id, service_id, (SELECT s.name FROM services s WHERE s.id = containers.service_id) AS service_name,
+    node_id, slot::int8 AS slot, generation, desired_state, observed_state, health, address,
     ports::text AS ports, exit_code::int8 AS exit_code, restart_count::int8 AS restart_count, status_message, version,
     created_at, updated_at, started_at, finished_at, observed_at, created_at::text AS sort_time
     """
@@ -52,6 +55,7 @@ extension ContainerRecord {
         id = try row.decode("id")
         applicationID = try row.decode("application_id")
         serviceID = try row.decode("service_id")
+        serviceName = try row.decode("service_name", as: String?.self) ?? ""
         nodeID = try row.decode("node_id")
         slot = try row.decode("slot")
         generation = try row.decode("generation")

@@ -202,6 +202,7 @@ import Testing
         let listed = try await api.call("GET", "/v1/containers?service=\(wordpress)&state=running", token: op)
         #expect(listed.items.count == 1)
         #expect(listed.items.first?["address"]?.stringValue == "127.0.1.1:20345")
+        #expect(listed.items.first?["service_name"]?.stringValue == "wordpress")
         #expect(listed.items.first?["ports"] == .array([.object(["container_port": .integer(80), "host_port": .integer(20345),
                                                                  "host_address": .null, "protocol": .string("tcp")])]))
         let one = try await api.call("GET", "/v1/containers/\(containerID)", token: op)

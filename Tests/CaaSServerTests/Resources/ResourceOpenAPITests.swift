@@ -64,7 +64,7 @@ import Yams
         let portItem = try #require((properties["ports"] as? [String: Any])?["items"] as? [String: Any])
         let portProperties = try #require(portItem["properties"] as? [String: Any])
         let now = Date()
-        let record = ContainerRecord(id: "ctr_1", applicationID: "app_1", serviceID: "svc_1", nodeID: "nod_1", slot: 1, generation: 1,
+        let record = ContainerRecord(id: "ctr_1", applicationID: "app_1", serviceID: "svc_1", serviceName: "web", nodeID: "nod_1", slot: 1, generation: 1,
                                      desiredState: .running, observedState: .running, health: .healthy, address: "127.0.0.1:20345",
                                      ports: [ContainerPort(containerPort: 80, hostPort: 8080, hostAddress: "127.0.0.1")], exitCode: nil,
                                      restartCount: 0, statusMessage: nil, version: 1, createdAt: now, updatedAt: now, startedAt: now,
