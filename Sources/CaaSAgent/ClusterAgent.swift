@@ -6,24 +6,35 @@ import Foundation
 ///
 /// The control plane's push endpoint calls `apply(_:)`; `run()` is the long-running service
 /// (event watchers, periodic reconciliation, sampling, heartbeats) and stops on cancellation.
+///
+/// With a `PortAssignment`, every state is completed by it before the nodes converge (each
+/// container's port, environment and probe port), and before the first the assignment adopts
+/// the ports the engines' containers already hold: a restarted agent keeps every running
+/// container's port.
 public actor ClusterAgent {
     public nonisolated let configuration: AgentConfiguration
     public nonisolated let batcher: ReportBatcher
+    /// Completes the states applied; `nil`: they arrive complete.
+    public nonisolated let ports: PortAssignment?
     private let heartbeats: (any HeartbeatSink)?
     private var executors: [String: NodeExecutor] = [:]
     private var nodeOrder: [String] = []
     private(set) public var appliedGeneration: Int64 = 0
     private var applied: DesiredClusterState?
+    /// Reads the ports the engines' containers hold into `ports`, once, before the first state.
+    private var adoption: Task<Void, Never>?
 
     public init(configuration: AgentConfiguration, nodes: [AgentNode], makeTransport: @escaping EngineTransportFactory,
-                reporter: any AgentReporter, heartbeats: (any HeartbeatSink)? = nil) {
+                reporter: any AgentReporter, heartbeats: (any HeartbeatSink)? = nil, ports: PortAssignment? = nil) {
         self.configuration = configuration
         self.batcher = ReportBatcher(clusterId: configuration.clusterId, reporter: reporter, window: configuration.reportWindow)
         self.heartbeats = heartbeats
+        self.ports = ports
         for node in nodes where executors[node.nodeId] == nil {
             let engine = EngineClient(transport: makeTransport(node.endpoint))
             let runner = ProbeRunner(engine: engine, makeTransport: makeTransport, host: configuration.probeHost)
-            executors[node.nodeId] = NodeExecutor(nodeId: node.nodeId, engine: engine, configuration: configuration, batcher: batcher, probeRunner: runner)
+            executors[node.nodeId] = NodeExecutor(nodeId: node.nodeId, engine: engine, configuration: configuration, batcher: batcher,
+                                                  probeRunner: runner, ports: ports)
             nodeOrder.append(node.nodeId)
         }
     }
@@ -37,10 +48,11 @@ public actor ClusterAgent {
     }
 
     /// Applies a pushed desired state: ignored when it is older than the one applied; otherwise
-    /// every node converges (concurrently) and the outcome lists what each did. Nodes the state
-    /// does not mention have no containers.
+    /// completed by `ports` (when the agent has one), and every node converges (concurrently) and
+    /// the outcome lists what each did. Nodes the state does not mention have no containers.
     @discardableResult
     public func apply(_ state: DesiredClusterState) async -> ApplyOutcome {
+        await adoptHeldPorts()
         guard state.clusterId == configuration.clusterId else {
             return .ignored(reason: "state is for cluster \(state.clusterId), this agent serves \(configuration.clusterId)")
         }
@@ -48,6 +60,7 @@ public actor ClusterAgent {
             return .ignored(reason: "generation \(state.generation) is older than the applied generation \(appliedGeneration)")
         }
         appliedGeneration = state.generation
+        let state = ports?.decorate(state) ?? state
         applied = state
         await batcher.setAppliedGeneration(state.generation)
         let unknown = state.nodes.map(\.nodeId).filter { executors[$0] == nil }
@@ -63,7 +76,27 @@ public actor ClusterAgent {
         return .applied(generation: state.generation, actions: results, unknownNodes: unknown)
     }
 
-    /// The desired state last applied.
+    /// Before the first state is completed: the ports the containers on the engines hold (their
+    /// `CAAS_PORT`), adopted by `ports`. An engine unreachable now is left to its executor, which
+    /// adopts the port of each container it observes.
+    private func adoptHeldPorts() async {
+        guard let ports else { return }
+        if adoption == nil {
+            let all = nodeOrder.compactMap { executors[$0] }
+            adoption = Task {
+                let held = await withTaskGroup(of: [String: Int].self) { group in
+                    for executor in all { group.addTask { await executor.heldPorts() ?? [:] } }
+                    var held: [String: Int] = [:]
+                    for await node in group { held.merge(node) { first, _ in first } }
+                    return held
+                }
+                ports.adopt(held)
+            }
+        }
+        await adoption?.value
+    }
+
+    /// The desired state last applied (as completed by `ports`).
     public var appliedState: DesiredClusterState? { applied }
 
     /// A full reconciliation now: every node converges again and reports everything it has.

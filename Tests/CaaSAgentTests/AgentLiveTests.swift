@@ -235,6 +235,100 @@ import Testing
         #expect(await eventually { await restartedRecorder.latest(assigned.containerId)?.address == "127.0.0.1:\(port)" })
     }
 
+    @Test func restartedAgentKeepsTheAdoptedContainersPortsAndGivesACollidingNewcomerAFreeOne() async throws {
+        let engines = try await EngineHarness.shared.engines(["node-a", "node-b"])
+        let cluster = Fixture.clusterId()
+        defer { Task { await Fixture.removeAll(cluster, from: engines) } }
+        // A range of 16 ports of this test's own (other tests use Fixture.port() and 41_000..<42_000).
+        let base = 42_000 + 16 * Int.random(in: 0..<60)
+        let range = base..<(base + 16)
+        // Three ids whose ports start at one place; the newcomer's id sorts first, so an agent that
+        // did not know what the engines hold would hand it the first container's port.
+        let ids = Fixture.containerIds(startingAt: 3, in: range, count: 3)
+        let serve = ["sh", "-c", "exec httpd -f -p 127.0.0.1:$PORT -h /www"]
+        // The probe's port 80 is the template's: on host networking the probe checks where the container serves.
+        let probe = Probe(check: .http(port: 80, path: "/index.html"), initialDelaySeconds: 0.1, timeoutSeconds: 1, intervalSeconds: 0.2,
+                          failureThreshold: 2)
+        func web(_ id: String, slot: Int) -> DesiredContainer {
+            var container = Fixture.container(service: "web", slot: slot, command: serve, probe: probe)
+            container.containerId = id
+            return container
+        }
+        let (newcomer, first, second) = (web(ids[0], slot: 3), web(ids[1], slot: 1), web(ids[2], slot: 2))
+        // A spec that sets PORT itself serves there, and is probed there. Its id starts elsewhere.
+        let ownPort = Int.random(in: 43_000..<43_500)
+        var own = Fixture.container(service: "own", slot: 1, command: serve, probe: probe,
+                                    environment: [EnvironmentVariable(name: "PORT", value: String(ownPort))])
+        own.containerId = Fixture.containerIds(startingAt: 12, in: range, count: 1)[0]
+        let nodes = [("nod_a", engines[0]), ("nod_b", engines[1])]
+
+        let recorder = ReportRecorder()
+        let agent = await Fixture.agent(cluster, engines: nodes, recorder: recorder, ports: PortAssignment(range: range))
+        _ = await agent.apply(DesiredClusterState(clusterId: cluster, generation: 1, nodes: [
+            DesiredNodeState(nodeId: "nod_a", containers: [first, own]), DesiredNodeState(nodeId: "nod_b", containers: [second]),
+        ]))
+        let started = [first, second, own]
+        let green = await eventually { await started.asyncAllSatisfy { await recorder.latest($0.containerId)?.health == .healthy } }
+        let firstMessages = await started.asyncMap { await recorder.latest($0.containerId)?.message }
+        #expect(green, "\(firstMessages)")
+        let clients = [await EngineHarness.shared.engineClient(engines[0]), await EngineHarness.shared.engineClient(engines[1])]
+        func details(_ container: DesiredContainer) async throws -> ContainerDetails {
+            try await clients[container.containerId == second.containerId ? 1 : 0].inspectContainer(ContainerNaming.name(for: container))
+        }
+        var held: [String: Int] = [:]
+        var startedAt: [String: String] = [:]
+        for container in started {
+            let found = try await details(container)
+            held[container.containerId] = PortAssignment.heldPort(networkMode: found.hostConfig.networkMode, environment: found.config.env ?? [])
+            startedAt[container.containerId] = found.state.startedAt
+        }
+        #expect(held[first.containerId] == base + 3 && held[second.containerId] == base + 4, "\(held)")
+
+        // The agent process ends (its probes with it); a new one knows nothing but the engines.
+        for (node, _) in nodes { await agent.executor(for: node)?.shutdown() }
+        let after = ReportRecorder()
+        let ports = PortAssignment(range: range)
+        let restarted = await Fixture.agent(cluster, engines: nodes, recorder: after, ports: ports)
+        guard case .applied(2, let actions, []) = await restarted.apply(DesiredClusterState(clusterId: cluster, generation: 2, nodes: [
+            DesiredNodeState(nodeId: "nod_a", containers: [first, own, newcomer]), DesiredNodeState(nodeId: "nod_b", containers: [second]),
+        ])) else { Issue.record("not applied"); return }
+        func kind(_ action: ExecutorAction) -> String {
+            switch action {
+            case .adopt: "adopt"
+            case .create: "create"
+            default: "\(action)"
+            }
+        }
+        let kinds = Dictionary(uniqueKeysWithValues: actions.values.flatMap { $0 }.map { ($0.action.containerId, kind($0.action)) })
+        #expect(kinds == [first.containerId: "adopt", second.containerId: "adopt", own.containerId: "adopt", newcomer.containerId: "create"])
+
+        // The adopted containers keep their ports, are not restarted, and their probes stay green.
+        for container in started {
+            #expect(ports.port(of: container.containerId) == held[container.containerId], "\(container.serviceName).\(container.slot)")
+            #expect(try await details(container).state.startedAt == startedAt[container.containerId], "not restarted")
+        }
+        // The newcomer gets a port no adopted container holds, and serves there.
+        let given = try #require(ports.port(of: newcomer.containerId))
+        #expect(range.contains(given))
+        #expect(!held.values.contains(given), "\(given) is held: \(held)")
+        #expect(try await details(newcomer).config.env?.contains("PORT=\(given)") == true)
+        let all = started + [newcomer]
+        let stillGreen = await eventually { await all.asyncAllSatisfy { await after.latest($0.containerId)?.health == .healthy } }
+        let messages = await all.asyncMap { await after.latest($0.containerId)?.message }
+        #expect(stillGreen, "\(messages)")
+        #expect(await after.latest(first.containerId)?.address == "127.0.0.1:\(base + 3)")
+        #expect(await after.latest(second.containerId)?.address == "127.0.0.1:\(base + 4)")
+        #expect(await after.latest(own.containerId)?.address == "127.0.0.1:\(ownPort)")
+        #expect(await after.latest(newcomer.containerId)?.address == "127.0.0.1:\(given)")
+        let client = try HTTPClient()
+        defer { client.shutdown() }
+        for port in [base + 3, base + 4, ownPort, given] {
+            let page = try? await client.execute(try HTTPClientRequest(url: "http://127.0.0.1:\(port)/index.html"), timeout: .seconds(2))
+            #expect(page?.bodyText.contains("caas test page") == true, "127.0.0.1:\(port) answers")
+        }
+        for (node, _) in nodes { await restarted.executor(for: node)?.shutdown() }
+    }
+
     @Test func stoppedEngineIsReportedUnreachableWhileTheOtherNodeKeepsWorking() async throws {
         let engines = try await EngineHarness.shared.engines(["node-a", "doomed"])
         let (healthy, doomed) = (engines[0], engines[1])
@@ -276,5 +370,11 @@ extension Sequence where Element: Sendable {
     func asyncAllSatisfy(_ predicate: (Element) async -> Bool) async -> Bool {
         for element in self where !(await predicate(element)) { return false }
         return true
+    }
+
+    func asyncMap<T>(_ transform: (Element) async -> T) async -> [T] {
+        var result: [T] = []
+        for element in self { result.append(await transform(element)) }
+        return result
     }
 }

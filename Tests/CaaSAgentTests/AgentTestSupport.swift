@@ -52,10 +52,24 @@ enum Fixture {
                          stopGracePeriodSeconds: 2)
     }
 
-    static func agent(_ clusterId: String, engines: [(String, PrivateEngine)], recorder: ReportRecorder) async -> ClusterAgent {
+    /// An agent of the engines; with `ports`, it completes every state it applies (as `caas-agent` does).
+    static func agent(_ clusterId: String, engines: [(String, PrivateEngine)], recorder: ReportRecorder,
+                      ports: PortAssignment? = nil) async -> ClusterAgent {
         ClusterAgent(configuration: configuration(clusterId),
                      nodes: engines.map { AgentNode(nodeId: $0.0, endpoint: $0.1.endpoint) },
-                     makeTransport: await EngineHarness.shared.transportFactory, reporter: recorder, heartbeats: recorder)
+                     makeTransport: await EngineHarness.shared.transportFactory, reporter: recorder, heartbeats: recorder, ports: ports)
+    }
+
+    /// `count` container ids whose port `PortAssignment` derives at `offset` into `range` (so they
+    /// collide there), in id order; `make` makes candidates.
+    static func containerIds(startingAt offset: Int, in range: Range<Int>, count: Int,
+                             make: () -> String = { Identifier.make(.container) }) -> [String] {
+        var found: [String] = []
+        while found.count < count {
+            let id = make()
+            if PortAssignment.hash(id) % range.count == offset, !found.contains(id) { found.append(id) }
+        }
+        return found.sorted()
     }
 
     /// Removes every container of `clusterId` from the engines (test clean-up).

@@ -109,11 +109,11 @@ import Testing
         let identities = try Identities()
         defer { if ProcessInfo.processInfo.environment["KEEP"] == nil { try? FileManager.default.removeItem(atPath: identities.files) } }
         let agent = ClusterAgent(configuration: AgentConfiguration(clusterId: "clu_a"), nodes: [],
-                                 makeTransport: { _ in fatalError("no engines") }, reporter: ClosureReporter { _ in })
+                                 makeTransport: { _ in fatalError("no engines") }, reporter: ClosureReporter { _ in }, ports: PortAssignment())
         var logger = Logger(label: "test.channel")
         logger.logLevel = .error
         let server = AgentChannelServer(directory: identities.directory, host: "127.0.0.1", port: try FreePort.pick(host: "127.0.0.1"),
-                                        agent: agent, ports: PortAssignment(), logger: logger)
+                                        agent: agent, logger: logger)
         try server.start()
         let url = "https://127.0.0.1:\(server.port!)"
         let state = Array(try AgentWire.encoder().encode(DesiredClusterState(clusterId: "clu_a", generation: 3, nodes: [])))

@@ -23,12 +23,12 @@ public final class AgentChannelServer: Sendable {
     let logger: Logger
     private let server = Mutex<HTTPServer?>(nil)
 
-    public init(directory: AgentStateDirectory, host: String, port: Int, agent: ClusterAgent, ports: PortAssignment, logger: Logger) {
+    public init(directory: AgentStateDirectory, host: String, port: Int, agent: ClusterAgent, logger: Logger) {
         self.directory = directory
         self.host = host
         self.requestedPort = port
         self.logger = logger
-        responder = AgentChannelResponder(agent: agent, ports: ports, logger: logger)
+        responder = AgentChannelResponder(agent: agent, logger: logger)
     }
 
     /// The bound port (after `start`).
@@ -78,13 +78,11 @@ public final class AgentChannelServer: Sendable {
 
 struct AgentChannelResponder: HTTPResponder {
     let agent: ClusterAgent
-    let ports: PortAssignment
     let logger: Logger
     let router: Router
 
-    init(agent: ClusterAgent, ports: PortAssignment, logger: Logger) {
+    init(agent: ClusterAgent, logger: Logger) {
         self.agent = agent
-        self.ports = ports
         self.logger = logger
         var router = Router()
         router.put("/agent/v1/desired-state") { request, _ in
@@ -95,7 +93,7 @@ struct AgentChannelResponder: HTTPResponder {
             } catch {
                 return .text("not a desired state: \(error)\n", status: .badRequest)
             }
-            let outcome = await agent.apply(ports.decorate(state))
+            let outcome = await agent.apply(state)
             let ack: PushAcknowledgementBody
             switch outcome {
             case .applied(let generation, _, let unknown):

@@ -45,7 +45,7 @@ public struct AgentRuntimeOptions: Sendable {
 /// A running agent: its identity from the state directory, its nodes, the `ClusterAgent`, its mTLS
 /// endpoint, and the loops that keep it in touch with the control plane (resync at start and
 /// whenever the control plane comes back, certificate renewal). Containers keep running when it
-/// stops; a new runtime adopts them.
+/// stops; a new runtime adopts them, and the ports they hold.
 public final class AgentRuntime: Sendable {
     public let options: AgentRuntimeOptions
     public let state: AgentStateDirectory.State
@@ -105,10 +105,11 @@ public final class AgentRuntime: Sendable {
         let configuration = AgentConfiguration(clusterId: state.clusterId, agentVersion: options.agentVersion,
                                                maxOperationsPerNode: options.maxOperationsPerNode, reconcileInterval: options.reconcileInterval, statsInterval: options.statsInterval,
                                                heartbeatInterval: options.heartbeatInterval, reportWindow: options.reportWindow)
-        let agent = ClusterAgent(configuration: configuration, nodes: nodes, makeTransport: makeTransport, reporter: client, heartbeats: client)
         let ports = PortAssignment(range: options.portRange)
+        let agent = ClusterAgent(configuration: configuration, nodes: nodes, makeTransport: makeTransport, reporter: client, heartbeats: client,
+                                 ports: ports)
         let server = AgentChannelServer(directory: directory, host: options.listenHost, port: options.listenPort, agent: agent,
-                                        ports: ports, logger: logger.with("listener", "push"))
+                                        logger: logger.with("listener", "push"))
         try server.start()
         logger.info("agent serving", metadata: ["endpoint": .string(endpoint), "control_plane": .string(state.agentApiUrl),
                                                 "nodes": "\(registered.map(\.name))"])
@@ -140,7 +141,7 @@ public final class AgentRuntime: Sendable {
         while !Task.isCancelled {
             do {
                 let state = try await client.desiredState()
-                let outcome = await agent.apply(ports.decorate(state))
+                let outcome = await agent.apply(state)
                 logger.info("resynced with the control plane", metadata: ["generation": "\(state.generation)", "outcome": "\(Self.summary(outcome))"])
                 return
             } catch {

@@ -6,10 +6,19 @@ import Foundation
 /// Containers use host networking on loopback, so two replicas — on one node, or on two nodes of
 /// one machine — must not both listen on the same port. A container whose spec publishes ports is
 /// given its first host port; any other host-network container gets a port of `range` that no
-/// other container of the cluster's desired state holds, derived from its container id (stable
-/// across pushes and agent restarts) and remembered while the agent runs. HTTP and TCP probes of a
-/// container without published ports check the assigned port. Every container also learns
-/// `CAAS_CONTAINER_ID`, `CAAS_SLOT`, `CAAS_SERVICE` and `CAAS_NODE_ID`.
+/// other container of the cluster's desired state holds (a published port, a `PORT` its spec
+/// sets, a port given before), derived from its container id and remembered while the agent runs.
+/// Every container also learns `CAAS_CONTAINER_ID`, `CAAS_SLOT`, `CAAS_SERVICE` and `CAAS_NODE_ID`.
+///
+/// A container keeps the port it was started with for its life, and its engine holds it (its
+/// `CAAS_PORT`). Which port a new id gets depends on what is taken when it arrives, so an agent
+/// that starts again first `adopt`s the ports its engines' containers hold: adopted containers
+/// keep their ports (and their probes follow them), and new containers are placed around them.
+/// The executor adopts the port of every container it observes, too (one on an engine that was
+/// unreachable when the agent started).
+///
+/// HTTP and TCP probes of a host-network container without published ports check the port it
+/// serves on (`ProbeTarget`): the spec's own `PORT` when it sets one, else the assigned port.
 public final class PortAssignment: @unchecked Sendable {
     public let range: Range<Int>
     private let lock = NSLock()
@@ -20,22 +29,29 @@ public final class PortAssignment: @unchecked Sendable {
         self.range = range
     }
 
+    /// Records the ports containers hold on the engines (container id → its `CAAS_PORT`): each
+    /// keeps its port from now on, and no new container is given one of them.
+    public func adopt(_ held: [String: Int]) {
+        lock.lock()
+        defer { lock.unlock() }
+        for (containerId, port) in held { assigned[containerId] = port }
+    }
+
     /// The state with every container's environment (and probe port) completed.
     public func decorate(_ state: DesiredClusterState) -> DesiredClusterState {
         lock.lock()
         defer { lock.unlock() }
-        let present = Set(state.nodes.flatMap { $0.containers.map(\.containerId) })
-        assigned = assigned.filter { present.contains($0.key) }
+        let containers = state.nodes.flatMap(\.containers)
+        let byId = Dictionary(containers.map { ($0.containerId, $0) }, uniquingKeysWith: { first, _ in first })
+        assigned = assigned.filter { byId[$0.key] != nil }
         var taken = Set(assigned.values)
-        for node in state.nodes {
-            for container in node.containers { if let port = container.ports.first?.hostPort { taken.insert(port) } }
+        for container in containers {
+            taken.formUnion(container.ports.map(\.hostPort))
+            if container.network == .host, let own = Self.ownPort(container) { taken.insert(own) }
         }
-        var result = state
         // Containers that already hold a port keep it; new ones are placed in id order.
-        let order = state.nodes.flatMap { $0.containers.map(\.containerId) }.sorted()
-        for id in order where assigned[id] == nil {
-            guard let container = state.nodes.lazy.flatMap(\.containers).first(where: { $0.containerId == id }),
-                  container.network == .host, container.ports.isEmpty else { continue }
+        for id in byId.keys.sorted() where assigned[id] == nil {
+            guard let container = byId[id], container.network == .host, container.ports.isEmpty else { continue }
             var port = range.lowerBound + Self.hash(id) % range.count
             var probes = 0
             while taken.contains(port), probes < range.count {
@@ -45,6 +61,7 @@ public final class PortAssignment: @unchecked Sendable {
             assigned[id] = port
             taken.insert(port)
         }
+        var result = state
         for n in result.nodes.indices {
             let nodeId = result.nodes[n].nodeId
             for c in result.nodes[n].containers.indices {
@@ -53,23 +70,19 @@ public final class PortAssignment: @unchecked Sendable {
                              EnvironmentVariable(name: "CAAS_SERVICE", value: container.serviceName),
                              EnvironmentVariable(name: "CAAS_SLOT", value: String(container.slot)),
                              EnvironmentVariable(name: "CAAS_NODE_ID", value: nodeId)]
-                let port = container.ports.first?.hostPort ?? assigned[container.containerId]
-                if let port, container.network == .host {
+                if container.network == .host, let port = container.ports.first?.hostPort ?? assigned[container.containerId] {
                     extra.append(EnvironmentVariable(name: "CAAS_PORT", value: String(port)))
-                    if !container.environment.contains(where: { $0.name == "PORT" }) {
+                    if !container.environment.contains(where: { $0.name == "PORT" && $0.value != nil }) {
                         extra.append(EnvironmentVariable(name: "PORT", value: String(port)))
-                    }
-                    if container.ports.isEmpty, var probe = container.probe {
-                        switch probe.check {
-                        case .http(_, let path): probe.check = .http(port: port, path: path)
-                        case .tcp: probe.check = .tcp(port: port)
-                        case .command: break
-                        }
-                        container.probe = probe
                     }
                 }
                 // Ours first: the spec's own values come later and win in the engine.
                 container.environment = extra + container.environment
+                if var probe = container.probe {
+                    probe.check = ProbeTarget.check(probe.check, network: container.network, published: container.ports,
+                                                    environment: container.engineEnvironment)
+                    container.probe = probe
+                }
                 result.nodes[n].containers[c] = container
             }
         }
@@ -81,6 +94,18 @@ public final class PortAssignment: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return assigned[containerId]
+    }
+
+    /// The port a container holds on its engine, from what the engine says of it: a host-network
+    /// container's `CAAS_PORT`; `nil` for any other.
+    static func heldPort(networkMode: String?, environment: [String]) -> Int? {
+        guard networkMode == "host" else { return nil }
+        return ServingAddress.variable("CAAS_PORT", in: environment)
+    }
+
+    /// The `PORT` a container's spec sets itself (a port number), before the agent adds its own.
+    static func ownPort(_ container: DesiredContainer) -> Int? {
+        ServingAddress.variable("PORT", in: container.engineEnvironment)
     }
 
     /// FNV-1a over the id: the same id gives the same start on every agent.

@@ -6,10 +6,7 @@ extension ContainerCreateBody {
     /// `Init` (so SIGTERM reaches the process), and no engine restart policy (restarting is
     /// the control plane's decision).
     public init(_ desired: DesiredContainer, clusterId: String) {
-        var env: [String] = []
-        for variable in desired.environment {
-            if let value = variable.value { env.append("\(variable.name)=\(value)") }
-        }
+        let env = desired.engineEnvironment
         var exposed: [String: EmptyObject]?
         var bindings: [String: [PortBinding]]?
         let networkMode: String
@@ -64,5 +61,13 @@ extension ContainerCreateBody {
                 restartPolicy: RestartPolicy(name: "no")
             )
         )
+    }
+}
+
+extension DesiredContainer {
+    /// The environment as the engine will keep it: `NAME=value` in order, bare names (no value)
+    /// left out.
+    var engineEnvironment: [String] {
+        environment.compactMap { variable in variable.value.map { "\(variable.name)=\($0)" } }
     }
 }

@@ -13,6 +13,9 @@ public actor NodeExecutor {
     private let configuration: AgentConfiguration
     private let batcher: ReportBatcher
     private let probeRunner: ProbeRunner
+    /// The cluster's port assignment, told the port of every container observed (`nil`: the
+    /// states arrive complete).
+    private let ports: PortAssignment?
 
     /// `nil` until the first desired state arrives: an agent that has not heard from the
     /// control plane changes nothing.
@@ -28,13 +31,15 @@ public actor NodeExecutor {
     private var node: NodeObservation
     private var convergeChain: Task<[PlannedAction], Never>?
 
-    init(nodeId: String, engine: EngineClient, configuration: AgentConfiguration, batcher: ReportBatcher, probeRunner: ProbeRunner) {
+    init(nodeId: String, engine: EngineClient, configuration: AgentConfiguration, batcher: ReportBatcher, probeRunner: ProbeRunner,
+         ports: PortAssignment? = nil) {
         self.nodeId = nodeId
         self.engine = engine
         self.clusterId = configuration.clusterId
         self.configuration = configuration
         self.batcher = batcher
         self.probeRunner = probeRunner
+        self.ports = ports
         self.node = NodeObservation(nodeId: nodeId, engineReachable: false, error: "not checked yet", observedAt: Date())
     }
 
@@ -177,6 +182,9 @@ public actor NodeExecutor {
     func observe(_ containerId: String, engineId: String) async {
         do {
             let details = try await engine.inspectContainer(engineId)
+            if let ports, let port = PortAssignment.heldPort(networkMode: details.hostConfig.networkMode, environment: details.config.env ?? []) {
+                ports.adopt([containerId: port])
+            }
             var observation = ContainerObservation(details, containerId: containerId, nodeId: nodeId,
                                                    health: health[containerId] ?? .unknown, observedAt: Date())
             observation.locate(details, desired: desiredById[containerId], host: configuration.probeHost)
@@ -192,6 +200,22 @@ public actor NodeExecutor {
         } catch {
             markUnreachable(error)
         }
+    }
+
+    /// The ports this node's containers of the cluster hold (container id → `CAAS_PORT`), read
+    /// from the engine; a running copy's when one id has several. `nil` when the engine cannot
+    /// be listed.
+    func heldPorts() async -> [String: Int]? {
+        guard let listed = try? await engine.listContainers(labels: [clusterLabel]) else { return nil }
+        var held: [String: Int] = [:]
+        for summary in listed.sorted(by: { ($0.state == "running" ? 1 : 0) < ($1.state == "running" ? 1 : 0) }) {
+            guard let containerId = ObservedEngineContainer(summary).caasContainerId(in: clusterId),
+                  let details = try? await engine.inspectContainer(summary.id),
+                  let port = PortAssignment.heldPort(networkMode: details.hostConfig.networkMode, environment: details.config.env ?? [])
+            else { continue }
+            held[containerId] = port
+        }
+        return held
     }
 
     /// Reacts to one engine event of a container with our cluster label.
@@ -303,9 +327,10 @@ public actor NodeExecutor {
         let containerId = want.containerId
         probes[containerId] = Task {
             try? await Task.sleep(for: .milliseconds(Int64(probe.initialDelaySeconds * 1000)))
+            let check = await self.target(of: probe.check, want, engineId: engineId)
             var tracker = ProbeTracker(failureThreshold: probe.failureThreshold)
             while !Task.isCancelled {
-                let result = await runner.check(probe.check, engineContainerId: engineId, timeoutSeconds: probe.timeoutSeconds)
+                let result = await runner.check(check, engineContainerId: engineId, timeoutSeconds: probe.timeoutSeconds)
                 if Task.isCancelled { break }
                 if let status = tracker.record(result) {
                     self.healthChanged(containerId, status, reason: tracker.lastFailure)
@@ -313,6 +338,15 @@ public actor NodeExecutor {
                 try? await Task.sleep(for: .milliseconds(Int64(max(0.05, probe.intervalSeconds) * 1000)))
             }
         }
+    }
+
+    /// The check as it runs: an HTTP or TCP check that follows the container's port checks the
+    /// port the engine holds for it (an adopted container keeps the port it was started with,
+    /// whatever the desired state says now); as desired when the engine cannot say.
+    private func target(of check: Probe.Check, _ want: DesiredContainer, engineId: String) async -> Probe.Check {
+        guard ProbeTarget.follows(check, network: want.network, published: want.ports),
+              let details = try? await engine.inspectContainer(engineId) else { return check }
+        return ProbeTarget.check(check, network: want.network, published: want.ports, environment: details.config.env ?? [])
     }
 
     private func stopProbe(_ containerId: String) {

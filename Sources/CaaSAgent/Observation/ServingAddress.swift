@@ -43,13 +43,16 @@ public enum ServingAddress {
     /// The port the container was told to serve on: its `PORT`, else `CAAS_PORT` (the last of
     /// each, as the engine keeps the last of duplicates); `nil` when neither is a port number.
     static func port(_ environment: [String]) -> Int? {
-        func value(_ name: String) -> Int? {
-            let prefix = name + "="
-            guard let entry = environment.last(where: { $0.hasPrefix(prefix) }), let port = Int(entry.dropFirst(prefix.count)),
-                  (1...65_535).contains(port) else { return nil }
-            return port
-        }
-        return value("PORT") ?? value("CAAS_PORT")
+        variable("PORT", in: environment) ?? variable("CAAS_PORT", in: environment)
+    }
+
+    /// The port number a variable holds (its last value, as the engine keeps the last of
+    /// duplicates); `nil` when it is absent or no port number.
+    static func variable(_ name: String, in environment: [String]) -> Int? {
+        let prefix = name + "="
+        guard let entry = environment.last(where: { $0.hasPrefix(prefix) }), let port = Int(entry.dropFirst(prefix.count)),
+              (1...65_535).contains(port) else { return nil }
+        return port
     }
 
     /// `host:port`, with brackets around an IPv6 host.

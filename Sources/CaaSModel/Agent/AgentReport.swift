@@ -47,9 +47,10 @@ public struct ContainerObservation: Codable, Sendable, Equatable {
     /// A reason when something went wrong ("image not found", "probe: connection refused").
     public var message: String?
     /// Where the container serves, `host:port` (`127.0.0.1:20345`, `[::1]:8080`): the agent's
-    /// loopback host and the port the container was given (`CAAS_PORT`) or publishes. `nil` when
-    /// it has none (network `none`) or the observation does not say (a removal, a failure before
-    /// creation, an agent older than this field).
+    /// loopback host and the port the container serves on (its `PORT`: the spec's own, else the one
+    /// the agent gave it, also `CAAS_PORT`) or publishes. `nil` when it has none (network `none`)
+    /// or the observation does not say (a removal, a failure before creation, an agent older than
+    /// this field).
     public var address: String?
     /// The published port mappings as the agent applied them (empty: none); `nil` when the
     /// observation does not say.
