@@ -31,6 +31,17 @@ import CaaSModel
         #expect(try AgentWire.decoder().decode(DesiredClusterState.self, from: data) == state)
     }
 
+    @Test func userKeysCrossTheWireUnchanged() throws {
+        // Labels and driver options are the user's own keys: no case conversion may touch them.
+        var state = Self.sampleState()
+        state.nodes[0].containers[0].labels = ["com.example.max_scale": "3", "camelCase": "x", "UPPER_CASE": "y", "a__b": "z"]
+        state.nodes[0].containers[0].volumes[0].driverOptions = ["o_type": "bind", "mountOpts": "ro"]
+        let data = try AgentWire.encoder().encode(state)
+        let text = String(decoding: data, as: UTF8.self)
+        #expect(text.contains(#""com.example.max_scale":"3""#) && text.contains(#""camelCase":"x""#), "\(text)")
+        #expect(try AgentWire.decoder().decode(DesiredClusterState.self, from: data) == state)
+    }
+
     @Test func reportRoundTripsWithDates() throws {
         let when = Date(timeIntervalSince1970: 1_790_000_000.25)
         let report = AgentReport(clusterId: "clu_1", sequence: 4, appliedGeneration: 7, sentAt: when, containers: [

@@ -44,7 +44,8 @@ struct Options {
     }
 }
 
-/// The agent end: acknowledges every push and remembers how many containers the last one held.
+/// The agent end: encodes every push as the real channel does, acknowledges it, and remembers how
+/// many containers the last one held.
 final class CountingAgent: ClusterAgentChannel, @unchecked Sendable {
     private let lock = NSLock()
     private var applied: Int64 = 0
@@ -53,6 +54,8 @@ final class CountingAgent: ClusterAgentChannel, @unchecked Sendable {
     var state: (generation: Int64, containers: Int, pushes: Int) { lock.withLock { (applied, lastCount, pushes) } }
 
     func push(_ state: DesiredClusterState) async throws -> PushAcknowledgement {
+        // What the real channel sends (MTLSAgentDirectory): the state encoded for the wire.
+        _ = try AgentWire.encoder().encode(state)
         let count = state.nodes.reduce(0) { $0 + $1.containers.count }
         return lock.withLock {
             pushes += 1
