@@ -101,3 +101,41 @@ import CaaSModel
         #expect(RFC3339.format(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00.000000Z")
     }
 }
+
+@Suite struct DesiredStateEncoderTests {
+    /// A state of `count` containers on two nodes, copies of the sample with their own ids.
+    func state(generation: Int64, ids: [String], image: (String) -> String = { _ in "caas-test/busybox:latest" }) -> DesiredClusterState {
+        let template = AgentWireTests.sampleState().nodes[0].containers[0]
+        let containers = ids.map { id -> DesiredContainer in
+            var c = template
+            c.containerId = id
+            c.image = image(id)
+            c.labels = ["com.example.max_scale": "3", "path": "/a/b \"quoted\" ✓"]
+            return c
+        }
+        return DesiredClusterState(clusterId: "clu_1", generation: generation, nodes: [
+            DesiredNodeState(nodeId: "nod_a", containers: Array(containers.prefix(ids.count / 2))),
+            DesiredNodeState(nodeId: "nod_b/odd", containers: Array(containers.dropFirst(ids.count / 2))),
+        ])
+    }
+
+    @Test func encodesExactlyAsTheWireEncoderAcrossChangingStates() throws {
+        let encoder = DesiredStateEncoder()
+        let first = state(generation: 1, ids: (0..<6).map { "ctr_\($0)" })
+        #expect(try encoder.encode(first) == Array(try AgentWire.encoder().encode(first)))
+        // More containers, one changed in place (same id, new image), one gone: still exact.
+        let second = state(generation: 2, ids: (1..<10).map { "ctr_\($0)" }, image: { $0 == "ctr_3" ? "web:2" : "caas-test/busybox:latest" })
+        let bytes = try encoder.encode(second)
+        #expect(bytes == Array(try AgentWire.encoder().encode(second)))
+        #expect(try AgentWire.decoder().decode(DesiredClusterState.self, from: Data(bytes)) == second)
+        #expect(String(decoding: bytes, as: UTF8.self).contains(#""image":"web:2""#), "the changed container was encoded again")
+    }
+
+    @Test func anEmptyClusterAndEmptyNodesEncodeExactlyToo() throws {
+        let encoder = DesiredStateEncoder()
+        let empty = DesiredClusterState(clusterId: "clu_1", generation: 3, nodes: [])
+        #expect(try encoder.encode(empty) == Array(try AgentWire.encoder().encode(empty)))
+        let bare = DesiredClusterState(clusterId: "clu_1", generation: 4, nodes: [DesiredNodeState(nodeId: "nod_a", containers: [])])
+        #expect(try encoder.encode(bare) == Array(try AgentWire.encoder().encode(bare)))
+    }
+}

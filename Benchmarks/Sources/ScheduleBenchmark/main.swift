@@ -51,11 +51,12 @@ final class CountingAgent: ClusterAgentChannel, @unchecked Sendable {
     private var applied: Int64 = 0
     private var lastCount = 0
     private(set) var pushes = 0
+    private let encoder = DesiredStateEncoder()
     var state: (generation: Int64, containers: Int, pushes: Int) { lock.withLock { (applied, lastCount, pushes) } }
 
     func push(_ state: DesiredClusterState) async throws -> PushAcknowledgement {
         // What the real channel sends (MTLSAgentDirectory): the state encoded for the wire.
-        _ = try AgentWire.encoder().encode(state)
+        _ = try encoder.encode(state)
         let count = state.nodes.reduce(0) { $0 + $1.containers.count }
         return lock.withLock {
             pushes += 1

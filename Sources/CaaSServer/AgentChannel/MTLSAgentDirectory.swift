@@ -14,6 +14,8 @@ public final class MTLSAgentDirectory: ClusterAgentDirectory, Sendable {
     /// Endpoints looked up recently (a push per change must not cost a query each time).
     private let endpoints = Mutex<[String: (endpoint: String, at: ContinuousClock.Instant)]>([:])
     static let endpointCacheTime: Duration = .seconds(2)
+    /// Per cluster: the last pushed state's encoded containers, reused while unchanged.
+    private let encoders = Mutex<[String: DesiredStateEncoder]>([:])
 
     public init(store: Store, files: AgentCertificates.IdentityFiles, pushTimeout: Duration) throws {
         self.store = store
@@ -31,19 +33,31 @@ public final class MTLSAgentDirectory: ClusterAgentDirectory, Sendable {
     public func mtlsChannel(for clusterID: String) async -> MTLSAgentChannel? {
         let now = ContinuousClock.now
         if let cached = endpoints.withLock({ $0[clusterID] }), now - cached.at < Self.endpointCacheTime {
-            return MTLSAgentChannel(client: client, clusterID: clusterID, endpoint: cached.endpoint, pushTimeout: pushTimeout)
+            return MTLSAgentChannel(client: client, clusterID: clusterID, endpoint: cached.endpoint, pushTimeout: pushTimeout,
+                                    encoder: encoder(for: clusterID))
         }
         guard let endpoint = try? await store.systemTransaction({ try $0.activeAgentEndpoint(clusterID: clusterID) }) else {
             endpoints.withLock { _ = $0.removeValue(forKey: clusterID) }
             return nil
         }
         endpoints.withLock { $0[clusterID] = (endpoint, now) }
-        return MTLSAgentChannel(client: client, clusterID: clusterID, endpoint: endpoint, pushTimeout: pushTimeout)
+        return MTLSAgentChannel(client: client, clusterID: clusterID, endpoint: endpoint, pushTimeout: pushTimeout,
+                                encoder: encoder(for: clusterID))
     }
 
-    /// Drops a cached endpoint (the agent moved, or was revoked).
+    func encoder(for clusterID: String) -> DesiredStateEncoder {
+        encoders.withLock { encoders in
+            if let encoder = encoders[clusterID] { return encoder }
+            let encoder = DesiredStateEncoder()
+            encoders[clusterID] = encoder
+            return encoder
+        }
+    }
+
+    /// Drops a cached endpoint (the agent moved, or was revoked) and the cluster's encoded state.
     public func forget(_ clusterID: String) {
         endpoints.withLock { _ = $0.removeValue(forKey: clusterID) }
+        encoders.withLock { _ = $0.removeValue(forKey: clusterID) }
     }
 
     func shutdown() { client.shutdown() }
@@ -62,10 +76,11 @@ public struct MTLSAgentChannel: ClusterAgentChannel {
     public let clusterID: String
     public let endpoint: String
     let pushTimeout: Duration
+    let encoder: DesiredStateEncoder
 
     /// `PUT /agent/v1/desired-state`.
     public func push(_ state: DesiredClusterState) async throws -> PushAcknowledgement {
-        let body = Array(try AgentWire.encoder().encode(state))
+        let body = try encoder.encode(state)
         let request = try HTTPClientRequest(method: .put, url: endpoint + "/agent/v1/desired-state",
                                             headers: ["Content-Type": "application/json"], body: .bytes(body))
         let response = try await client.execute(request, timeout: pushTimeout)
