@@ -130,6 +130,13 @@ import Testing
         // A newer observation that does not say (an older agent, a failure, a removal) keeps them.
         let silent = try await report(ContainerObservation(containerId: id, nodeId: seeded.node, state: .running, health: .healthy,
                                                            observedAt: t0.addingTimeInterval(1)))
+        let rebound = try await report(ContainerObservation(containerId: id, nodeId: seeded.node, state: .running, health: .healthy,
+                                                            address: "127.0.0.1:18081", ports: published, observedAt: t0.addingTimeInterval(1)))
+        #expect(rebound.container?.address == "127.0.0.1:18081")
+        #expect(rebound.container.map(\.version) == silent.container.map { $0.version + 1 }, "a new address is a new version (ETag)")
+        let back = try await report(ContainerObservation(containerId: id, nodeId: seeded.node, state: .running, health: .healthy,
+                                                         address: "127.0.0.1:18080", ports: published, observedAt: t0.addingTimeInterval(1)))
+        #expect(back.container.map(\.version) == rebound.container.map { $0.version + 1 })
         #expect(silent.container?.health == .healthy)
         #expect(silent.container?.address == "127.0.0.1:18080")
         #expect(silent.container?.ports.count == 2)

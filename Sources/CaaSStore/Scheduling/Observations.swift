@@ -75,8 +75,11 @@ extension SystemTransaction {
                                  THEN u.ports::jsonb ELSE k.ports END,
                     observed_at = GREATEST(k.observed_at, u.observed),
                     version = k.version + CASE WHEN caas_observed_rank(u.state) > caas_observed_rank(k.observed_state)
-                                                 OR (u.health <> k.health AND k.observed_state NOT IN ('lost', 'removed')
-                                                     AND COALESCE(u.observed >= k.observed_at, true)) THEN 1 ELSE 0 END,
+                                                 OR (COALESCE(u.observed >= k.observed_at, true)
+                                                     AND ((u.health <> k.health AND k.observed_state NOT IN ('lost', 'removed'))
+                                                          OR (u.address IS NOT NULL AND u.address IS DISTINCT FROM k.address)
+                                                          OR (u.ports IS NOT NULL AND u.ports::jsonb IS DISTINCT FROM k.ports)))
+                                            THEN 1 ELSE 0 END,
                     updated_at = now()
                 FROM u, old
                 WHERE k.id = u.id AND old.id = k.id
