@@ -308,58 +308,24 @@ let wordpressCompose = "/work/shared/compose/wordpress-mysql.yml"
     @Test func upOnATerminalRedrawsPerServiceProgressBarsInPlace() async throws {
         let world = try await Fixture.shared.get()
         let directory = try project(world.home, "termsite", compose: try String(contentsOfFile: wordpressCompose, encoding: .utf8))
-        let command = ([CaasctlHome.binary, "up", "--cluster", "prod", "--timeout", "3"]).map { "'\($0)'" }.joined(separator: " ")
-        var environment = world.admin
-        environment["TERM"] = "xterm-256color"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
-        process.arguments = ["-q", "-e", "-c", command, "/dev/null"]
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CAAS_") && $0.key != "NO_COLOR" }
-        env.merge(environment) { $1 }
-        env["XDG_CONFIG_HOME"] = world.home.directory + "/config"
-        process.environment = env
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        process.standardInput = Pipe()
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
+        let (status, text) = try world.home.runOnTerminal(["up", "--cluster", "prod", "--timeout", "3"], in: directory, environment: world.admin)
         // Each frame clears and rewrites its lines; later frames first move the cursor back up.
         #expect(text.contains("\r\u{1B}[2Kdb         "), "\(text.debugDescription)")
         #expect(text.contains("░░░░░░░░░░░░░░░░░░░░\u{1B}[0m 0/1"), "\(text.debugDescription)")
         #expect(text.contains("\u{1B}[2A") || text.contains("\u{1B}[3A"), "\(text.debugDescription)")
         // Colour on a terminal: the bar is painted.
         #expect(text.contains("\u{1B}[33m"), "\(text.debugDescription)")
-        #expect(process.terminationStatus == 1)
+        #expect(status == 1)
         #expect(text.contains("still rolling out after 3s"))
         _ = try world.home.run(["down", "-d", "-p", "termsite"], environment: world.admin)
     }
 
     @Test func noColorKeepsATerminalFreeOfColourButStillRedraws() async throws {
         let world = try await Fixture.shared.get()
-        let command = ([CaasctlHome.binary, "cluster", "ls"]).map { "'\($0)'" }.joined(separator: " ")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
-        process.arguments = ["-q", "-e", "-c", command, "/dev/null"]
-        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CAAS_") }
-        env.merge(world.admin) { $1 }
-        env["TERM"] = "xterm"
-        env["XDG_CONFIG_HOME"] = world.home.directory + "/config"
         for noColor in [false, true] {
-            env["NO_COLOR"] = noColor ? "1" : nil
-            let run = Process()
-            run.executableURL = process.executableURL
-            run.arguments = process.arguments
-            run.environment = env
-            let out = Pipe()
-            run.standardOutput = out
-            run.standardInput = Pipe()
-            try run.run()
-            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            run.waitUntilExit()
+            var environment = world.admin
+            environment["NO_COLOR"] = noColor ? "1" : nil
+            let (_, text) = try world.home.runOnTerminal(["cluster", "ls"], in: world.home.directory, environment: environment)
             #expect(text.contains("\u{1B}[") == !noColor, "NO_COLOR=\(noColor): \(text.debugDescription)")
         }
     }

@@ -90,24 +90,7 @@ private func unplacedLines(_ text: String) -> [String] {
 
 /// Runs caasctl under a pseudo-terminal (`script`) in `directory`: its exit status and everything it wrote.
 private func onTerminal(_ world: RolloutFixture.World, _ arguments: [String], in directory: String) throws -> (status: Int32, text: String) {
-    let command = ([CaasctlHome.binary] + arguments).map { "'\($0)'" }.joined(separator: " ")
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
-    process.arguments = ["-q", "-e", "-c", command, "/dev/null"]
-    process.currentDirectoryURL = URL(fileURLWithPath: directory)
-    var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CAAS_") && $0.key != "NO_COLOR" && $0.key != "COLUMNS" }
-    env.merge(world.admin) { $1 }
-    env["TERM"] = "xterm-256color"
-    env["XDG_CONFIG_HOME"] = world.home.directory + "/config"
-    process.environment = env
-    let out = Pipe()
-    process.standardOutput = out
-    process.standardError = out
-    process.standardInput = Pipe()
-    try process.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    try world.home.runOnTerminal(arguments, in: directory, environment: world.admin)
 }
 
 @Suite(.serialized) struct CaasctlRolloutTests {

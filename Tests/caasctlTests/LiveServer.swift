@@ -134,6 +134,30 @@ struct CaasctlHome: Sendable {
 
     var configPath: String { directory + "/config/caas/config.json" }
 
+    /// Runs the built caasctl with this home's configuration under a pseudo-terminal (`script`) in
+    /// `directory`, with a clean environment plus `environment` and `TERM=xterm-256color`: its exit
+    /// status and everything it wrote.
+    func runOnTerminal(_ arguments: [String], in directory: String, environment: [String: String]) throws -> (status: Int32, text: String) {
+        let command = ([Self.binary] + arguments).map { "'\($0)'" }.joined(separator: " ")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        process.arguments = ["-q", "-e", "-c", command, "/dev/null"]
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CAAS_") && $0.key != "NO_COLOR" && $0.key != "COLUMNS" }
+        env.merge(environment) { $1 }
+        env["TERM"] = "xterm-256color"
+        env["XDG_CONFIG_HOME"] = self.directory + "/config"
+        process.environment = env
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        process.standardInput = Pipe()
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
     /// The built caasctl: next to the test bundle (`.build/<config>/`), or `CAASCTL_BINARY`.
     static var binary: String {
         if let path = ProcessInfo.processInfo.environment["CAASCTL_BINARY"] { return path }
