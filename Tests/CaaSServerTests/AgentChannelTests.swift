@@ -162,6 +162,23 @@ final class AgentChannelHarness: @unchecked Sendable {
         await #expect(throws: AgentJoinError.self) { try await client.beat(AgentChannelHarness.heartbeat(clusterID)) }
     }
 
+    @Test func joinGuessingIsThrottledButARightTokenStillJoins() async throws {
+        let h = try await AgentChannelHarness.make("agent_join_guess") { $0.joinFailureBurst = 2; $0.joinFailurePerSecond = 0.01 }
+        defer { Task { await h.stop() } }
+        let (_, _, token) = try await h.cluster("acme")
+        var statuses: [Int] = []
+        for n in 0..<3 {
+            do {
+                _ = try await h.join("caas_join_" + String(repeating: "a", count: 51) + ["b", "c", "d"][n])
+            } catch AgentJoinError.refused(let status, _) {
+                statuses.append(status)
+            }
+        }
+        #expect(statuses == [401, 401, 429])
+        // The guesser shares the address with the real agent: the real token joins regardless.
+        _ = try await h.join(token)
+    }
+
     @Test func aRevokedAgentIsLockedOutOfEveryCall() async throws {
         let h = try await AgentChannelHarness.make("agent_revoke")
         defer { Task { await h.stop() } }

@@ -14,11 +14,55 @@ import Testing
         let limited = try await api.call("GET", "/v1/tenant", token: "caas_" + String(repeating: "z", count: 52), from: "127.0.0.9:1001")
         #expect(limited.status == 429)
         #expect(Int(limited.header("Retry-After") ?? "") ?? 0 >= 1)
-        // Even a right token from that address waits; another address is not affected.
+        // A right token from that address still gets in (only failures are throttled: behind a
+        // NAT or a load balancer, one guesser must not lock everyone out); its failures stay 429.
         let right = try await api.call("GET", "/v1/tenants", token: api.systemToken, from: "127.0.0.9:1002")
-        #expect(right.status == 429)
-        let elsewhere = try await api.call("GET", "/v1/tenants", token: api.systemToken, from: "127.0.0.10:1000")
-        #expect(elsewhere.status == 200)
+        #expect(right.status == 200)
+        let again = try await api.call("GET", "/v1/tenant", token: "caas_" + String(repeating: "y", count: 52), from: "127.0.0.9:1003")
+        #expect(again.status == 429)
+        // Another address is not affected.
+        let elsewhere = try await api.call("GET", "/v1/tenant", token: "caas_" + String(repeating: "x", count: 52), from: "127.0.0.10:1000")
+        #expect(elsewhere.status == 401)
+    }
+
+    @Test func behindATrustedProxyTheForwardedClientIsThrottled() async throws {
+        let api = try await APIHarness.make("guessing_proxied") {
+            $0.authFailureBurst = 2; $0.authFailurePerSecond = 0.01
+            $0.trustedProxies = try! TrustedProxies.parse("127.0.0.0/24")
+        }
+        let guess = "caas_" + String(repeating: "q", count: 52)
+        // Two clients behind one load balancer: the guesser's budget runs out, the other's does not.
+        for _ in 0..<2 {
+            #expect(try await api.call("GET", "/v1/tenant", token: guess, headers: ["X-Forwarded-For": "203.0.113.5"], from: "127.0.0.1:9").status == 401)
+        }
+        #expect(try await api.call("GET", "/v1/tenant", token: guess, headers: ["X-Forwarded-For": "203.0.113.5"], from: "127.0.0.1:9").status == 429)
+        #expect(try await api.call("GET", "/v1/tenant", token: guess, headers: ["X-Forwarded-For": "203.0.113.6"], from: "127.0.0.1:9").status == 401)
+        // A guesser cannot dodge its budget by writing its own hops at the left: the proxy's
+        // rightmost entry is what counts.
+        #expect(try await api.call("GET", "/v1/tenant", token: guess, headers: ["X-Forwarded-For": "198.51.100.1, 203.0.113.5"], from: "127.0.0.1:9").status == 429)
+        // From a peer that is not a trusted proxy the header is ignored: the peer is the client.
+        let direct = try await api.call("GET", "/v1/tenant", token: guess, headers: ["X-Forwarded-For": "203.0.113.7"], from: "127.0.1.1:9")
+        #expect(direct.status == 401)
+        #expect(try await api.call("GET", "/v1/tenant", token: guess, headers: ["X-Forwarded-For": "203.0.113.8"], from: "127.0.1.1:9").status == 401)
+        #expect(try await api.call("GET", "/v1/tenant", token: guess, headers: ["X-Forwarded-For": "203.0.113.9"], from: "127.0.1.1:9").status == 429)
+    }
+
+    @Test func trustedProxiesReadForwardedForFromTheRight() throws {
+        let proxies = try TrustedProxies.parse("10.0.0.0/8, 192.0.2.7, ::1")
+        #expect(proxies.trusts("10.1.2.3") && proxies.trusts("192.0.2.7") && proxies.trusts("::1"))
+        #expect(!proxies.trusts("192.0.2.8") && !proxies.trusts("11.0.0.1"))
+        #expect(proxies.client(peer: "10.0.0.1", forwardedFor: "203.0.113.1") == "203.0.113.1")
+        #expect(proxies.client(peer: "10.0.0.1", forwardedFor: "6.6.6.6, 203.0.113.1, 10.0.0.2") == "203.0.113.1")
+        #expect(proxies.client(peer: "10.0.0.1", forwardedFor: "[2001:db8::1]:443") == "2001:db8::1")
+        #expect(proxies.client(peer: "10.0.0.1", forwardedFor: nil) == "10.0.0.1")
+        #expect(proxies.client(peer: "198.51.100.1", forwardedFor: "203.0.113.1") == "198.51.100.1")
+        // Every hop a proxy: the leftmost one is the client as far as anyone can tell.
+        #expect(proxies.client(peer: "10.0.0.1", forwardedFor: "10.0.0.3, 10.0.0.2") == "10.0.0.3")
+        #expect(TrustedProxies.bare("127.0.0.1:5123") == "127.0.0.1" && TrustedProxies.bare("[::1]:5123") == "::1")
+        for bad in ["10.0.0.0/33", "example.com", "10.0.0", "::g"] {
+            let error = #expect(throws: TrustedProxies.ParseError.self) { try TrustedProxies.parse("192.0.2.1," + bad) }
+            #expect(error?.message.hasPrefix(bad) == true, "\(String(describing: error))")
+        }
     }
 
     @Test func eachTokenHasARateLimit() async throws {

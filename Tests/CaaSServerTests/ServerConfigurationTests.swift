@@ -38,4 +38,13 @@ import Testing
             try ServerConfiguration.resolve(flags: .init(), environment: ["CAAS_TLS_CERT": "/x.pem"])
         }
     }
+
+    @Test func trustedProxiesComeFromTheEnvironment() throws {
+        let settings = try TenancySettings.resolve(environment: ["CAAS_TRUSTED_PROXIES": "10.0.0.0/8,fd00::1"])
+        #expect(settings.trustedProxies.trusts("10.9.9.9") && settings.trustedProxies.trusts("fd00::1"))
+        #expect(TenancySettings().trustedProxies.isEmpty)
+        #expect(throws: ConfigurationError.self) {
+            try TenancySettings.resolve(environment: ["CAAS_TRUSTED_PROXIES": "10.0.0.0/8,lb.internal"])
+        }
+    }
 }

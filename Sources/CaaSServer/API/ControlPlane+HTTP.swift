@@ -38,18 +38,8 @@ extension ControlPlane {
         }
         let target = request.path + (request.query.map { "?" + $0 } ?? "")
         return try APIRequest(method: request.method.rawValue, target: target, headers: headers, body: body,
-                              clientAddress: ControlPlane.clientAddress(request.connection.remoteAddress))
-    }
-
-    /// `127.0.0.1:5123` → `127.0.0.1`, `[::1]:5123` → `::1`; other forms stay as they are.
-    static func clientAddress(_ remote: String) -> String {
-        if remote.hasPrefix("["), let close = remote.firstIndex(of: "]") {
-            return String(remote[remote.index(after: remote.startIndex)..<close])
-        }
-        if remote.filter({ $0 == ":" }).count == 1, let colon = remote.firstIndex(of: ":") {
-            return String(remote[..<colon])
-        }
-        return remote
+                              clientAddress: settings.trustedProxies.client(peer: TrustedProxies.bare(request.connection.remoteAddress),
+                                                                            forwardedFor: headers["x-forwarded-for"]))
     }
 
     static func httpResponse(_ response: APIResponse) -> HTTPResponse {

@@ -98,13 +98,14 @@ public final class AgentChannelService: Sendable {
     /// `POST /v1/agent/join` (public API): the join token opens its cluster; the request's key is
     /// signed by the cluster's CA; the agent is recorded (replacing an earlier one).
     func join(token: String, body: [UInt8], clientAddress: String) async throws -> IssuedCertificateBody {
-        if case .limited(let retryAfter) = joinFailures.isLimited(clientAddress) {
-            throw APIError.tooManyRequests(retryAfter: retryAfter, detail: "too many failed joins from \(clientAddress)")
-        }
         let digest = SHA256.hash(token)
         let cluster = try await store.systemTransaction { try $0.clusterForJoinToken(digest: digest) }
         guard token.hasPrefix("caas_join_"), let cluster, ConstantTime.equals(cluster.joinTokenDigest, digest) else {
-            _ = joinFailures.take(clientAddress)
+            // Only failures count and only failures are throttled: a valid token always joins,
+            // however much garbage others sent from the same address (a NAT, a load balancer).
+            if case .limited(let retryAfter) = joinFailures.take(clientAddress) {
+                throw APIError.tooManyRequests(retryAfter: retryAfter, detail: "too many failed joins from \(clientAddress)")
+            }
             logger.notice("join refused: unknown join token", metadata: ["client": .string(clientAddress)])
             throw APIError.invalidToken("the join token is not valid (rotated, or never issued)")
         }

@@ -7,7 +7,9 @@ import Logging
 ///
 /// The secret's SHA-256 is looked up (a unique index on a digest of 256 random bits leaks nothing
 /// useful through timing), and the stored digest is compared again in constant time. Failed
-/// attempts count against the client address; beyond the limit the address gets 429.
+/// attempts count against the client address; beyond the limit the address's failures are
+/// answered 429 instead of 401. A valid token is always let in: the bucket throttles failures
+/// only, so garbage from one address (behind a load balancer, from everyone) locks out nobody.
 public final class Authenticator: Sendable {
     let store: Store
     let failures: RateLimiter
@@ -22,9 +24,6 @@ public final class Authenticator: Sendable {
     }
 
     public func authenticate(_ request: APIRequest) async throws -> Principal {
-        if case .limited(let retryAfter) = failures.isLimited(request.clientAddress) {
-            throw APIError.tooManyRequests(retryAfter: retryAfter, detail: "too many failed authentications from this address")
-        }
         guard let header = request.header("authorization") else {
             throw APIError.unauthorized("send Authorization: Bearer <token>")
         }
@@ -60,7 +59,9 @@ public final class Authenticator: Sendable {
     }
 
     private func failed(_ request: APIRequest, _ reason: String) -> APIError {
-        _ = failures.take(request.clientAddress)
+        if case .limited(let retryAfter) = failures.take(request.clientAddress) {
+            return APIError.tooManyRequests(retryAfter: retryAfter, detail: "too many failed authentications from this address")
+        }
         logger.notice("authentication failed", metadata: ["client": .string(request.clientAddress), "reason": .string(reason)])
         return APIError.invalidToken(reason)
     }

@@ -14,6 +14,10 @@ public struct TenancySettings: Sendable, Equatable {
     /// and `CAAS_AUTH_FAILURE_BURST`: token guessing is answered 429 beyond them.
     public var authFailurePerSecond: Double = 0.2
     public var authFailureBurst: Double = 10
+    /// `CAAS_TRUSTED_PROXIES`: comma-separated networks and addresses of the operator's load
+    /// balancers; only their `X-Forwarded-For` is believed (read from the right, see
+    /// `TrustedProxies`). Empty: the connection's peer is the client.
+    public var trustedProxies = TrustedProxies()
     /// `CAAS_CORS_ORIGINS`: comma-separated origins allowed to call the API from a browser.
     public var corsOrigins: [String] = []
     /// `CAAS_EVENT_RETENTION`, `CAAS_AUDIT_RETENTION`: seconds events and audit entries are kept.
@@ -50,6 +54,11 @@ public struct TenancySettings: Sendable, Equatable {
         if let v = try number("CAAS_RATE_BURST") { settings.rateLimitBurst = v }
         if let v = try number("CAAS_AUTH_FAILURE_RATE") { settings.authFailurePerSecond = v }
         if let v = try number("CAAS_AUTH_FAILURE_BURST") { settings.authFailureBurst = v }
+        if let text = environment["CAAS_TRUSTED_PROXIES"], !text.isEmpty {
+            do { settings.trustedProxies = try TrustedProxies.parse(text) } catch {
+                throw ConfigurationError(setting: "CAAS_TRUSTED_PROXIES", message: error.message)
+            }
+        }
         if let origins = environment["CAAS_CORS_ORIGINS"], !origins.isEmpty {
             settings.corsOrigins = origins.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
