@@ -371,7 +371,7 @@ enum CorpusManifest {
             .error(8, "services.-edge", "must start and end with a letter or digit"),
         ]),
         .invalid("invalid-extension-labels.yml", [
-            .error(5, "services.web.labels[\"aliyun.scale\"]", "must be a non-negative integer, found 'abc'"),
+            .error(5, "services.web.labels[\"aliyun.scale\"]", "must be a replica count from 0 to 1000, found 'abc'"),
             .error(6, "services.web.labels[\"aliyun.probe.url\"]", "must name the host 'container'"),
             .error(7, "services.web.labels[\"aliyun.routing.port_http\"]", "'http' is not a container port"),
             .error(8, "services.web.labels[\"aliyun.routing.port_80\"]", "unsupported scheme 'ftp'"),
@@ -426,6 +426,18 @@ enum CorpusManifest {
             .error(16, "services.api.deploy.update_config.max_failure_ratio", "2 is out of range (0…1)"),
             .error(18, "services.api.deploy.rollback_config.failure_action", "unknown failure action 'rollback' (expected pause or continue)"),
             .error(19, "services.api.stop_grace_period", "expected a duration"),
+        ]),
+        .invalid("invalid-out-of-range-numbers.yml", [
+            .error(5, "services.api.deploy.replicas", "1001 is out of range (0…1000)"),
+            .error(8, "services.api.deploy.resources.reservations.cpus", "1e17 is out of range (0…4096)"),
+            .error(9, "services.api.deploy.resources.reservations.memory", "'2048t' is out of range (at most 1024t)"),
+            .error(11, "services.api.deploy.resources.limits.cpus", "5000 is out of range (0…4096)"),
+            .error(13, "services.api.deploy.update_config.delay", "'100000000000000000000h' is out of range (at most 168h)"),
+            .error(14, "services.api.deploy.update_config.monitor", "'200h' is out of range (at most 168h)"),
+            .error(15, "services.api.stop_grace_period", "'8760h' is out of range"),
+            .error(18, "services.api.healthcheck.interval", "'99999999h' is out of range"),
+            .error(20, "services.api.labels[\"caas.scale\"]", "must be a replica count from 0 to 1000, found '100000'"),
+            .error(22, "services.api.labels[\"caas.auto_scaling.step\"]", "must be an integer from 1 to 1000"),
         ]),
         .invalid("invalid-external-volume-driver.yml", [
             .error(9, "volumes.data.driver", "an external volume already exists: it cannot specify 'driver'"),

@@ -200,3 +200,33 @@ import Testing
         #expect(Planner.planInSequence([snapshot], now: t0) == [Planner.plan(snapshot, now: t0)])
     }
 }
+
+/// Numbers past every boundary's range (a bound missed somewhere) cost a wrong number, never the
+/// process: the planner's arithmetic saturates instead of trapping.
+@Suite struct PlannerArithmeticTests {
+    @Test func hugeReservationsAndCapacitiesPlanWithoutTrapping() {
+        let huge = node(1, cpus: Double(Int.max), memory: Int64.max, other: NodeUsage(cpus: -Double(Int.max), memoryBytes: Int64.min + 1))
+        let small = node(2)
+        let greedy = spec("greedy", replicas: 2, cpus: 1e17, memory: Int64.max)
+        let result = plan([huge, small], [service(greedy)])
+        // Whatever it decides, it decides: the small node never holds a 1e17-CPU reservation.
+        #expect(result.placements.allSatisfy { $0.nodeID == "nod_1" })
+        let modest = plan([huge, small], [service(spec("web", replicas: 3, cpus: 0.5))])
+        #expect(modest.placements.count == 3)
+    }
+
+    @Test func aHugeAutoscalingStepStopsAtTheBounds() {
+        let policy = AutoScalingPolicy(maxCPU: 70, minCPU: 10, step: Int.max, minInstances: 1, maxInstances: Int.max)
+        let up = Autoscaler.decide(policy: policy, currentReplicas: 3, cpuSamples: [90], lastScaledAt: nil, cooldown: 0, now: t0)
+        #expect(up.replicas == Int.max)
+        let down = Autoscaler.decide(policy: policy, currentReplicas: Int.max - 1, cpuSamples: [1], lastScaledAt: nil, cooldown: 0, now: t0)
+        #expect(down.replicas == 1)
+    }
+
+    @Test func saturatingConversionsHoldAtTheBounds() {
+        #expect(Int(saturating: 1e300) == Int.max && Int(saturating: -1e300) == Int.min && Int(saturating: .nan) == 0)
+        #expect(Int32(saturating: 3e9) == Int32.max && Int64(saturating: 2.9) == 2)
+        #expect(Int(saturating: Double(Int.max)) == Int.max)
+        #expect(formatSeconds(1e300).hasSuffix("s") || formatSeconds(1e300).hasSuffix("m"))
+    }
+}

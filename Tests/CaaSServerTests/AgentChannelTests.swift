@@ -365,6 +365,36 @@ final class AgentChannelHarness: @unchecked Sendable {
         #expect(stored?.0 == 2 && stored?.1 == 1 << 30 && stored?.2 == "27.1", "\(String(describing: stored))")
     }
 
+    @Test func aReportWithNumbersOutOfRangeIsRefusedWholeAndChangesNothing() async throws {
+        let h = try await AgentChannelHarness.make("agent_bounds")
+        defer { Task { await h.stop() } }
+        let (_, clusterID, token) = try await h.cluster("acme")
+        let client = try ControlPlaneClient(directory: try await h.join(token))
+        defer { client.shutdown() }
+        let nodes = try await client.registerNodes(NodeRegistrationBody(nodes: [.init(name: "n1", engineEndpoint: "unix:///run/a.sock")],
+                                                                        endpoint: "https://127.0.0.1:7443"))
+        let n1 = try #require(nodes.first?.id)
+        func refused(_ send: () async throws -> Void) async -> (Int, String)? {
+            do { try await send(); return nil } catch AgentJoinError.refused(let status, let detail) { return (status, detail) } catch { return (0, "\(error)") }
+        }
+        let greedy = NodeObservation(nodeId: n1, engineReachable: true, cpus: Int.max, memoryBytes: 1 << 30, observedAt: Date())
+        let report = AgentReport(clusterId: clusterID, sequence: 1, appliedGeneration: 0, sentAt: Date(), containers: [], nodes: [greedy])
+        let answer = await refused { try await client.deliver(report) }
+        #expect(answer?.0 == 400 && answer?.1.contains("nodes[0].cpus") == true, "\(String(describing: answer))")
+        var beat = AgentChannelHarness.heartbeat(clusterID)
+        beat.nodes = [NodeObservation(nodeId: n1, engineReachable: true, cpus: 2, memoryBytes: Int64.max, observedAt: Date())]
+        let beatAnswer = await refused { try await client.beat(beat) }
+        #expect(beatAnswer?.0 == 400 && beatAnswer?.1.contains("nodes[0].memory_bytes") == true, "\(String(describing: beatAnswer))")
+        let stored = try await h.api.raw { try $0.query("SELECT capacity_cpus FROM nodes WHERE id = $1", [n1]).first.map { try $0.decode("capacity_cpus", as: Double.self) } }
+        #expect(stored == 0, "nothing of the refused report was applied")
+        // In range, the same report is applied.
+        var fine = report
+        fine.nodes[0].cpus = 8
+        try await client.deliver(fine)
+        let after = try await h.api.raw { try $0.query("SELECT capacity_cpus FROM nodes WHERE id = $1", [n1]).first.map { try $0.decode("capacity_cpus", as: Double.self) } }
+        #expect(after == 8)
+    }
+
     @Test func theAgentRoutesAreInOpenAPIAndTheReverse() throws {
         let documented = try ResourceOpenAPITests.operations()
         for route in AgentChannelRoutes.all(nil) {

@@ -89,6 +89,25 @@ import Testing
         #expect(try await states(db).map(\.0) == ["succeeded"])
     }
 
+    @Test func aJobWhoseWorkerDiesOnEveryAttemptEndsFailedAfterMaxAttempts() async throws {
+        let db = try await StoreTestDatabase.make("jobs_lease_max")
+        try await db.store.systemTransaction { _ = try $0.enqueue(job("crashes", maxAttempts: 2)) }
+        // Each worker claims the job and dies (never completes, never fails it): its lease runs out.
+        for attempt in 1...2 {
+            let dying = JobQueue(store: db.store, workerID: "dying-\(attempt)", lease: 0.2)
+            let claimed = try #require(try await dying.claim(kinds: [Self.kind], limit: 1).first, "attempt \(attempt)")
+            #expect(claimed.attempt == attempt)
+            try await Task.sleep(nanoseconds: 300_000_000)
+        }
+        let next = JobQueue(store: db.store, workerID: "next", lease: 30)
+        #expect(try await next.claim(kinds: [Self.kind], limit: 1).isEmpty, "not taken a third time")
+        #expect(try await states(db).map(\.0) == ["failed"])
+        let failed = try await db.store.systemTransaction { try $0.jobs(state: .failed, kind: nil, limit: 10, before: nil) }
+        #expect(failed.count == 1)
+        #expect(failed.first?.lastError?.contains("attempt 2 of 2") == true, "\(String(describing: failed.first?.lastError))")
+        #expect(try await next.secondsUntilNextDue(kinds: [Self.kind]) == nil, "nothing left to spin on")
+    }
+
     @Test func failuresBackOffThenEndFailedAfterMaxAttempts() async throws {
         let db = try await StoreTestDatabase.make("jobs_backoff")
         try await db.store.systemTransaction { _ = try $0.enqueue(job(nil, maxAttempts: 2)) }

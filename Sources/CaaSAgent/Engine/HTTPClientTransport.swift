@@ -1,3 +1,4 @@
+import CaaSModel
 import CaaSHTTP
 import Foundation
 
@@ -23,7 +24,7 @@ public struct HTTPClientTransport: EngineTransport {
     public func send(_ request: EngineRequest) async throws -> EngineResponse {
         let outgoing = try await makeRequest(request)
         do {
-            let response = try await client.execute(outgoing, timeout: .milliseconds(Int64(request.timeoutSeconds * 1000)))
+            let response = try await client.execute(outgoing, timeout: .milliseconds(Int64(saturating: request.timeoutSeconds * 1000)))
             return EngineResponse(status: response.status, body: response.body)
         } catch {
             throw Self.engineError(error, request)
@@ -33,7 +34,7 @@ public struct HTTPClientTransport: EngineTransport {
     public func stream(_ request: EngineRequest) async throws -> EngineStreamingResponse {
         let outgoing = try await makeRequest(request)
         do {
-            let response = try await client.stream(outgoing, timeout: .milliseconds(Int64(request.timeoutSeconds * 1000)))
+            let response = try await client.stream(outgoing, timeout: .milliseconds(Int64(saturating: request.timeoutSeconds * 1000)))
             return EngineStreamingResponse(status: response.status, body: response.body)
         } catch {
             throw Self.engineError(error, request)

@@ -50,11 +50,11 @@ extension ContainerCreateBody {
             env: env,
             labels: ContainerLabels.labels(for: desired, clusterId: clusterId),
             exposedPorts: exposed,
-            stopTimeout: Int(desired.stopGracePeriodSeconds.rounded(.up)),
+            stopTimeout: Int(saturating: desired.stopGracePeriodSeconds.rounded(.up)),
             hostConfig: HostConfig(
                 networkMode: networkMode,
                 initProcess: true,
-                nanoCpus: desired.limits.cpus.map { Int64(($0 * 1_000_000_000).rounded()) },
+                nanoCpus: desired.limits.cpus.map { Int64(saturating: ($0 * 1_000_000_000).rounded()) },
                 memory: desired.limits.memoryBytes,
                 portBindings: bindings,
                 mounts: mounts.isEmpty ? nil : mounts,

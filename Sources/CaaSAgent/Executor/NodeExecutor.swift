@@ -169,7 +169,7 @@ public actor NodeExecutor {
     /// SIGTERM, the grace period, SIGKILL (the engine does both); a kill if the stop failed.
     private func stopGracefully(_ engineId: String, grace: Double) async {
         do {
-            try await engine.stopContainer(engineId, timeoutSeconds: Int(grace.rounded(.up)))
+            try await engine.stopContainer(engineId, timeoutSeconds: Int(saturating: grace.rounded(.up)))
         } catch .notFound {
         } catch {
             try? await engine.killContainer(engineId)
@@ -326,7 +326,7 @@ public actor NodeExecutor {
         let runner = probeRunner
         let containerId = want.containerId
         probes[containerId] = Task {
-            try? await Task.sleep(for: .milliseconds(Int64(probe.initialDelaySeconds * 1000)))
+            try? await Task.sleep(for: .milliseconds(Int64(saturating: probe.initialDelaySeconds * 1000)))
             let check = await self.target(of: probe.check, want, engineId: engineId)
             var tracker = ProbeTracker(failureThreshold: probe.failureThreshold)
             while !Task.isCancelled {
@@ -335,7 +335,7 @@ public actor NodeExecutor {
                 if let status = tracker.record(result) {
                     self.healthChanged(containerId, status, reason: tracker.lastFailure)
                 }
-                try? await Task.sleep(for: .milliseconds(Int64(max(0.05, probe.intervalSeconds) * 1000)))
+                try? await Task.sleep(for: .milliseconds(Int64(saturating: max(0.05, probe.intervalSeconds) * 1000)))
             }
         }
     }

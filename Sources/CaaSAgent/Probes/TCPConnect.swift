@@ -1,3 +1,4 @@
+import CaaSModel
 import Dispatch
 import Foundation
 #if canImport(Glibc)
@@ -41,7 +42,7 @@ enum TCPConnect {
         if result == 0 { return nil }
         guard errno == EINPROGRESS else { return String(cString: strerror(errno)) }
         var descriptor = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-        let ready = poll(&descriptor, 1, Int32(max(1, timeoutSeconds * 1000)))
+        let ready = poll(&descriptor, 1, Int32(saturating: max(1, timeoutSeconds * 1000)))
         if ready == 0 { return "connect timed out after \(timeoutSeconds) s" }
         if ready < 0 { return "poll: \(String(cString: strerror(errno)))" }
         var error: Int32 = 0

@@ -51,7 +51,9 @@ struct LabelExtensions {
 
             switch key {
             case "scale":
-                if let n = Int(value), n >= 0 { out.replicas = (n, node) } else { log.error(node, "'\(label.key)' must be a non-negative integer, found '\(value)'") }
+                if let n = Int(value), SpecBounds.replicas.contains(n) { out.replicas = (n, node) } else {
+                    log.error(node, "'\(label.key)' must be a replica count from 0 to \(SpecBounds.replicas.upperBound), found '\(value)'")
+                }
             case "global":
                 if ValueReader.trueWords.contains(value) { out.global = (true, node) }
                 else if ValueReader.falseWords.contains(value) { out.global = (false, node) }
@@ -170,8 +172,8 @@ struct LabelExtensions {
             case "url", "cmd":
                 continue
             case "initial_delay_seconds", "timeout_seconds", "interval_seconds":
-                guard let seconds = Double(value), seconds >= 0, seconds.isFinite else {
-                    log.error(node, "'probe.\(key)' must be a number of seconds, found '\(value)'")
+                guard let seconds = Double(value), SpecBounds.durationSeconds.contains(seconds) else {
+                    log.error(node, "'probe.\(key)' must be a number of seconds from 0 to \(Int(SpecBounds.durationSeconds.upperBound)), found '\(value)'")
                     failed = true
                     continue
                 }
@@ -185,8 +187,8 @@ struct LabelExtensions {
                     probe.intervalSeconds = seconds
                 }
             case "failure_threshold":
-                guard let n = Int(value), n >= 1 else {
-                    log.error(node, "'probe.failure_threshold' must be a positive integer, found '\(value)'")
+                guard let n = Int(value), (1...1_000_000).contains(n) else {
+                    log.error(node, "'probe.failure_threshold' must be an integer from 1 to 1000000, found '\(value)'")
                     failed = true
                     continue
                 }
@@ -255,8 +257,8 @@ struct LabelExtensions {
                 }
                 if key == "max_cpu" { policy.maxCPU = percent } else { policy.minCPU = percent }
             case "step", "max_instances", "min_instances":
-                guard let n = Int(value), n >= (key == "min_instances" ? 0 : 1) else {
-                    log.error(node, "'auto_scaling.\(key)' must be a positive integer, found '\(value)'")
+                guard let n = Int(value), n >= (key == "min_instances" ? 0 : 1), n <= SpecBounds.replicas.upperBound else {
+                    log.error(node, "'auto_scaling.\(key)' must be an integer from \(key == "min_instances" ? 0 : 1) to \(SpecBounds.replicas.upperBound), found '\(value)'")
                     failed = true
                     continue
                 }

@@ -19,7 +19,7 @@ extension ServiceReader {
         var out = DeployOutput()
         guard let entries = reader.mapping(node) else { return out }
         reader.checkKeys(entries, known: ["mode", "replicas", "resources", "placement", "update_config", "rollback_config", "restart_policy", "labels", "endpoint_mode"], context: "deploy")
-        if let n = node["replicas"], let value = reader.int(n, what: "a replica count", in: 0...100_000) {
+        if let n = node["replicas"], let value = reader.int(n, what: "a replica count", in: SpecBounds.replicas) {
             out.replicas = (value, n)
         }
         if let n = node["mode"], let text = reader.string(n) {
@@ -60,7 +60,7 @@ extension ServiceReader {
     }
 
     func readCPUs(_ node: YNode) -> Double? {
-        guard let value = reader.double(node, what: "a number of CPUs") else { return nil }
+        guard let value = reader.double(node, what: "a number of CPUs", in: SpecBounds.cpus) else { return nil }
         guard value > 0 else {
             log.error(node, "a number of CPUs must be more than 0")
             return nil
@@ -99,7 +99,7 @@ extension ServiceReader {
                 }
             }
         }
-        if let n = node["max_replicas_per_node"], let value = reader.int(n, in: 1...100_000) {
+        if let n = node["max_replicas_per_node"], let value = reader.int(n, in: 1...SpecBounds.replicas.upperBound) {
             out.maxPerNode = value
         }
         return out
@@ -111,7 +111,7 @@ extension ServiceReader {
         reader.checkKeys(entries, known: ["parallelism", "delay", "order", "failure_action", "monitor", "max_failure_ratio"], context: "deploy.\(name)")
         var config = UpdateConfig()
         if rollback { config.failureAction = .pause }
-        if let n = node["parallelism"], let v = reader.int(n, in: 0...100_000) { config.parallelism = v }
+        if let n = node["parallelism"], let v = reader.int(n, in: SpecBounds.replicas) { config.parallelism = v }
         if let n = node["delay"], let v = reader.duration(n) { config.delaySeconds = v }
         if let n = node["monitor"], let v = reader.duration(n) { config.monitorSeconds = v }
         if let n = node["max_failure_ratio"], let v = reader.double(n, what: "a ratio", in: 0...1) { config.maxFailureRatio = v }

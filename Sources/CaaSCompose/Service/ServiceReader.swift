@@ -135,7 +135,7 @@ struct ServiceReader {
         // Replicas: deploy.replicas, scale (v2) and the scale label must agree.
         var replicaSources: [(Int, YNode, String)] = []
         if let (v, n) = deploy.replicas { replicaSources.append((v, n, "deploy.replicas")) }
-        if let n = node["scale"], let v = reader.int(n, what: "a replica count", in: 0...100_000) { replicaSources.append((v, n, "scale")) }
+        if let n = node["scale"], let v = reader.int(n, what: "a replica count", in: SpecBounds.replicas) { replicaSources.append((v, n, "scale")) }
         if let (v, n) = extensions.replicas { replicaSources.append((v, n, "the scale label")) }
         if let first = replicaSources.first {
             spec.replicas = first.0

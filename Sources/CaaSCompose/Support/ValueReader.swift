@@ -1,3 +1,5 @@
+import CaaSModel
+
 /// Typed reads of `YNode` values; each failure is logged at the node with what was expected.
 struct ValueReader {
     let log: DiagnosticLog
@@ -57,11 +59,16 @@ struct ValueReader {
         return nil
     }
 
-    /// A duration (`10s`, `1m30s`, `500ms`, or a bare number of seconds), in seconds.
+    /// A duration (`10s`, `1m30s`, `500ms`, or a bare number of seconds), in seconds, at most
+    /// `SpecBounds.durationSeconds` (a week).
     func duration(_ node: YNode) -> Double? {
         guard let text = string(node, what: "a duration") else { return nil }
         guard let seconds = Units.seconds(text) else {
             log.error(node, "expected a duration such as '10s' or '1m30s', found '\(text)'")
+            return nil
+        }
+        guard SpecBounds.durationSeconds.contains(seconds) else {
+            log.error(node, "'\(text)' is out of range (at most \(Int(SpecBounds.durationSeconds.upperBound / 3600))h)")
             return nil
         }
         return seconds
@@ -71,6 +78,10 @@ struct ValueReader {
         guard let text = string(node, what: "a byte size") else { return nil }
         guard let bytes = Units.bytes(text) else {
             log.error(node, "expected a byte size such as '512M' or '1g', found '\(text)'")
+            return nil
+        }
+        guard SpecBounds.memoryBytes.contains(bytes) else {
+            log.error(node, "'\(text)' is out of range (at most 1024t)")
             return nil
         }
         return bytes

@@ -31,12 +31,12 @@ public enum Autoscaler {
         let cpu = String(format: "%.1f", mean)
         let step = max(policy.step, 1)
         if let maxCPU = policy.maxCPU, mean > maxCPU {
-            let next = min(clamped + step, high)
+            let next = step >= high - clamped ? high : clamped + step
             if next == currentReplicas { return hold("cpu \(cpu)% above \(formatPercent(maxCPU)) but already at the maximum of \(high)") }
             return AutoscaleDecision(replicas: next, changed: true, reason: "cpu \(cpu)% above \(formatPercent(maxCPU)): scale up from \(currentReplicas) to \(next)")
         }
         if let minCPU = policy.minCPU, mean < minCPU {
-            let next = max(clamped - step, low)
+            let next = step >= clamped - low ? low : clamped - step
             if next == currentReplicas { return hold("cpu \(cpu)% below \(formatPercent(minCPU)) but already at the minimum of \(low)") }
             return AutoscaleDecision(replicas: next, changed: true, reason: "cpu \(cpu)% below \(formatPercent(minCPU)): scale down from \(currentReplicas) to \(next)")
         }
@@ -45,5 +45,5 @@ public enum Autoscaler {
 }
 
 private func formatPercent(_ value: Double) -> String {
-    value == value.rounded() ? "\(Int(value))%" : "\(value)%"
+    value == value.rounded() ? "\(Int(saturating: value))%" : "\(value)%"
 }

@@ -8,7 +8,7 @@ struct Demand: Equatable {
     var hostPorts: [HostPort]
 
     init(_ spec: ServiceSpec) {
-        milliCPU = Int(((spec.resources.reservations.cpus ?? 0) * 1000).rounded())
+        milliCPU = milliCPUs(spec.resources.reservations.cpus ?? 0)
         memoryBytes = spec.resources.reservations.memoryBytes ?? 0
         var ports: [HostPort] = []
         for mapping in spec.ports {
@@ -39,10 +39,10 @@ struct NodeLedger {
         var index: [String: Int] = [:]
         for (i, node) in nodes.enumerated() { index[node.id] = i }
         indexByID = index
-        capacityMilliCPU = nodes.map { Int(($0.capacity.cpus * 1000).rounded()) }
+        capacityMilliCPU = nodes.map { milliCPUs($0.capacity.cpus) }
         capacityMemory = nodes.map { $0.capacity.memoryBytes }
-        freeMilliCPU = nodes.map { Int((($0.capacity.cpus - $0.otherUsage.cpus) * 1000).rounded()) }
-        freeMemory = nodes.map { $0.capacity.memoryBytes - $0.otherUsage.memoryBytes }
+        freeMilliCPU = nodes.map { milliCPUs($0.capacity.cpus - $0.otherUsage.cpus) }
+        freeMemory = nodes.map { $0.capacity.memoryBytes.subtractingSaturated($0.otherUsage.memoryBytes) }
         ports = nodes.map { $0.otherUsage.hostPorts }
         containerCount = nodes.map { $0.otherUsage.containerCount }
     }
@@ -50,8 +50,8 @@ struct NodeLedger {
     var count: Int { nodes.count }
 
     mutating func add(_ demand: Demand, on node: Int) {
-        freeMilliCPU[node] -= demand.milliCPU
-        freeMemory[node] -= demand.memoryBytes
+        freeMilliCPU[node] = freeMilliCPU[node].subtractingSaturated(demand.milliCPU)
+        freeMemory[node] = freeMemory[node].subtractingSaturated(demand.memoryBytes)
         for port in demand.hostPorts { ports[node].insert(port) }
         containerCount[node] += 1
     }
@@ -69,10 +69,23 @@ struct NodeLedger {
     /// Dominant share of reservations in use, in parts per million (binpack's "most allocated").
     func allocation(of node: Int) -> Int {
         func share(used: Int64, capacity: Int64) -> Int {
-            capacity > 0 ? Int(max(0, min(used, capacity)) * 1_000_000 / capacity) : 0
+            capacity > 0 ? Int(saturating: Double(max(0, min(used, capacity))) / Double(capacity) * 1_000_000) : 0
         }
-        let cpu = share(used: Int64(capacityMilliCPU[node] - freeMilliCPU[node]), capacity: Int64(capacityMilliCPU[node]))
-        let memory = share(used: capacityMemory[node] - freeMemory[node], capacity: capacityMemory[node])
+        let cpu = share(used: Int64(capacityMilliCPU[node].subtractingSaturated(freeMilliCPU[node])), capacity: Int64(capacityMilliCPU[node]))
+        let memory = share(used: capacityMemory[node].subtractingSaturated(freeMemory[node]), capacity: capacityMemory[node])
         return max(cpu, memory)
+    }
+}
+
+/// Millicores of `cpus`, rounded; saturating (bounds are checked where numbers enter, see
+/// `SpecBounds`, and a missed one must not trap the planner).
+func milliCPUs(_ cpus: Double) -> Int { Int(saturating: (cpus * 1000).rounded()) }
+
+extension FixedWidthInteger {
+    /// `self - other`, held at the type's bounds instead of trapping.
+    func subtractingSaturated(_ other: Self) -> Self {
+        let (result, overflow) = subtractingReportingOverflow(other)
+        guard overflow else { return result }
+        return other > 0 ? .min : .max
     }
 }

@@ -76,9 +76,9 @@ extension RestartPolicy {
 /// `4s`, `1.5s`, `5m`, `2m30s`.
 func formatSeconds(_ seconds: TimeInterval) -> String {
     if seconds < 60 {
-        return seconds == seconds.rounded() ? "\(Int(seconds))s" : "\(seconds)s"
+        return seconds == seconds.rounded() ? "\(Int(saturating: seconds))s" : "\(seconds)s"
     }
-    let whole = Int(seconds.rounded())
+    let whole = Int(saturating: seconds.rounded())
     let (m, s) = (whole / 60, whole % 60)
     return s == 0 ? "\(m)m" : "\(m)m\(s)s"
 }

@@ -79,6 +79,7 @@ public struct AgentEndpoints: Sendable {
             throw AgentAPIError.badBody("\(error)")
         }
         guard report.clusterId == clusterID else { throw AgentAPIError.wrongCluster(claimed: report.clusterId, authenticated: clusterID) }
+        if let problem = report.outOfRange() { throw AgentAPIError.badBody(problem) }
         let outcome = try await store.systemTransaction { try $0.applyReport(report, clusterID: clusterID) }
         if !outcome.reconciled.isEmpty { signal.signal() }
         if outcome.unknown > 0 {
@@ -100,6 +101,7 @@ public struct AgentEndpoints: Sendable {
         guard heartbeat.clusterId == clusterID else {
             throw AgentAPIError.wrongCluster(claimed: heartbeat.clusterId, authenticated: clusterID)
         }
+        if let problem = heartbeat.outOfRange() { throw AgentAPIError.badBody(problem) }
         let changes = try await store.systemTransaction { try $0.applyHeartbeat(heartbeat, clusterID: clusterID) }
         if !changes.isEmpty {
             signal.signal()

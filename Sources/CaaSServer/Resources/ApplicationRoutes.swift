@@ -9,7 +9,7 @@ import Foundation
 enum ApplicationRoutes {
     static let imageProperties: [String: JSONSchema] = [
         "image_id": .string(maxLength: 40), "image": .string(maxLength: 512), "service_name": .name,
-        "replicas": .integer(minimum: 0, maximum: 1000), "ports": .array(.integer(minimum: 1, maximum: 65535), maxItems: 100),
+        "replicas": .integer(minimum: 0, maximum: Int64(SpecBounds.replicas.upperBound)), "ports": .array(.integer(minimum: 1, maximum: 65535), maxItems: 100),
         "environment": .stringMap,
     ]
     static let createSchema = JSONSchema.object(

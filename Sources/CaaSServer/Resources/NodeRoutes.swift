@@ -6,7 +6,7 @@ import Foundation
 /// drain, pause and activate, and a subnet of the cluster network allocated at registration.
 enum NodeRoutes {
     static let capacitySchema = JSONSchema.object(properties: [
-        "cpus": .any, "memory_bytes": .integer(minimum: 0, maximum: 1 << 50),
+        "cpus": .any, "memory_bytes": .integer(minimum: 0, maximum: SpecBounds.memoryBytes.upperBound),
     ])
     static let createSchema = JSONSchema.object(
         properties: ["name": .name, "engine_endpoint": .string(maxLength: 512), "engine_tls": .boolean,
@@ -53,7 +53,7 @@ enum NodeRoutes {
         case .number(let d): number = d
         default: return nil
         }
-        return (0...4096).contains(number) ? number : nil
+        return SpecBounds.cpus.contains(number) ? number : nil
     }
 
     static func create(_ context: APIContext) async throws -> APIResponse {

@@ -4,8 +4,8 @@ import Foundation
 
 /// Services of applications: one per compose service; scaled by setting the desired count.
 enum ServiceRoutes {
-    static let scaleSchema = JSONSchema.object(properties: ["replicas": .integer(minimum: 0, maximum: 1000)], required: ["replicas"])
-    static let patchSchema = JSONSchema.object(properties: ["replicas": .integer(minimum: 0, maximum: 1000)])
+    static let scaleSchema = JSONSchema.object(properties: ["replicas": .integer(minimum: 0, maximum: Int64(SpecBounds.replicas.upperBound))], required: ["replicas"])
+    static let patchSchema = JSONSchema.object(properties: ["replicas": .integer(minimum: 0, maximum: Int64(SpecBounds.replicas.upperBound))])
 
     static let all: [APIRoute] = [
         APIRoute("GET", "/v1/services/{service_id}", action: "services.get", access: .tenant(.read), ids: ["service_id": .service], handler: get),

@@ -78,10 +78,20 @@ enum JobSQL {
     }
 
     /// Claims up to `limit` due jobs of `kinds`: queued ones whose time has come, and running ones
-    /// whose lease ran out (their worker is gone). Each claim counts an attempt.
+    /// whose lease ran out (their worker is gone). Each claim counts an attempt. A job whose lease
+    /// ran out on its last attempt is not taken again but ends `failed`: a handler that kills or
+    /// wedges its process must not do so for ever (administrators see it in `GET /v1/admin/jobs`).
     static func claim(kinds: [String], limit: Int, workerID: String, lease: TimeInterval,
                       on connection: PostgresConnection) throws -> [JobRecord] {
-        try connection.query("""
+        _ = try connection.execute("""
+            UPDATE jobs SET state = 'failed', locked_by = NULL, locked_until = NULL, finished_at = now(), updated_at = now(),
+                   last_error = format('its worker stopped or hung on attempt %s of %s (the lease ran out)%s', attempts, max_attempts,
+                                       CASE WHEN last_error IS NULL THEN '' ELSE '; before: ' || left(last_error, 1000) END)
+            WHERE id IN (SELECT id FROM jobs
+                         WHERE kind = ANY($1::text[]) AND state = 'running' AND locked_until < now() AND attempts >= max_attempts
+                         FOR UPDATE SKIP LOCKED)
+            """, [kinds])
+        return try connection.query("""
             WITH due AS (
                 SELECT id FROM jobs
                 WHERE kind = ANY($1::text[])
@@ -91,6 +101,8 @@ enum JobSQL {
                 FOR UPDATE SKIP LOCKED
             )
             UPDATE jobs j SET state = 'running', attempts = j.attempts + 1, locked_by = $3,
+                   last_error = CASE WHEN j.state = 'running' THEN format('attempt %s: its worker stopped or hung (the lease ran out)', j.attempts)
+                                     ELSE j.last_error END,
                    locked_until = now() + make_interval(secs => $4), started_at = now(), updated_at = now()
             FROM due WHERE j.id = due.id
             RETURNING \(jobColumns.split(separator: ",").map { "j." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", "))
