@@ -54,6 +54,7 @@ final class ControlPlaneUnderTest: @unchecked Sendable {
                                  responder: plane.makeResponder(), logger: logger("caas.e2e.http"))
         try api.start()
         var worker = WorkerSettings(replicaID: "e2e")
+        worker.quotas = settings.quotaDefaults
         workerSettings(&worker)
         let workers = SchedulerWorkers(store: store, database: database.pool.configuration.connection, agents: channel.directory,
                                        settings: worker, signal: signal, logger: logger("caas.e2e.workers"))

@@ -230,3 +230,33 @@ import Testing
         #expect(formatSeconds(1e300).hasSuffix("s") || formatSeconds(1e300).hasSuffix("m"))
     }
 }
+
+@Suite struct ContainerQuotaGateTests {
+    func placement(_ service: String, _ slot: Int, _ cause: PlacementCause = .missing, replacing: String? = nil) -> ContainerPlacement {
+        ContainerPlacement(serviceID: service, slot: slot, generation: 1, nodeID: "nod_1", cause: cause, replacing: replacing,
+                           restartCount: 0, notBefore: nil, reason: "")
+    }
+
+    @Test func newSlotsBeyondTheRoomStayUnplacedWithTheQuotaInTheExplanation() {
+        var a = Plan()
+        a.placements = [placement("svc_a", 0), placement("svc_a", 1)]
+        var b = Plan()
+        b.placements = [placement("svc_b", 0), placement("svc_b", 1, .update, replacing: "ctr_old"), placement("svc_b", 2)]
+        b.unplaced = [Unplaced(serviceID: "svc_b", slots: [5], explanation: "0/3 nodes are available: 3 insufficient memory")]
+        let gated = ContainerQuotaGate.admit([a, b], used: 47, limit: 50)
+        #expect(gated[0].placements.map(\.slot) == [0, 1])
+        #expect(gated[1].placements.map(\.slot) == [0, 1], "one new slot left, and the replacement always passes")
+        #expect(gated[1].unplaced == [Unplaced(serviceID: "svc_b", slots: [2, 5],
+                                               explanation: "0/3 nodes are available: 3 insufficient memory; quota: containers 50/50")])
+        #expect(gated[0].unplaced.isEmpty)
+    }
+
+    @Test func overTheQuotaAlreadyNothingNewIsPlacedButHealingGoesOn() {
+        var plan = Plan()
+        plan.placements = [placement("svc_a", 0, .lost, replacing: "ctr_1"), placement("svc_a", 1, .globalNode), placement("svc_a", 2, .restart)]
+        let gated = ContainerQuotaGate.admit([plan], used: 60, limit: 50)
+        #expect(gated[0].placements.map(\.slot) == [0, 2])
+        #expect(gated[0].unplaced == [Unplaced(serviceID: "svc_a", slots: [1], explanation: "quota: containers 60/50")])
+        #expect(ContainerQuotaGate.admit([plan], used: 0, limit: 50) == [plan], "room for all: the plan is unchanged")
+    }
+}

@@ -449,6 +449,40 @@ extension WorkersTests {
         #expect(try await h.eventually(10) { try await h.running(app: app).count == 2 }, "placed once a node fits")
         #expect(try await h.running(app: app).allSatisfy { $0.node == nodeID })
     }
+
+    @Test func theContainersQuotaHoldsWhereContainersAreBornAndHeldSlotsFollowWhenRoomReturns() async throws {
+        let h = try await WorkersHarness.make("wk_quota")
+        defer { Task { await h.shutdown() } }
+        let patched = try await h.api.call("PATCH", "/v1/tenants/\(h.tenantID)", token: h.api.systemToken, body: #"{"quotas":{"containers":4}}"#,
+                                           headers: ["Content-Type": "application/merge-patch+json"])
+        #expect(patched.status == 200, "\(patched.text)")
+        h.startReplica()
+        let (first, _) = try await h.deploy("first", compose: WorkerCompose.web(replicas: 3))
+        #expect(try await h.eventually { try await h.running(app: first).count == 3 })
+        let (second, services) = try await h.deploy("second", compose: WorkerCompose.web(replicas: 3))
+        let web = try #require(services["web"])
+        @Sendable func unplaced() async throws -> String? {
+            try await h.api.raw { try $0.query("SELECT unplaced FROM services WHERE id = $1", [web])[0].decode("unplaced") }
+        }
+        let held = try await h.eventually { try await unplaced() == "2 unplaced (slots 2, 3): quota: containers 4/4" }
+        let shown = try await unplaced()
+        let secondRows = try await h.containers(app: second)
+        #expect(held, "\(String(describing: shown)) \(secondRows)")
+        #expect(try await h.eventually { try await h.running(app: second).count == 1 })
+        let live: Int = try await h.api.raw { try $0.query("SELECT count(*)::int8 AS n FROM containers WHERE desired_state <> 'removed'")[0].decode("n") }
+        #expect(live == 4, "the scheduler never went past the quota")
+        // A full quota never stops an application healing or updating: replacements pass.
+        try await h.update(first, compose: WorkerCompose.web(image: "busybox:2", replicas: 3))
+        #expect(try await h.eventually(15) {
+            let running = try await h.running(app: first)
+            return running.count == 3 && running.allSatisfy { $0.generation == 2 }
+        }, "the update went through at 4/4")
+        // Room again (the first application scales down): the held slots are placed by themselves.
+        let firstWeb = try #require(try await h.api.call("GET", "/v1/apps/\(first)/services", token: h.operatorToken).items.first?["id"]?.stringValue)
+        try await h.scale(firstWeb, 1)
+        #expect(try await h.eventually(10) { try await h.running(app: second).count == 3 }, "held slots placed once there is room")
+        #expect(try await h.eventually { try await unplaced() == nil })
+    }
 }
 
 extension WorkersTests {

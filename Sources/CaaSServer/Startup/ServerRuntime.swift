@@ -62,8 +62,10 @@ public enum ServerRuntime {
                                      dev: configuration.dev, additionalRoutes: channel.routes, logger: logger)
             // The scheduler's workers: reconcile and push job loops (woken by LISTEN caas_jobs) and the
             // singleton loops under an advisory lock; pushes go to each cluster's agent over mTLS.
+            var workerSettings = WorkerSettings.fromEnvironment()
+            workerSettings.quotas = configuration.tenancy.quotaDefaults
             let workers = SchedulerWorkers(store: store, database: pool.configuration.connection, agents: channel.directory,
-                                           settings: WorkerSettings.fromEnvironment(), signal: signal, logger: logger)
+                                           settings: workerSettings, signal: signal, logger: logger)
             background.append(Task { await workers.run() })
             // Tokens are shown once: write them out now, not when stdout's buffer fills.
             try await plane.bootstrap(print: { line in FileHandle.standardOutput.write(Data((line + "\n").utf8)) })

@@ -18,17 +18,21 @@ public struct ReconcileHandler: JobHandler {
     public let maxConflictRetries: Int
     public let batchLimit: Int
     public let signal: any JobSignal
+    /// The containers quota of tenants without their own (`CAAS_QUOTA_CONTAINERS`), applied
+    /// where containers are born.
+    public let quotas: QuotaDefaults
     public let logger: Logger
     /// Test hook: runs after the plan is made, before it is applied.
     public var beforeApply: (@Sendable (ClaimedJob, Plan) async throws -> Void)?
 
     public init(store: Store, options: PlannerOptions, maxConflictRetries: Int, batchLimit: Int = 1, signal: any JobSignal,
-                logger: Logger) {
+                quotas: QuotaDefaults, logger: Logger) {
         self.store = store
         self.options = options
         self.maxConflictRetries = maxConflictRetries
         self.batchLimit = max(1, batchLimit)
         self.signal = signal
+        self.quotas = quotas
         self.logger = logger
     }
 
@@ -101,7 +105,7 @@ public struct ReconcileHandler: JobHandler {
         let batch = zip(group, plans).map { PlannedApplication(snapshot: $0, plan: $1) }
         let claimed = group.map { jobs[$0.applicationID]! }
         if let beforeApply { for (job, plan) in zip(claimed, plans) { try await beforeApply(job, plan) } }
-        let outcome = try await store.systemTransaction { try $0.apply(batch, now: now, jobs: claimed) }
+        let outcome = try await store.systemTransaction { try $0.apply(batch, now: now, jobs: claimed, quotas: quotas) }
         if outcome.clusterGeneration != nil || plans.contains(where: { $0.nextReviewAt != nil }) { signal.signal() }
         guard plans.contains(where: { !$0.isEmpty || !$0.unplaced.isEmpty }) else { return }
         logger.debug("plan applied", metadata: [

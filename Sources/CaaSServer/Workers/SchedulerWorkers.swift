@@ -25,7 +25,7 @@ public struct SchedulerWorkers: Sendable {
         self.signal = signal
         self.logger = logger
         var reconciler = ReconcileHandler(store: store, options: settings.planner, maxConflictRetries: settings.maxConflictRetries,
-                                          batchLimit: settings.reconcileBatch, signal: signal, logger: logger)
+                                          batchLimit: settings.reconcileBatch, signal: signal, quotas: settings.quotas, logger: logger)
         reconciler.beforeApply = settings.beforeApply
         self.reconciler = reconciler
         pusher = PushHandler(store: store, agents: agents, logger: logger)

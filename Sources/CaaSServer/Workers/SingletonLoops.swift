@@ -58,7 +58,10 @@ public struct SingletonLoops: Sendable {
 
     /// Rollouts past their deadline are reconciled (the plan ends them); finished jobs pruned.
     public func tick() async throws {
-        let overdue = try await store.systemTransaction { try $0.reconcileOverdueDeployments() }
+        let defaultContainers = settings.quotas.limits[.containers] ?? 0
+        let overdue = try await store.systemTransaction {
+            try $0.reconcileOverdueDeployments() + $0.reconcileQuotaHeldSlots(defaultContainersQuota: defaultContainers)
+        }
         if overdue > 0 { signal.signal() }
         let (keep, keepFailed) = (Int(settings.jobRetention), Int(settings.failedJobRetention))
         _ = try await store.systemTransaction { try $0.pruneJobs(olderThan: keep, failedOlderThan: keepFailed) }

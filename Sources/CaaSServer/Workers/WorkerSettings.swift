@@ -6,6 +6,9 @@ import Foundation
 public struct WorkerSettings: Sendable {
     /// Names this replica in job leases (`locked_by`) and logs.
     public var replicaID: String
+    /// Quotas of tenants without their own; the containers quota is applied where the reconciler
+    /// creates containers. The server sets them from its tenancy settings (`CAAS_QUOTA_*`).
+    public var quotas = QuotaDefaults()
     /// Job loops per kind running at once in this replica.
     public var reconcileConcurrency = 2
     /// The most reconcile jobs one loop claims and applies together (applications of one

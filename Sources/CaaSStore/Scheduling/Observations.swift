@@ -264,6 +264,21 @@ extension SystemTransaction {
     }
 
     /// Applications with an open deployment past its deadline (the ticker queues them).
+    /// Queues a reconcile of applications with slots held back by the containers quota
+    /// (`ContainerQuotaGate`) whose tenant has room again: containers removed elsewhere, or a
+    /// raised quota. Returns how many were queued.
+    public func reconcileQuotaHeldSlots(defaultContainersQuota: Int) throws -> Int {
+        let jobs = try connection.query("""
+            SELECT DISTINCT a.id, a.tenant_id FROM services s
+            JOIN applications a ON a.id = s.application_id JOIN tenants t ON t.id = a.tenant_id
+            WHERE s.unplaced LIKE '%quota: containers %'
+              AND (SELECT count(*) FROM containers c WHERE c.tenant_id = a.tenant_id AND c.desired_state <> 'removed')
+                  < COALESCE((t.quotas ->> 'containers')::int8, $1)
+            """, [defaultContainersQuota]).map { NewJob.reconcile(applicationID: try $0.decode("id"), tenantID: try $0.decode("tenant_id")) }
+        try JobSQL.enqueue(jobs, on: connection)
+        return jobs.count
+    }
+
     public func reconcileOverdueDeployments() throws -> Int {
         let jobs = try connection.query("""
             SELECT DISTINCT a.id, a.tenant_id FROM deployments d JOIN applications a ON a.id = d.application_id

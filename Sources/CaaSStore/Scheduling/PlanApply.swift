@@ -56,14 +56,14 @@ extension SystemTransaction {
     /// What the snapshots read is checked first: any application's stale snapshot throws
     /// `SchedulingConflict` and nothing is applied. The transaction is fenced by every job's
     /// lease and completes them all.
-    public func apply(_ batch: [PlannedApplication], now: Date, jobs: [ClaimedJob]) throws -> ApplyOutcome {
+    public func apply(_ batch: [PlannedApplication], now: Date, jobs: [ClaimedJob], quotas: QuotaDefaults) throws -> ApplyOutcome {
         guard let first = batch.first else { return ApplyOutcome() }
         guard batch.allSatisfy({ $0.snapshot.clusterID == first.snapshot.clusterID && $0.snapshot.tenantID == first.snapshot.tenantID }),
               Set(batch.map(\.appID)).count == batch.count else {
             throw SchedulingConflict(reason: "a batch must hold distinct applications of one cluster")
         }
         try JobSQL.fence(jobs, on: connection)
-        var applier = PlanApplier(batch: batch, now: now, connection: connection)
+        var applier = PlanApplier(batch: batch, now: now, quotas: quotas, connection: connection)
         let outcome = try applier.run()
         try JobSQL.complete(jobs, on: connection)
         return outcome
@@ -76,15 +76,17 @@ struct PlanApplier {
     let clusterID: String
     let tenantID: String
     let now: Date
+    let quotas: QuotaDefaults
     let connection: PostgresConnection
     var events = EventBatch()
     var outcome = ApplyOutcome()
 
-    init(batch: [PlannedApplication], now: Date, connection: PostgresConnection) {
+    init(batch: [PlannedApplication], now: Date, quotas: QuotaDefaults, connection: PostgresConnection) {
         self.batch = batch.sorted { $0.appID < $1.appID }
         clusterID = batch[0].snapshot.clusterID
         tenantID = batch[0].snapshot.tenantID
         self.now = now
+        self.quotas = quotas
         self.connection = connection
     }
 
@@ -97,8 +99,9 @@ struct PlanApplier {
     mutating func run() throws -> ApplyOutcome {
         var t = Date()
         // Applications deleted meanwhile have nothing left to do.
-        let live = try batch.filter { try checkApplication($0) }
+        var live = try batch.filter { try checkApplication($0) }
         try checkVersions(live)
+        live = try admitWithinQuota(live)
         mark("check", &t)
         let changing = live.filter(\.changesContainers)
         if !changing.isEmpty {
@@ -142,6 +145,21 @@ struct PlanApplier {
     }
 
     // MARK: Checks
+
+    /// The containers quota where containers are born: new slots beyond the tenant's room stay
+    /// unplaced (`ContainerQuotaGate`). The tenant row is locked first, as the API's writers lock
+    /// it (and as the events below would anyway), so the count cannot change until commit.
+    func admitWithinQuota(_ items: [PlannedApplication]) throws -> [PlannedApplication] {
+        guard items.contains(where: { $0.plan.placements.contains(where: ContainerQuotaGate.isNew) }) else { return items }
+        guard let row = try connection.query(
+            "SELECT (quotas ->> 'containers')::int8 AS override FROM tenants WHERE id = $1 FOR UPDATE", [tenantID]).first else {
+            throw StoreError.notFound(kind: "tenant", id: tenantID)
+        }
+        let limit = try row.decode("override", as: Int?.self) ?? quotas.limits[.containers] ?? 0
+        let used = try connection.query(QuotaKind.containers.countSQL, [tenantID])[0].decode("n", as: Int.self)
+        let plans = ContainerQuotaGate.admit(items.map(\.plan), used: used, limit: limit)
+        return zip(items, plans).map { PlannedApplication(snapshot: $0.snapshot, plan: $1) }
+    }
 
     /// Locks the application row; false when it is gone (nothing to do).
     func checkApplication(_ item: PlannedApplication) throws -> Bool {
