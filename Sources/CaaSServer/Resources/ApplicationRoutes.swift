@@ -292,7 +292,9 @@ enum ApplicationRoutes {
     static func delete(_ context: APIContext) async throws -> APIResponse {
         let id = context.parameter("app_id")
         let expected = try context.expectedVersion()
-        let outcome = try await context.inTenant { try $0.deleteApplication(id, expectedVersion: expected) }
+        // As `compose down --volumes`: named volumes go only when asked for.
+        let removeVolumes = try context.queryChoice("volumes", ["true", "false"]) == "true"
+        let outcome = try await context.inTenant { try $0.deleteApplication(id, expectedVersion: expected, removeVolumes: removeVolumes) }
         switch outcome {
         case .deleted:
             var response = APIResponse.noContent()
