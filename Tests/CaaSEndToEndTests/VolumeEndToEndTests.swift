@@ -2,6 +2,7 @@ import CaaSAgent
 import CaaSEngineSupport
 import CaaSHTTP
 import CaaSModel
+import CaaSPostgres
 import Foundation
 import Testing
 
@@ -76,7 +77,11 @@ import Testing
                 let listed = try? await engine.listContainers(labels: ["caas.cluster=\(clusterID)", "caas.app=\(app)"])
                 return listed?.first { $0.state == "running" }?.id
             }
-            let running = await eventually(.seconds(30)) { await engineContainer(appA) != nil && (await engineContainer(appB)) != nil }
+            let running = await eventually(.seconds(30)) {
+                let a = await engineContainer(appA)
+                let b = await engineContainer(appB)
+                return a != nil && b != nil
+            }
             try #require(running, "both applications run")
             let containerA = try #require(await engineContainer(appA))
             let containerB = try #require(await engineContainer(appB))
@@ -120,15 +125,20 @@ import Testing
             let deleteB = try await cp.call(.delete, "/v1/apps/\(appB)?volumes=true", token: tenant.operator)
             #expect(deleteB.status == 202 || deleteB.status == 204, "\(deleteB.text)")
             let removedB = try await eventually(.seconds(30)) {
-                (try? await engine.inspectVolume(volumeB)) == nil
-                    && (try await cp.call(.get, "/v1/apps/\(appB)", token: tenant.operator).status == 404)
+                let volume = try? await engine.inspectVolume(volumeB)
+                let app = try await cp.call(.get, "/v1/apps/\(appB)", token: tenant.operator)
+                return volume == nil && app.status == 404
             }
             #expect(removedB, "app B's volume is removed with volumes=true")
             let keptA = try? await engine.inspectVolume(volumeA)
             #expect(keptA?.name == volumeA, "app A's volume stays without volumes=true")
-            #expect(await eventually(.seconds(10)) {
-                (try? await cp.database.pool.withConnection { try $0.query("SELECT count(*)::int8 AS n FROM volume_removals").first?.decode("n", as: Int64.self) }) == 0
-            }, "the removal is forgotten once the agent applied it")
+            let forgotten = await eventually(.seconds(10)) {
+                let count = try? await cp.database.pool.withConnection {
+                    try $0.query("SELECT count(*)::int8 AS n FROM volume_removals").first?.decode("n", as: Int64.self)
+                }
+                return count == 0
+            }
+            #expect(forgotten, "the removal is forgotten once the agent applied it")
         } catch {
             Issue.record(error)
         }
