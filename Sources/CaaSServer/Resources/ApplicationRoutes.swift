@@ -34,7 +34,7 @@ enum ApplicationRoutes {
         APIRoute("GET", "/v1/apps", action: "apps.list", access: .tenant(.read), query: ["limit", "cursor", "cluster_id", "status", "template_id", "name_prefix"], handler: list),
         APIRoute("GET", "/v1/apps/{app_id}", action: "apps.get", access: .tenant(.read), ids: ["app_id": .application], handler: get),
         APIRoute("PATCH", "/v1/apps/{app_id}", action: "apps.update", access: .tenant(.operate), ids: ["app_id": .application], handler: patch),
-        APIRoute("DELETE", "/v1/apps/{app_id}", action: "apps.delete", access: .tenant(.operate), ids: ["app_id": .application], handler: delete),
+        APIRoute("DELETE", "/v1/apps/{app_id}", action: "apps.delete", access: .tenant(.operate), query: ["volumes"], ids: ["app_id": .application], handler: delete),
         APIRoute("POST", "/v1/apps/{app_id}/update", action: "apps.redeploy", access: .tenant(.operate), ids: ["app_id": .application], handler: update),
         APIRoute("GET", "/v1/apps/{app_id}/services", action: "apps.services.list", access: .tenant(.read), query: ["limit", "cursor"], ids: ["app_id": .application], handler: services),
         APIRoute("GET", "/v1/apps/{app_id}/deployments", action: "apps.deployments.list", access: .tenant(.read), query: ["limit", "cursor", "status"], ids: ["app_id": .application], handler: deployments),
