@@ -67,7 +67,7 @@ public actor ClusterAgent {
         let work = nodeOrder.compactMap { id in executors[id].map { ($0, state.node(id)?.containers ?? []) } }
         let results = await withTaskGroup(of: (String, [PlannedAction]).self) { group in
             for (executor, containers) in work {
-                group.addTask { (executor.nodeId, await executor.setDesired(containers)) }
+                group.addTask { (executor.nodeId, await executor.setDesired(containers, volumeRemovals: state.volumeRemovals)) }
             }
             var results: [String: [PlannedAction]] = [:]
             for await (node, actions) in group { results[node] = actions }

@@ -39,9 +39,10 @@ import Testing
             containerId: "ctr_x", tenantId: "ten_1", appId: "app_1", appName: "a", serviceName: "s", slot: 1, generation: 4,
             image: "img", command: ["run"], environment: [EnvironmentVariable(name: "A", value: "1"), EnvironmentVariable(name: "UNSET", value: nil)],
             network: .bridge, ports: [DesiredPort(containerPort: 80, hostPort: 8080, hostAddress: "127.0.0.1")],
-            volumes: [DesiredVolume(kind: .volume, source: "data", target: "/data", driver: "rexray", driverOptions: ["size": "1"]),
+            volumes: [DesiredVolume(kind: .volume, source: "caas_ten_1_app_1_data", target: "/data", driver: "rexray", driverOptions: ["size": "1"]),
                       DesiredVolume(kind: .bind, source: "/srv", target: "/srv", readOnly: true),
-                      DesiredVolume(kind: .tmpfs, target: "/tmp")],
+                      DesiredVolume(kind: .tmpfs, target: "/tmp"),
+                      DesiredVolume(kind: .anonymous, target: "/cache", driver: "rexray")],
             limits: Resources(cpus: 1.5, memoryBytes: 1 << 30), stopGracePeriodSeconds: 2.5)
         let body = ContainerCreateBody(desired, clusterId: "clu_1")
         let json = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(body)) as? [String: Any])
@@ -53,8 +54,12 @@ import Testing
         #expect((host["RestartPolicy"] as? [String: Any])?["Name"] as? String == "no")
         #expect(((host["PortBindings"] as? [String: Any])?["80/tcp"] as? [[String: String]]) == [["HostIp": "127.0.0.1", "HostPort": "8080"]])
         let mounts = try #require(host["Mounts"] as? [[String: Any]])
-        #expect(mounts.map { $0["Type"] as? String } == ["volume", "bind", "tmpfs"])
-        #expect(((mounts[0]["VolumeOptions"] as? [String: Any])?["DriverConfig"] as? [String: Any])?["Name"] as? String == "rexray")
+        #expect(mounts.map { $0["Type"] as? String } == ["volume", "bind", "tmpfs", "volume"])
+        // The named volume is mounted by its engine name; the executor made it with its driver before.
+        #expect(mounts[0]["Source"] as? String == "caas_ten_1_app_1_data")
+        #expect(mounts[0]["VolumeOptions"] == nil)
+        #expect(mounts[3]["Source"] == nil)
+        #expect(((mounts[3]["VolumeOptions"] as? [String: Any])?["DriverConfig"] as? [String: Any])?["Name"] as? String == "rexray")
         #expect(mounts[1]["ReadOnly"] as? Bool == true)
         #expect(json["Env"] as? [String] == ["A=1"])
         #expect(json["StopTimeout"] as? Int == 3)

@@ -138,6 +138,35 @@ public struct EngineClient: Sendable {
                                      query: [("stream", "false"), ("one-shot", "true")]))
     }
 
+    // MARK: Volumes
+
+    public func inspectVolume(_ name: String) async throws(EngineError) -> EngineVolume {
+        try await json(EngineRequest(method: .get, path: versioned("/volumes/\(pathEscaped(name))")))
+    }
+
+    /// Creates a volume; the engine answers the existing one when the name is taken by a
+    /// volume of the same driver.
+    public func createVolume(_ body: VolumeCreateBody) async throws(EngineError) -> EngineVolume {
+        let data: Data
+        do { data = try JSONEncoder().encode(body) } catch { throw .malformed("volume body: \(error)") }
+        return try await json(EngineRequest(method: .post, path: versioned("/volumes/create"), body: .json(Array(data))))
+    }
+
+    /// Removes a volume; removing a missing one is not an error, one in use is (`conflict`).
+    public func removeVolume(_ name: String) async throws(EngineError) {
+        do {
+            _ = try await send(EngineRequest(method: .delete, path: versioned("/volumes/\(pathEscaped(name))")))
+        } catch .notFound {}
+    }
+
+    /// The volumes carrying every label in `labels` (`key` or `key=value`).
+    public func listVolumes(labels: [String] = []) async throws(EngineError) -> [EngineVolume] {
+        var query: [(String, String)] = []
+        if !labels.isEmpty { query.append(("filters", Self.filters(["label": labels]))) }
+        let list: VolumeList = try await json(EngineRequest(method: .get, path: versioned("/volumes"), query: query))
+        return list.volumes ?? []
+    }
+
     // MARK: Exec
 
     /// Runs `command` in the container detached and answers its exit code, polling until it

@@ -2,7 +2,7 @@ import CaaSModel
 
 extension ContainerCreateBody {
     /// The engine's create request for a desired container: our labels, the environment,
-    /// host networking or port bindings, volumes with their drivers, cpu and memory limits,
+    /// host networking or port bindings, mounts (named volumes by their engine names), cpu and memory limits,
     /// `Init` (so SIGTERM reaches the process), and no engine restart policy (restarting is
     /// the control plane's decision).
     public init(_ desired: DesiredContainer, clusterId: String) {
@@ -36,8 +36,10 @@ extension ContainerCreateBody {
             case .bind: type = "bind"
             case .tmpfs: type = "tmpfs"
             }
+            // A named volume exists before the container (the executor made it with its driver);
+            // an anonymous one is made by the engine with the mount's driver.
             var options: Mount.VolumeOptions?
-            if type == "volume", volume.driver != nil || !volume.driverOptions.isEmpty {
+            if volume.kind == .anonymous, volume.driver != nil || !volume.driverOptions.isEmpty {
                 options = Mount.VolumeOptions(driverConfig: Mount.DriverConfig(name: volume.driver ?? "local", options: volume.driverOptions))
             }
             let source = volume.kind == .anonymous || volume.kind == .tmpfs ? nil : volume.source

@@ -20,6 +20,8 @@ public actor NodeExecutor {
     /// `nil` until the first desired state arrives: an agent that has not heard from the
     /// control plane changes nothing.
     private var desired: [DesiredContainer]?
+    /// Applications whose volumes this node removes (once no container uses them).
+    private var volumeRemovals: [VolumeRemoval] = []
     /// `desired` by container id (where an observed container serves and what it publishes).
     private var desiredById: [String: DesiredContainer] = [:]
     /// caas container id → engine container id, for containers created or adopted.
@@ -50,10 +52,12 @@ public actor NodeExecutor {
 
     // MARK: Convergence
 
-    /// Sets the node's desired containers and converges; answers the actions taken.
+    /// Sets the node's desired containers (and the applications whose volumes go) and converges;
+    /// answers the actions taken.
     @discardableResult
-    func setDesired(_ containers: [DesiredContainer]) async -> [PlannedAction] {
+    func setDesired(_ containers: [DesiredContainer], volumeRemovals: [VolumeRemoval] = []) async -> [PlannedAction] {
         desired = containers
+        self.volumeRemovals = volumeRemovals
         desiredById = Dictionary(containers.map { ($0.containerId, $0) }, uniquingKeysWith: { first, _ in first })
         return await converge()
     }
@@ -88,7 +92,19 @@ public actor NodeExecutor {
         let making = plan.filter { $0.action.order >= 2 }
         await forEach(freeing, atMost: limit) { step in await self.execute(step.action, byId[step.action.containerId]) }
         await forEach(making, atMost: limit) { step in await self.execute(step.action, byId[step.action.containerId]) }
+        await removeVolumes()
         return plan
+    }
+
+    /// Removes the volumes of applications deleted with their volumes, after the containers went.
+    /// One still in use (the engine answers 409) or an engine error: tried again at the next
+    /// convergence, as long as the desired state lists the application.
+    private func removeVolumes() async {
+        guard !volumeRemovals.isEmpty,
+              let observed = try? await engine.listVolumes(labels: ["\(VolumeLabels.cluster)=\(clusterId)"]) else { return }
+        for name in VolumeRemovalPlan.volumesToRemove(clusterId: clusterId, removals: volumeRemovals, observed: observed) {
+            try? await engine.removeVolume(name)
+        }
     }
 
     private func execute(_ action: ExecutorAction, _ want: DesiredContainer?) async {
@@ -139,6 +155,7 @@ public actor NodeExecutor {
             if try await !engine.hasImage(want.image) {
                 try await engine.pullImage(want.image)
             }
+            try await ensureVolumes(want)
             engineId = try await createOrFind(want, name: name)
             guard let engineId else { return }
             adopted[want.containerId] = engineId
@@ -149,6 +166,22 @@ public actor NodeExecutor {
             await observe(want.containerId, engineId: engineId)
         } catch {
             report(failed: want.containerId, engineId: engineId, "create \(name): \(error)")
+        }
+    }
+
+    /// Every named volume the container mounts exists before the container is made: created with
+    /// its driver, options and labels when missing; an external one must exist already.
+    private func ensureVolumes(_ want: DesiredContainer) async throws(EngineError) {
+        for volume in want.volumes where volume.kind == .volume {
+            guard let name = volume.source else { continue }
+            do {
+                _ = try await engine.inspectVolume(name)
+            } catch .notFound {
+                guard let body = VolumeCreateBody(volume, of: want, clusterId: clusterId) else {
+                    throw .notFound("external volume \(name) does not exist on node \(nodeId)")
+                }
+                _ = try await engine.createVolume(body)
+            }
         }
     }
 

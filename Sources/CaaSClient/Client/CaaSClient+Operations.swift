@@ -100,8 +100,9 @@ extension CaaSClient {
     }
 
     /// Deletes an application: everything is stopped first, then removed (`202`).
-    public func deleteApplication(_ id: String) async throws -> JSON {
-        try await send(.delete, ResourceKind.application.path(id)).json()
+    /// `DELETE /v1/apps/{id}`; with `volumes`, `?volumes=true`: its named volumes go too.
+    public func deleteApplication(_ id: String, volumes: Bool = false) async throws -> JSON {
+        try await send(.delete, ResourceKind.application.path(id), query: volumes ? [("volumes", "true")] : []).json()
     }
 
     public func services(applicationID: String) async throws -> [Service] {

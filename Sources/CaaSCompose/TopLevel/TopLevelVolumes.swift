@@ -27,12 +27,14 @@ enum TopLevelVolumes {
             if let n = body["labels"], let labels = reader.keyValues(n, what: "label") {
                 for (key, value, _) in labels { volume.labels[key] = value ?? "" }
             }
-            if let n = body["name"], let name = reader.string(n) { volume.externalName = name }
+            if let n = body["name"], let name = reader.string(n) {
+                if checkEngineName(name, at: n, log: log) { volume.externalName = name }
+            }
             if let n = body["external"] {
                 if let fields = n.entries {
                     reader.checkKeys(fields, known: ["name"], context: "external")
                     volume.external = true
-                    if let nameNode = n["name"], let name = reader.string(nameNode) {
+                    if let nameNode = n["name"], let name = reader.string(nameNode), checkEngineName(name, at: nameNode, log: log) {
                         if let existing = volume.externalName, existing != name {
                             log.error(nameNode, "external.name '\(name)' contradicts name '\(existing)'")
                         }
@@ -48,5 +50,14 @@ enum TopLevelVolumes {
             out.append(volume)
         }
         return out
+    }
+
+    /// A `name:` becomes (part of) an engine volume name: the engine's characters only.
+    private static func checkEngineName(_ name: String, at node: YNode, log: DiagnosticLog) -> Bool {
+        guard VolumeSyntax.isVolumeName(name) else {
+            log.error(node, "'\(name)' is not a volume name (letters, digits, '_', '.', '-', starting with a letter or digit)")
+            return false
+        }
+        return true
     }
 }

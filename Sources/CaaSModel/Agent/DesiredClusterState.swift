@@ -9,11 +9,29 @@ public struct DesiredClusterState: Codable, Sendable, Equatable {
     /// Increases with every change the control plane makes to the cluster's desired state.
     public var generation: Int64
     public var nodes: [DesiredNodeState]
+    /// Applications whose named volumes are to be removed from every node (deleted with
+    /// `volumes=true`); the agent removes the volumes it created for them once no container
+    /// uses them.
+    public var volumeRemovals: [VolumeRemoval]
 
-    public init(clusterId: String, generation: Int64, nodes: [DesiredNodeState]) {
+    public init(clusterId: String, generation: Int64, nodes: [DesiredNodeState], volumeRemovals: [VolumeRemoval] = []) {
         self.clusterId = clusterId
         self.generation = generation
         self.nodes = nodes
+        self.volumeRemovals = volumeRemovals
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case clusterId, generation, nodes, volumeRemovals
+    }
+
+    /// A state from a control plane that predates `volume_removals` has none.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        clusterId = try container.decode(String.self, forKey: .clusterId)
+        generation = try container.decode(Int64.self, forKey: .generation)
+        nodes = try container.decode([DesiredNodeState].self, forKey: .nodes)
+        volumeRemovals = try container.decodeIfPresent([VolumeRemoval].self, forKey: .volumeRemovals) ?? []
     }
 
     /// The node's desired containers; a node the state does not mention has none.
@@ -135,23 +153,63 @@ public struct DesiredPort: Codable, Sendable, Equatable, Hashable {
     }
 }
 
-/// A mount with the volume driver that provides it.
+/// A mount, and for a named volume how the engine volume is made when the node lacks it.
 public struct DesiredVolume: Codable, Sendable, Equatable {
     public var kind: VolumeMount.Kind
-    /// Volume name or host path; `nil` for anonymous and tmpfs.
+    /// The engine volume's name (see `VolumeNaming`) or the host path; `nil` for anonymous and tmpfs.
     public var source: String?
     public var target: String
     public var readOnly: Bool
     /// Volume driver for `.volume` and `.anonymous` (`nil`: the engine's `local`).
     public var driver: String?
     public var driverOptions: [String: String]
+    /// The compose top-level `labels` of a named volume (caas adds its own when it creates one).
+    public var labels: [String: String]
+    /// The top-level key that declared a named volume (label `caas.volume`).
+    public var declaredName: String?
+    /// An external volume exists already: the agent never creates nor removes it.
+    public var external: Bool
 
-    public init(kind: VolumeMount.Kind, source: String? = nil, target: String, readOnly: Bool = false, driver: String? = nil, driverOptions: [String: String] = [:]) {
+    public init(kind: VolumeMount.Kind, source: String? = nil, target: String, readOnly: Bool = false, driver: String? = nil,
+                driverOptions: [String: String] = [:], labels: [String: String] = [:], declaredName: String? = nil, external: Bool = false) {
         self.kind = kind
         self.source = source
         self.target = target
         self.readOnly = readOnly
         self.driver = driver
         self.driverOptions = driverOptions
+        self.labels = labels
+        self.declaredName = declaredName
+        self.external = external
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case kind, source, target, readOnly, driver, driverOptions, labels, declaredName, external
+    }
+
+    /// A mount from a control plane that predates volume definitions has no labels and is not external.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        kind = try container.decode(VolumeMount.Kind.self, forKey: .kind)
+        source = try container.decodeIfPresent(String.self, forKey: .source)
+        target = try container.decode(String.self, forKey: .target)
+        readOnly = try container.decodeIfPresent(Bool.self, forKey: .readOnly) ?? false
+        driver = try container.decodeIfPresent(String.self, forKey: .driver)
+        driverOptions = try container.decodeIfPresent([String: String].self, forKey: .driverOptions) ?? [:]
+        labels = try container.decodeIfPresent([String: String].self, forKey: .labels) ?? [:]
+        declaredName = try container.decodeIfPresent(String.self, forKey: .declaredName)
+        external = try container.decodeIfPresent(Bool.self, forKey: .external) ?? false
+    }
+}
+
+/// An application deleted with its volumes: the agent removes every engine volume it created
+/// for it (labelled `caas.cluster`, `caas.tenant` and `caas.app`) on every node.
+public struct VolumeRemoval: Codable, Sendable, Equatable, Hashable {
+    public var tenantId: String
+    public var appId: String
+
+    public init(tenantId: String, appId: String) {
+        self.tenantId = tenantId
+        self.appId = appId
     }
 }

@@ -52,7 +52,9 @@ public final class DesiredStateEncoder: Sendable {
             out += try encoder.encode(node.nodeId)
             out.append(UInt8(ascii: "}"))
         }
-        out += "]}".utf8
+        out += #"],"volume_removals":"#.utf8
+        out += try encoder.encode(state.volumeRemovals)
+        out += "}".utf8
         fragments.withLock { $0 = next }
         return out
     }

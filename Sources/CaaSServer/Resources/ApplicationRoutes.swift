@@ -34,7 +34,7 @@ enum ApplicationRoutes {
         APIRoute("GET", "/v1/apps", action: "apps.list", access: .tenant(.read), query: ["limit", "cursor", "cluster_id", "status", "template_id", "name_prefix"], handler: list),
         APIRoute("GET", "/v1/apps/{app_id}", action: "apps.get", access: .tenant(.read), ids: ["app_id": .application], handler: get),
         APIRoute("PATCH", "/v1/apps/{app_id}", action: "apps.update", access: .tenant(.operate), ids: ["app_id": .application], handler: patch),
-        APIRoute("DELETE", "/v1/apps/{app_id}", action: "apps.delete", access: .tenant(.operate), ids: ["app_id": .application], handler: delete),
+        APIRoute("DELETE", "/v1/apps/{app_id}", action: "apps.delete", access: .tenant(.operate), query: ["volumes"], ids: ["app_id": .application], handler: delete),
         APIRoute("POST", "/v1/apps/{app_id}/update", action: "apps.redeploy", access: .tenant(.operate), ids: ["app_id": .application], handler: update),
         APIRoute("GET", "/v1/apps/{app_id}/services", action: "apps.services.list", access: .tenant(.read), query: ["limit", "cursor"], ids: ["app_id": .application], handler: services),
         APIRoute("GET", "/v1/apps/{app_id}/deployments", action: "apps.deployments.list", access: .tenant(.read), query: ["limit", "cursor", "status"], ids: ["app_id": .application], handler: deployments),
@@ -292,7 +292,9 @@ enum ApplicationRoutes {
     static func delete(_ context: APIContext) async throws -> APIResponse {
         let id = context.parameter("app_id")
         let expected = try context.expectedVersion()
-        let outcome = try await context.inTenant { try $0.deleteApplication(id, expectedVersion: expected) }
+        // As `compose down --volumes`: named volumes go only when asked for.
+        let removeVolumes = try context.queryChoice("volumes", ["true", "false"]) == "true"
+        let outcome = try await context.inTenant { try $0.deleteApplication(id, expectedVersion: expected, removeVolumes: removeVolumes) }
         switch outcome {
         case .deleted:
             var response = APIResponse.noContent()

@@ -41,7 +41,10 @@ public struct PushHandler: JobHandler {
         try await store.systemTransaction { tx in
             try tx.fence(job)
             let milliseconds = Int(Date().timeIntervalSince(started) * 1000)
-            if ack.applied { try tx.recordPush(clusterID: clusterID, generation: generation, milliseconds: milliseconds) }
+            if ack.applied {
+                try tx.recordPush(clusterID: clusterID, generation: generation, milliseconds: milliseconds)
+                try tx.forgetVolumeRemovals(clusterID: clusterID, applicationIDs: push.settledVolumeRemovals)
+            }
             if let due = push.nextDueAt {
                 // Restart backoffs: push again when the next held container becomes due.
                 try tx.enqueue(.push(clusterID: clusterID, tenantID: push.tenantID, runAfter: due))

@@ -261,14 +261,29 @@ extension TenantTransaction {
     /// Marks the application for deletion: status `deleting`, every container's desired state
     /// `removed`, services wanting none, unfinished rollouts superseded, a reconcile request. When
     /// no container exists on any node the rows are removed at once.
-    public func deleteApplication(_ id: String, expectedVersion: Int64?) throws -> ApplicationDeletion {
+    ///
+    /// Its named volumes stay on the nodes unless `removeVolumes` (`volumes=true`, as `compose
+    /// down --volumes`): then a volume removal for its cluster is recorded, and every push lists
+    /// it until the agent has applied one read after the application's rows were gone.
+    public func deleteApplication(_ id: String, expectedVersion: Int64?, removeVolumes: Bool = false) throws -> ApplicationDeletion {
         try beginWrite()
         let rows = try connection.query(
-            "SELECT name, status, version FROM applications WHERE id = $1 AND tenant_id = $2 FOR UPDATE", [id, tenantID])
+            "SELECT name, cluster_id, status, version FROM applications WHERE id = $1 AND tenant_id = $2 FOR UPDATE", [id, tenantID])
         guard let row = rows.first else { throw StoreError.notFound(kind: "application", id: id) }
         let current: Int64 = try row.decode("version")
         let name: String = try row.decode("name")
+        let clusterID: String = try row.decode("cluster_id")
         if let expectedVersion, expectedVersion != current { throw StoreError.versionMismatch(current: current) }
+        if removeVolumes {
+            let recorded = try connection.execute("""
+                INSERT INTO volume_removals (cluster_id, application_id, tenant_id) VALUES ($1, $2, $3)
+                ON CONFLICT (cluster_id, application_id) DO NOTHING
+                """, [clusterID, id, tenantID])
+            if recorded == 1 {
+                try appendEvent(type: "app.volumes_removing", objectKind: "application", objectID: id,
+                                summary: "the volumes of application \(name) are to be removed from the nodes once its containers are gone")
+            }
+        }
         if try row.decode("status", as: String.self) != "deleting" {
             _ = try connection.execute("""
                 UPDATE applications SET status = 'deleting', status_reason = 'deletion requested', deleting_at = now(),
@@ -289,8 +304,18 @@ extension TenantTransaction {
                             summary: "application \(name) marked for deletion; its containers are to be removed")
             try ReconcileRequests.enqueue(app: id, reason: "deleted", in: self)
         }
-        if try finishApplicationDeletion(id) { return .deleted }
+        if try finishApplicationDeletion(id) {
+            // No container was left to wait for, so no scheduler pass will push: push the removal.
+            if removeVolumes { try pushVolumeRemoval(clusterID: clusterID) }
+            return .deleted
+        }
         return .deleting(try requireApplication(id))
+    }
+
+    /// A new desired generation for the cluster, and a push of it.
+    private func pushVolumeRemoval(clusterID: String) throws {
+        _ = try connection.execute("UPDATE clusters SET desired_generation = desired_generation + 1 WHERE id = $1", [clusterID])
+        try JobSQL.enqueue(.push(clusterID: clusterID, tenantID: tenantID), on: connection)
     }
 
     /// Removes the rows of an application marked `deleting` once none of its containers exists on

@@ -8,6 +8,9 @@ public struct ClusterPush: Sendable, Equatable {
     public var state: DesiredClusterState
     /// The generation the agent last acknowledged.
     public var pushedGeneration: Int64
+    /// Applications in `state.volumeRemovals` whose rows were gone when the state was read: once
+    /// the agent applied this state their volumes are removed (`forgetVolumeRemovals`).
+    public var settledVolumeRemovals: [String] = []
     /// The earliest time a container held back by its restart backoff becomes due (push again then).
     public var nextDueAt: Date?
 }
@@ -22,6 +25,14 @@ extension SystemTransaction {
         // Specs once per (service, generation), not once per container row.
         var specs: [String: ServiceSpec] = [:]
         var names: [String: (app: String, appName: String, service: String)] = [:]
+        // Each application's top-level volumes, by key: what its named mounts are made of.
+        var declaredVolumes: [String: [String: VolumeSpec]] = [:]
+        for row in try connection.query("""
+            SELECT id, coalesce(spec->'volumes', '[]'::jsonb)::text AS volumes FROM applications WHERE cluster_id = $1
+            """, [clusterID]) {
+            let volumes = (try? StoredJSON.decode([VolumeSpec].self, try row.decode("volumes"))) ?? []
+            declaredVolumes[try row.decode("id")] = Dictionary(volumes.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        }
         for row in try connection.query("""
             SELECT s.id, s.name, s.application_id, a.name AS app_name, s.generation, s.spec::text AS spec,
                    s.previous_generation, s.previous_spec::text AS previous_spec
@@ -58,21 +69,44 @@ extension SystemTransaction {
             guard let spec = specs["\(serviceID)#\(generation)"] ?? specs.first(where: { $0.key.hasPrefix(serviceID + "#") })?.value else { continue }
             let nodeID: String = try row.decode("node_id")
             let id: String = try row.decode("id")
+            let tenantID: String = try row.decode("tenant_id")
+            let declared = declaredVolumes[name.app] ?? [:]
             byNode[nodeID, default: []].append(DesiredContainer(
-                containerId: id, tenantId: try row.decode("tenant_id"), appId: name.app,
+                containerId: id, tenantId: tenantID, appId: name.app,
                 appName: name.appName, serviceName: name.service, slot: try row.decode("slot"),
                 generation: generation, image: spec.image, command: spec.command, entrypoint: spec.entrypoint,
                 environment: spec.environment, network: spec.desiredNetwork, ports: spec.desiredPorts,
-                volumes: spec.volumes.map { DesiredVolume(kind: $0.kind, source: $0.source, target: $0.target, readOnly: $0.readOnly) },
+                volumes: spec.volumes.map { DesiredVolume($0, declared: declared, tenantId: tenantID, appId: name.app) },
                 limits: spec.resources.limits, labels: spec.labels, probe: spec.probe, healthcheck: spec.healthcheck,
                 state: DesiredContainerState(rawValue: try row.decode("desired_state", as: String.self)) ?? .running,
                 stopGracePeriodSeconds: spec.stopGracePeriodSeconds ?? 10))
         }
         let nodes = byNode.keys.sorted().map { DesiredNodeState(nodeId: $0, containers: byNode[$0]!) }
+        var removals: [VolumeRemoval] = []
+        var settled: [String] = []
+        for row in try connection.query("""
+            SELECT r.tenant_id, r.application_id, NOT EXISTS (SELECT 1 FROM applications a WHERE a.id = r.application_id) AS gone
+            FROM volume_removals r WHERE r.cluster_id = $1 ORDER BY r.application_id
+            """, [clusterID]) {
+            let appID: String = try row.decode("application_id")
+            removals.append(VolumeRemoval(tenantId: try row.decode("tenant_id"), appId: appID))
+            if try row.decode("gone", as: Bool.self) { settled.append(appID) }
+        }
         return ClusterPush(
             tenantID: try cluster.decode("tenant_id"),
-            state: DesiredClusterState(clusterId: clusterID, generation: try cluster.decode("desired_generation"), nodes: nodes),
-            pushedGeneration: try cluster.decode("pushed_generation"), nextDueAt: nextDue)
+            state: DesiredClusterState(clusterId: clusterID, generation: try cluster.decode("desired_generation"), nodes: nodes,
+                                       volumeRemovals: removals),
+            pushedGeneration: try cluster.decode("pushed_generation"), settledVolumeRemovals: settled, nextDueAt: nextDue)
+    }
+
+    /// Forgets the volume removals of `applicationIDs` in `clusterID`: the agent applied a state
+    /// listing them, read after the applications' containers were all gone, so it removed their
+    /// volumes then.
+    public func forgetVolumeRemovals(clusterID: String, applicationIDs: [String]) throws {
+        guard !applicationIDs.isEmpty else { return }
+        _ = try connection.execute("""
+            DELETE FROM volume_removals WHERE cluster_id = $1 AND application_id = ANY($2::text[])
+            """, [clusterID, applicationIDs])
     }
 
     /// Records that the agent accepted `generation` (never moves back: a stale pusher cannot),

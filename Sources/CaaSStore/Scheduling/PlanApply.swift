@@ -127,12 +127,16 @@ struct PlanApplier {
             UPDATE reconcile_requests SET claimed_at = COALESCE(claimed_at, now()), done_at = now()
             WHERE application_id = ANY($1::text[]) AND done_at IS NULL
             """, [live.map(\.appID)])
-        for item in live where item.snapshot.deleting { try finishDeletion(item) }
+        // An application deleted with its volumes needs one more push, read now that it is gone.
+        var removesVolumes = false
+        for item in live where item.snapshot.deleting {
+            if try finishDeletion(item) { removesVolumes = try hasVolumeRemoval(item.appID) || removesVolumes }
+        }
         // Lock order, shared with the API's writers: the tenant row (events) before the cluster row.
         outcome.events = events.entries.count
         try events.append(tenantID: tenantID, on: connection)
         mark("events", &t)
-        if !touched.isEmpty {
+        if !touched.isEmpty || removesVolumes {
             let generation: Int64 = try connection.query("""
                 UPDATE clusters SET desired_generation = desired_generation + 1 WHERE id = $1 RETURNING desired_generation
                 """, [clusterID])[0].decode("desired_generation")
@@ -484,12 +488,20 @@ struct PlanApplier {
         }
     }
 
-    mutating func finishDeletion(_ item: PlannedApplication) throws {
+    /// Deletes the rows of an application whose containers are all gone; returns whether it did.
+    mutating func finishDeletion(_ item: PlannedApplication) throws -> Bool {
         let (snap, appID) = (item.snapshot, item.appID)
         let remaining: Int = try connection.query(
             "SELECT count(*)::int8 AS n FROM containers WHERE application_id = $1", [appID])[0].decode("n")
-        guard remaining == 0 else { return }
+        guard remaining == 0 else { return false }
         _ = try connection.execute("DELETE FROM applications WHERE id = $1", [appID])
         events.add("app.deleted", "application", appID, "application \(snap.applicationName) deleted: every container is removed")
+        return true
+    }
+
+    /// Whether the application was deleted with `volumes=true` (its removal not yet forgotten).
+    func hasVolumeRemoval(_ appID: String) throws -> Bool {
+        try connection.query("SELECT EXISTS (SELECT 1 FROM volume_removals WHERE application_id = $1) AS pending", [appID])[0]
+            .decode("pending", as: Bool.self)
     }
 }

@@ -253,16 +253,17 @@ struct AppCommand: AsyncParsableCommand {
     struct Remove: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "rm", abstract: "Delete an application (its containers are stopped first).",
-            discussion: "Example:\n  caasctl app rm blog", aliases: ["remove"])
+            discussion: "Its named volumes stay on the nodes unless --volumes.\n\nExample:\n  caasctl app rm blog --volumes", aliases: ["remove"])
 
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The application's name or id.") var app: String
         @Option(help: "The application's cluster (when the name is not unique).") var cluster: String?
+        @Flag(name: [.customShort("v"), .long], help: "Also remove the application's named volumes from the nodes.") var volumes = false
 
         func run() async throws {
             let session = try Session.make(global)
             let application = try await Applications.resolve(session, app, cluster: cluster)
-            _ = try await session.client.deleteApplication(application.id)
+            _ = try await session.client.deleteApplication(application.id, volumes: volumes)
             session.say("Deleting application \(application.name) (\(application.id)).")
             if global.quiet { session.console.line(application.id) }
         }

@@ -251,12 +251,18 @@ struct Down: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Delete the application of a compose project: its containers are stopped, then removed.",
         discussion: """
+            Its named volumes stay on the nodes unless --volumes (external volumes always stay).
+
             Example:
               caasctl down -p blog
+              caasctl down -p blog --volumes
             """)
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var project: ProjectOptions
+
+    @Flag(name: [.customShort("v"), .long], help: "Also remove the application's named volumes from the nodes.")
+    var volumes = false
 
     @Flag(name: .shortAndLong, help: "Return once the server accepted the deletion.")
     var detach = false
@@ -268,8 +274,8 @@ struct Down: AsyncParsableCommand {
         let session = try Session.make(global)
         let app = try await project.project.requireApplication(session)
         var after = try await session.latestEventID()
-        _ = try await session.client.deleteApplication(app.id)
-        session.say("Deleting application \(app.name) (\(app.id))…")
+        _ = try await session.client.deleteApplication(app.id, volumes: volumes)
+        session.say("Deleting application \(app.name) (\(app.id))\(volumes ? " and its volumes" : "")…")
         if detach { return }
         let deadline = ContinuousClock.now.advanced(by: .seconds(timeout))
         while ContinuousClock.now < deadline {
