@@ -58,6 +58,11 @@ import Testing
         // Secret-looking environment values are never echoed.
         #expect(!good.text.contains("\"xxxxxx\""), "\(good.text)")
         #expect(good["spec"]?["external_services"] != nil)
+        // Valid, but not silently: what caas parses and does not deliver is said at its line.
+        guard case .array(let warnings)? = good["warnings"] else { Issue.record("no warnings: \(good.text)"); return }
+        #expect(warnings.map { $0["line"]?.integerValue } == [8], "\(good.text)")
+        #expect(warnings.first?["path"]?.stringValue == "services.wordpress.links")
+        #expect(warnings.first?["detail"]?.stringValue?.contains("not delivered") == true, "\(good.text)")
         let withVariables = try await api.call("POST", "/v1/templates/validate", token: viewer,
                                                body: #"{"compose":"services:\n  web:\n    image: \"nginx:${TAG:?give a tag}\"\n","variables":{}}"#)
         #expect(withVariables["valid"] == .bool(false))
