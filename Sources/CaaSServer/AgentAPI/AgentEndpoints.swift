@@ -30,13 +30,15 @@ public enum AgentAPIError: Error, Sendable, Equatable, CustomStringConvertible {
     case unauthenticated
     /// The body names another cluster than the caller's.
     case wrongCluster(claimed: String, authenticated: String)
+    /// The agent's tenant is suspended: it may not report, heartbeat or fetch state.
+    case tenantSuspended
     case badBody(String)
     case notFound(String)
 
     public var status: Int {
         switch self {
         case .unauthenticated: 401
-        case .wrongCluster: 403
+        case .wrongCluster, .tenantSuspended: 403
         case .badBody: 400
         case .notFound: 404
         }
@@ -46,6 +48,7 @@ public enum AgentAPIError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .unauthenticated: "the agent could not be authenticated"
         case .wrongCluster(let claimed, let authenticated): "an agent of cluster \(authenticated) cannot speak for cluster \(claimed)"
+        case .tenantSuspended: "the tenant of this agent is suspended"
         case .badBody(let detail): "bad body: \(detail)"
         case .notFound(let what): "no \(what)"
         }
