@@ -19,7 +19,7 @@ final class AgentUnderTest: @unchecked Sendable {
             throw E2EError("cluster: \(cluster.text)")
         }
         let stateDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("caas-e2e-\(name)-\(getpid())").path
-        _ = try await AgentJoiner(serverURL: cp.apiURL, token: joinToken, stateDirectory: AgentStateDirectory(path: stateDirectory), endpoint: nil).join()
+        _ = try await AgentJoiner(serverURL: cp.apiURL, token: joinToken, trust: cp.joinTrust, stateDirectory: AgentStateDirectory(path: stateDirectory), endpoint: nil).join()
         var options = AgentRuntimeOptions(stateDirectory: AgentStateDirectory(path: stateDirectory))
         options.listenPort = 0
         options.nodes = engines.map { .init(name: $0.name, endpoint: "unix://" + $0.socketPath) }

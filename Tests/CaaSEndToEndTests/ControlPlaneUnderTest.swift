@@ -22,6 +22,9 @@ final class ControlPlaneUnderTest: @unchecked Sendable {
     let client: HTTPClient
     let systemToken: String
     var apiURL: String { "http://127.0.0.1:\(api.port!)" }
+    /// How a test's agent trusts this control plane over plain HTTP: by its CA's SHA-256, as an
+    /// operator would pass `--ca-fingerprint`.
+    var joinTrust: JoinTrust { .fingerprint((try? channel.certificates.root.certificate.sha256Fingerprint()) ?? "") }
 
     static func logger(_ label: String) -> Logger {
         var logger = Logger(label: label)

@@ -71,7 +71,7 @@ import Testing
             let joinToken = try #require(cluster["join_token"] as? String, "\(cluster.text)")
 
             // Join through the public API: the agent gets a certificate of its cluster's CA.
-            let state = try await AgentJoiner(serverURL: cp.apiURL, token: joinToken, stateDirectory: AgentStateDirectory(path: stateDir),
+            let state = try await AgentJoiner(serverURL: cp.apiURL, token: joinToken, trust: cp.joinTrust, stateDirectory: AgentStateDirectory(path: stateDir),
                                               endpoint: nil).join()
             #expect(state.clusterId == clusterID)
             let mode = try FileManager.default.attributesOfItem(atPath: stateDir + "/key.pem")[.posixPermissions] as? Int

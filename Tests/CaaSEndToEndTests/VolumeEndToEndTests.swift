@@ -49,7 +49,7 @@ import Testing
             let cluster = try await cp.call(.post, "/v1/clusters", token: tenant.admin, body: ["name": "vol"])
             clusterID = try #require(cluster["id"] as? String, "\(cluster.text)")
             let joinToken = try #require(cluster["join_token"] as? String, "\(cluster.text)")
-            _ = try await AgentJoiner(serverURL: cp.apiURL, token: joinToken, stateDirectory: AgentStateDirectory(path: stateDir), endpoint: nil).join()
+            _ = try await AgentJoiner(serverURL: cp.apiURL, token: joinToken, trust: cp.joinTrust, stateDirectory: AgentStateDirectory(path: stateDir), endpoint: nil).join()
             var options = AgentRuntimeOptions(stateDirectory: AgentStateDirectory(path: stateDir))
             options.listenPort = 0
             options.nodes = [.init(name: "node-vol", endpoint: "unix://" + engines[0].socketPath)]

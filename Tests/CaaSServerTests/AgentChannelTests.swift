@@ -80,7 +80,8 @@ final class AgentChannelHarness: @unchecked Sendable {
     /// Joins a fresh agent with `token`; answers its state directory.
     func join(_ token: String, endpoint: String? = "https://127.0.0.1:7443") async throws -> AgentStateDirectory {
         let directory = stateDirectory()
-        try await AgentJoiner(serverURL: url, token: token, stateDirectory: directory, endpoint: endpoint).join()
+        try await AgentJoiner(serverURL: url, token: token, trust: .fingerprint(try channel.certificates.root.certificate.sha256Fingerprint()),
+                              stateDirectory: directory, endpoint: endpoint).join()
         return directory
     }
 
