@@ -30,7 +30,7 @@ public struct SchedulerWorkers: Sendable {
         self.reconciler = reconciler
         pusher = PushHandler(store: store, agents: agents, logger: logger)
         singletons = SingletonLoops(store: store, settings: settings, signal: signal, logger: logger)
-        leadership = Leadership(name: "singletons", configuration: database, retryInterval: settings.leaderRetryInterval,
+        leadership = Leadership(name: "singletons", store: store, holder: settings.replicaID, configuration: database, retryInterval: settings.leaderRetryInterval,
                                 checkInterval: settings.leaderCheckInterval, logger: logger)
     }
 
@@ -46,7 +46,7 @@ public struct SchedulerWorkers: Sendable {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await worker(for: reconciler, concurrency: settings.reconcileConcurrency).run() }
             group.addTask { await worker(for: pusher, concurrency: settings.pushConcurrency).run() }
-            group.addTask { await leadership.run { await singletons.run() } }
+            group.addTask { await leadership.run { term in await singletons.run(term: term) } }
         }
         logger.info("scheduler workers stopped")
     }
