@@ -53,7 +53,7 @@ final class WorkersHarness: @unchecked Sendable {
         try await signal.start()
         agent = WorkersTestAgent(clusterID: cluster, secret: "agent-secret", nodes: nodes)
         endpoints = AgentEndpoints(store: api.plane.store, authenticator: StaticAgentAuthenticator(clusters: ["agent-secret": cluster]),
-                                   signal: signal, logger: Logger(label: "test.agent-api"))
+                                   signal: signal, secretsKey: api.plane.secretsKey, logger: Logger(label: "test.agent-api"))
         await agent.attach(endpoints)
         directory.register(agent, for: cluster)
         try await agent.heartbeat()
@@ -64,7 +64,8 @@ final class WorkersHarness: @unchecked Sendable {
     func makeWorkers(_ replica: String, configure: (inout WorkerSettings) -> Void = { _ in }) -> SchedulerWorkers {
         var settings = Self.settings(replica)
         configure(&settings)
-        return SchedulerWorkers(store: store, database: api.pool.configuration.connection, agents: directory, settings: settings,
+        return SchedulerWorkers(store: store, database: api.pool.configuration.connection, agents: directory,
+                                secretsKey: api.plane.secretsKey, settings: settings,
                                 signal: signal, logger: Logger(label: "test.workers"))
     }
 

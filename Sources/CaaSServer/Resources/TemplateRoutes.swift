@@ -48,13 +48,16 @@ enum TemplateRoutes {
     static func validate(_ context: APIContext) async throws -> APIResponse {
         let body = try context.body(validateSchema)
         let variables = LabelRules.map(body["variables"]) ?? [:]
-        let result = ComposeParser.parse(body["compose"]!.stringValue!, variables: variables)
+        let text = body["compose"]!.stringValue!
+        let result = ComposeParser.parse(text, variables: variables)
+        // Shown as a deployment would store it: secret values (and what they are interpolated into) masked.
+        let secretValues = variables.filter { SecretNames.isSecret($0.key) }.map(\.value)
         return .json(.object([
             "valid": .bool(result.isValid),
-            "spec": result.spec.map(ResourceViews.spec) ?? .null,
+            "spec": result.spec.map { ResourceViews.spec($0, secretValues: secretValues) } ?? .null,
             "errors": .array(result.errors.map(ResourceViews.diagnostic)),
             "warnings": .array(result.warnings.map(ResourceViews.diagnostic)),
-            "variables": ResourceViews.variables(result.variables),
+            "variables": ResourceViews.variables(result.variables, secretLines: ComposeRedaction.redact(text).lines),
             "missing_variables": .array(result.missingVariables.map(JSONValue.string)),
         ]))
     }
@@ -172,7 +175,7 @@ enum TemplateRoutes {
             return (old, new)
         }
         let from = old.number, to = new.number
-        let text = TextDiff.unified(old: old.compose, new: new.compose, oldName: "\(id)/versions/\(from)",
+        let text = TextDiff.unified(old: ResourceViews.compose(old.compose), new: ResourceViews.compose(new.compose), oldName: "\(id)/versions/\(from)",
                                     newName: "\(id)/versions/\(to)", context: lines)
         return .json(.object([
             "template_id": .string(id), "from": .integer(Int64(from)), "to": .integer(Int64(to)),

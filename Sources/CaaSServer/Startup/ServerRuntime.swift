@@ -63,6 +63,7 @@ public enum ServerRuntime {
             // The scheduler's workers: reconcile and push job loops (woken by LISTEN caas_jobs) and the
             // singleton loops under an advisory lock; pushes go to each cluster's agent over mTLS.
             let workers = SchedulerWorkers(store: store, database: pool.configuration.connection, agents: channel.directory,
+                                           secretsKey: plane.secretsKey,
                                            settings: WorkerSettings.fromEnvironment(), signal: signal, logger: logger)
             background.append(Task { await workers.run() })
             // Tokens are shown once: write them out now, not when stdout's buffer fills.

@@ -1,0 +1,215 @@
+import CaaSModel
+import Yams
+
+/// Compose text as the API shows it: the value of every environment entry whose name is secret
+/// (`SecretNames`) replaced by `***` where it is written, in both forms (`- KEY=value` in a list,
+/// `KEY: value` in a mapping), the rest of the text unchanged (comments, order, layout).
+///
+/// Entries are found as caas reads them: under each service (`services.<name>`, or top-level
+/// services in the version 1 format), through aliases and `<<` merge keys (an anchored value is
+/// redacted where the anchor writes it). When a secret value sits where no exact span can be
+/// found (a plain scalar folded over several lines, text that is not YAML), nothing of the text is
+/// shown: `withheld` instead. Never a secret by mistake.
+public enum ComposeRedaction {
+    /// What answers show instead of a text caas could not redact with certainty.
+    public static let withheld = "# caas withholds this compose text: it holds a secret value caas cannot redact in place\n"
+
+    public struct Redacted: Sendable, Equatable {
+        /// The text with secret values replaced.
+        public var text: String
+        /// The lines (from 1) on which a redacted value begins: variable references there are
+        /// secret too (their defaults are not shown).
+        public var lines: Set<Int>
+    }
+
+    public static func redact(_ text: String, isSecret: (String) -> Bool = SecretNames.isSecret) -> Redacted {
+        guard text.contains(where: { $0 == ":" || $0 == "=" }) else { return Redacted(text: text, lines: []) }
+        guard let root = try? Yams.compose(yaml: text) else { return Redacted(text: withheld, lines: []) }
+        let source = SourceText(text)
+        var replacements: [Int: Replacement] = [:]
+        for environment in environments(root) {
+            for (_, value, form) in secretEntries(environment, isSecret: isSecret) {
+                guard let replacement = source.replacement(for: value, form: form) else { return Redacted(text: withheld, lines: []) }
+                replacements[replacement.start] = replacement
+            }
+        }
+        guard let redacted = source.applying(replacements.values.sorted { $0.start < $1.start }) else {
+            return Redacted(text: withheld, lines: [])
+        }
+        return Redacted(text: redacted, lines: Set(replacements.values.map(\.line)))
+    }
+
+    // MARK: Finding the entries
+
+    /// How an entry is written: a mapping's value, or a list item `KEY=value` with its key as written.
+    enum Form {
+        case mapValue
+        case listItem(key: String)
+    }
+
+    /// The `environment` nodes of every service, through `<<` merges.
+    static func environments(_ root: Node) -> [Node] {
+        guard let top = root.mapping else { return [] }
+        let services: [Node]
+        if let declared = top["services"] {
+            services = declared.mapping.map { Array($0.values) } ?? []
+        } else {
+            services = top.filter { $0.key.string?.hasPrefix("x-") == false && $0.key.string != "version" }.map(\.value)
+        }
+        return services.flatMap { valuesOf("environment", in: $0, depth: 0) }
+    }
+
+    /// The values of `key` in a mapping and in the mappings it merges (`<<`), to a bounded depth.
+    static func valuesOf(_ key: String, in node: Node, depth: Int) -> [Node] {
+        guard depth < 16, let mapping = node.mapping else { return [] }
+        var found: [Node] = []
+        for (k, value) in mapping {
+            if k.string == key { found.append(value) }
+            if k.string == "<<" { found += merged(value).flatMap { valuesOf(key, in: $0, depth: depth + 1) } }
+        }
+        return found
+    }
+
+    static func merged(_ node: Node) -> [Node] {
+        if node.mapping != nil { return [node] }
+        return node.sequence.map { Array($0) } ?? []
+    }
+
+    static func secretEntries(_ environment: Node, isSecret: (String) -> Bool, depth: Int = 0) -> [(String, Node, Form)] {
+        guard depth < 16 else { return [] }
+        if let mapping = environment.mapping {
+            var out: [(String, Node, Form)] = []
+            for (key, value) in mapping {
+                guard let name = key.string else { continue }
+                if name == "<<" {
+                    out += merged(value).flatMap { secretEntries($0, isSecret: isSecret, depth: depth + 1) }
+                    continue
+                }
+                guard let scalar = value.scalar, isSecret(name.trimmingSpaces), !isPlainNull(scalar) else { continue }
+                out.append((name, value, .mapValue))
+            }
+            return out
+        }
+        if let sequence = environment.sequence {
+            return sequence.compactMap { item -> (String, Node, Form)? in
+                guard let text = item.scalar?.string, let equals = text.firstIndex(of: "=") else { return nil }
+                let key = String(text[..<equals])
+                guard isSecret(key.trimmingSpaces) else { return nil }
+                return (key, item, .listItem(key: key))
+            }
+        }
+        return []
+    }
+
+    static func isPlainNull(_ scalar: Node.Scalar) -> Bool {
+        scalar.style == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string)
+    }
+}
+
+/// One secret value's place in the text and what is written there instead.
+struct Replacement {
+    /// Offsets in the text's Unicode scalars: `start..<end`.
+    var start: Int
+    var end: Int
+    var line: Int
+    var text: String
+}
+
+/// The text as Unicode scalars (libyaml counts columns in them), with the offset of each line.
+struct SourceText {
+    let scalars: [Unicode.Scalar]
+    let lineStarts: [Int]
+
+    init(_ text: String) {
+        scalars = Array(text.unicodeScalars)
+        var starts = [0]
+        for (i, s) in scalars.enumerated() where s == "\n" { starts.append(i + 1) }
+        lineStarts = starts
+    }
+
+    func offset(line: Int, column: Int) -> Int? {
+        guard line >= 1, line <= lineStarts.count, column >= 1 else { return nil }
+        let offset = lineStarts[line - 1] + column - 1
+        return offset < scalars.count ? offset : nil
+    }
+
+    /// Where `node` (a scalar) is written and what replaces it; nil when its extent is not certain.
+    func replacement(for node: Node, form: ComposeRedaction.Form) -> Replacement? {
+        guard let scalar = node.scalar, let mark = scalar.mark, let start = offset(line: mark.line, column: mark.column) else { return nil }
+        let written: String
+        switch form {
+        case .mapValue: written = "\"***\""
+        case .listItem(let key): written = "'" + key.replacingOccurrences(of: "'", with: "''") + "=***'"
+        }
+        switch scalar.style {
+        case .plain, .any:
+            let value = Array(scalar.string.unicodeScalars)
+            guard start + value.count <= scalars.count, Array(scalars[start..<(start + value.count)]) == value else { return nil }
+            // A plain list item keeps its look: `KEY=***`.
+            let plain: String
+            if case .listItem(let key) = form { plain = key + "=***" } else { plain = written }
+            return Replacement(start: start, end: start + value.count, line: mark.line, text: plain)
+        case .singleQuoted:
+            guard scalars[start] == "'" else { return nil }
+            var i = start + 1
+            while i < scalars.count {
+                if scalars[i] == "'" {
+                    if i + 1 < scalars.count, scalars[i + 1] == "'" { i += 2; continue }
+                    return Replacement(start: start, end: i + 1, line: mark.line, text: written)
+                }
+                i += 1
+            }
+            return nil
+        case .doubleQuoted:
+            guard scalars[start] == "\"" else { return nil }
+            var i = start + 1
+            while i < scalars.count {
+                if scalars[i] == "\\" { i += 2; continue }
+                if scalars[i] == "\"" { return Replacement(start: start, end: i + 1, line: mark.line, text: written) }
+                i += 1
+            }
+            return nil
+        case .literal, .folded:
+            guard scalars[start] == "|" || scalars[start] == ">" else { return nil }
+            // The block: the lines after the header indented more than the header's line (blank
+            // lines inside it included).
+            let headerLine = mark.line
+            let indent = indentation(ofLine: headerLine)
+            var last = headerLine
+            var line = headerLine + 1
+            while line <= lineStarts.count {
+                let content = self.line(line)
+                if content.allSatisfy({ $0 == " " || $0 == "\t" || $0 == "\r" }) { line += 1; continue }
+                guard indentation(ofLine: line) > indent else { break }
+                last = line
+                line += 1
+            }
+            let end = last < lineStarts.count ? lineStarts[last] - 1 : scalars.count
+            return Replacement(start: start, end: end, line: mark.line, text: written)
+        }
+    }
+
+    func line(_ number: Int) -> ArraySlice<Unicode.Scalar> {
+        let start = lineStarts[number - 1]
+        let end = number < lineStarts.count ? lineStarts[number] - 1 : scalars.count
+        return scalars[start..<max(start, end)]
+    }
+
+    func indentation(ofLine number: Int) -> Int {
+        line(number).prefix { $0 == " " }.count
+    }
+
+    /// The text with each replacement made; nil when two overlap.
+    func applying(_ replacements: [Replacement]) -> String? {
+        var out = String.UnicodeScalarView()
+        var at = 0
+        for r in replacements {
+            guard r.start >= at, r.end >= r.start, r.end <= scalars.count else { return nil }
+            out.append(contentsOf: scalars[at..<r.start])
+            out.append(contentsOf: r.text.unicodeScalars)
+            at = r.end
+        }
+        out.append(contentsOf: scalars[at...])
+        return String(out)
+    }
+}
