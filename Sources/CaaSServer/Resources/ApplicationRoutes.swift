@@ -274,8 +274,7 @@ enum ApplicationRoutes {
             if case .image = request, body["variables"] != nil {
                 throw APIError.invalidBody([FieldError(pointer: "/variables", detail: "applications from an image take environment, not variables")])
             }
-            let variables = try LabelRules.map(body["variables"])
-                ?? ApplicationSecrets(key: secretsKey, tenantID: tenantID, applicationID: current.id).openVariables(current.variablesJSON)
+            let variables = try LabelRules.map(body["variables"]) ?? storedVariables(current, key: secretsKey, tenantID: tenantID)
             let definition = try await definition(request, body: body, variables: variables, current: current, applicationID: current.id,
                                                   context: context)
             return (body["description"]?.stringValue, definition)
@@ -298,7 +297,7 @@ enum ApplicationRoutes {
         return try await change(context) { current in
             let description = patch["description"]?.stringValue
             guard patch["template_version"] != nil || patch["variables"] != nil else { return (description, nil) }
-            let stored = try ApplicationSecrets(key: secretsKey, tenantID: tenantID, applicationID: current.id).openVariables(current.variablesJSON)
+            let stored = try storedVariables(current, key: secretsKey, tenantID: tenantID)
             let merged = MergePatch.apply(patch["variables"] ?? .object([:]), to: .object(stored.mapValues(JSONValue.string)))
             let variables = merged.objectValue?.compactMapValues(\.stringValue) ?? [:]
             let request: Request = patch["template_version"] != nil
@@ -306,6 +305,20 @@ enum ApplicationRoutes {
             let definition = try await definition(request, body: .object([:]), variables: variables, current: current,
                                                   applicationID: current.id, context: context)
             return (description, definition)
+        }
+    }
+
+    /// The application's stored variables, secret ones opened; a seal that does not open (another
+    /// secrets key, or sealed before seals were bound to their application) is a 422 naming it.
+    static func storedVariables(_ app: ApplicationRecord, key: [UInt8], tenantID: String) throws -> [String: String] {
+        let secrets = try ApplicationSecrets(key: key, tenantID: tenantID, applicationID: app.id)
+        do {
+            return try secrets.openVariables(app.variablesJSON)
+        } catch let error as ApplicationSecrets.UnopenableVariable {
+            throw APIError.unprocessable(
+                "the stored value of secret variable \(error.name) does not open (sealed under another secrets key, or before seals "
+                    + "were bound to their application): give every variable again (POST /v1/apps/\(app.id)/update with variables)",
+                pointer: "/variables/\(error.name)")
         }
     }
 

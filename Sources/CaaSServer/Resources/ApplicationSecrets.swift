@@ -53,6 +53,11 @@ struct ApplicationSecrets: Sendable {
         return JSONValue.object(members).serialized
     }
 
+    /// A stored secret variable that does not open as this application's.
+    struct UnopenableVariable: Error {
+        var name: String
+    }
+
     /// The plain values of stored variables (for a re-parse on update).
     func openVariables(_ stored: String) throws -> [String: String] {
         guard case .object(let members) = try JSONParser.parse(Array(stored.utf8)) else { return [:] }
@@ -61,8 +66,9 @@ struct ApplicationSecrets: Sendable {
             switch value {
             case .string(let text): out[name] = text
             case .object(let sealed):
-                guard let text = sealed["sealed"]?.stringValue, let bytes = Base64URL.decode(text) else { continue }
-                out[name] = String(decoding: try box.open(bytes, associatedData: bound("variable", name)), as: UTF8.self)
+                guard let text = sealed["sealed"]?.stringValue, let bytes = Base64URL.decode(text),
+                      let plain = try? box.open(bytes, associatedData: bound("variable", name)) else { throw UnopenableVariable(name: name) }
+                out[name] = String(decoding: plain, as: UTF8.self)
             default: continue
             }
         }

@@ -70,6 +70,48 @@ import Testing
         #expect(count == 1, "nothing refused was stored")
     }
 
+    @Test func sealsCopiedInTheDatabaseToAnotherApplicationDoNotOpen() async throws {
+        let api = try await APIHarness.make("secret_copied")
+        let a = try await api.makeTenant("alpha")
+        let op = a.tokens["operator"]!
+        let cluster = try #require(try await api.createCluster(a.tokens["admin"]!, name: "prod")["id"]?.stringValue)
+        let text = "services:\n  api:\n    image: acme/api:${TAG:-1}\n    environment:\n      DB_PASSWORD: ${DB_PASSWORD}\n"
+        var ids: [String] = []
+        for (name, password) in [("one", "first-password"), ("two", "second-password")] {
+            let reply = try await api.deploy(op, name: name, cluster: cluster,
+                                             source: #""compose":\#(jsonString(text)),"variables":{"DB_PASSWORD":"\#(password)"}"#)
+            #expect(reply.status == 202, "\(reply.text)")
+            ids.append(try #require(reply["id"]?.stringValue))
+        }
+        // Application one's sealed variables pasted over two's: two's next change cannot use them.
+        let (one, two) = (ids[0], ids[1])
+        try await api.raw { connection in
+            _ = try connection.execute("UPDATE applications SET variables = (SELECT variables FROM applications WHERE id = $1) WHERE id = $2", [one, two])
+        }
+        let patched = try await api.call("PATCH", "/v1/apps/\(ids[1])", token: op, body: #"{"variables":{"TAG":"2"}}"#)
+        #expect(patched.status == 422, "\(patched.text)")
+        #expect(patched.pointers == ["/variables/DB_PASSWORD"])
+        #expect(!patched.text.contains("first-password"))
+        let fresh = try await api.call("POST", "/v1/apps/\(ids[1])/update", token: op, body: #"{"variables":{"DB_PASSWORD":"third-password"}}"#)
+        #expect(fresh.status == 202, "giving the variables again works: \(fresh.text)")
+
+        // Application one's sealed environment value, pushed as two's: refused; as one's: opened.
+        let seal = try await storedSeal(api, app: ids[0], name: "DB_PASSWORD")
+        func state(app: String) -> DesiredClusterState {
+            DesiredClusterState(clusterId: cluster, generation: 1, nodes: [DesiredNodeState(nodeId: "nod_1", containers: [
+                DesiredContainer(containerId: "ctr_1", tenantId: a.id, appId: app, appName: "x", serviceName: "api", slot: 0, generation: 1,
+                                 image: "acme/api:1", environment: [EnvironmentVariable(name: "DB_PASSWORD", value: seal)]),
+            ])])
+        }
+        let opened = try ApplicationSecrets.opened(state(app: ids[0]), key: api.plane.secretsKey)
+        #expect(opened.nodes[0].containers[0].environment == [EnvironmentVariable(name: "DB_PASSWORD", value: "first-password")])
+        #expect(throws: ApplicationSecrets.UnopenableSeal.self) { try ApplicationSecrets.opened(state(app: ids[1]), key: api.plane.secretsKey) }
+        let otherTenant = try await api.makeTenant("beta")
+        var foreign = state(app: ids[0])
+        foreign.nodes[0].containers[0].tenantId = otherTenant.id
+        #expect(throws: ApplicationSecrets.UnopenableSeal.self) { try ApplicationSecrets.opened(foreign, key: api.plane.secretsKey) }
+    }
+
     @Test func noAnswerToAnyRoleNorAnyStoredResponseEventAuditEntryOrLogHoldsAPlainSecret() async throws {
         let lines = LogLines()
         let base = try await APIHarness.make("secret_exposure")
