@@ -1,4 +1,5 @@
 import CaaSCompose
+import CaaSCrypto
 import CaaSModel
 import CaaSStore
 import Foundation
@@ -88,7 +89,9 @@ enum ResourceViews {
         var members: [String: JSONValue] = [
             "template_id": .string(version.templateID),
             "number": int(version.number),
-            "digest": .string("sha256:" + version.digestHex),
+            // Of the text as shown: a digest of the text as given would let a reader test guesses
+            // of the redacted values against it.
+            "digest": .string("sha256:" + (redacted.text == version.compose ? version.digestHex : Hex.encode(SHA256.hash(redacted.text)))),
             "variables": maskedDefaults((try? JSONParser.parse(Array(version.variablesJSON.utf8))) ?? .array([]), secretLines: redacted.lines),
             "warnings": (try? JSONParser.parse(Array(version.warningsJSON.utf8))) ?? .array([]),
             "description": .string(version.description),

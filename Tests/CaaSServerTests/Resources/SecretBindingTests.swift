@@ -1,3 +1,4 @@
+import CaaSCrypto
 import CaaSModel
 import CaaSPostgres
 @testable import CaaSServer
@@ -182,6 +183,9 @@ import Testing
         let version = try await api.call("GET", "/v1/templates/\(templateID)/versions/1", token: a.tokens["viewer"])
         let defaults = version["variables"].flatMap { value -> [JSONValue]? in if case .array(let items) = value { items } else { nil } } ?? []
         #expect(defaults.first { $0["name"]?.stringValue == "AUTH_KEY" }?["default"]?.stringValue == "***", "\(version.text)")
+        let shownText = try #require(version["compose"]?.stringValue)
+        #expect(version["digest"]?.stringValue == "sha256:" + SHA256.hex(Array(shownText.utf8)),
+                "the digest is of the text shown, not of one a guess could be tested against")
 
         for (what, reply) in answers {
             for secret in secrets {
