@@ -105,6 +105,45 @@ import Testing
         #expect(ComposeRedaction.redact("services: [unclosed\n  DB_PASSWORD: x").text == ComposeRedaction.withheld)
     }
 
+    @Test func rewritingPutsAnyValueWhereTheSecretIsWrittenAndTheTextStillParsesToIt() throws {
+        let text = """
+            services:
+              api:
+                image: acme/api
+                environment:
+                  DB_PASSWORD: hunter2
+                  API_TOKEN: "quoted token"
+                  GITHUB_TOKEN: ${GITHUB_TOKEN}
+              worker:
+                image: acme/worker
+                environment: [ADMIN_PASSWORD=flow-secret, MODE=fast, 'SESSION_SECRET=it''s']
+              cron:
+                image: acme/cron
+                environment:
+                  - ROOT_PASSWORD=block-secret
+            """
+        var seen: [String: String] = [:]
+        let rewritten = try #require(ComposeRedaction.rewrite(text) { name, written in
+            seen[name] = written
+            return written.contains("$") ? nil : "sealed:v1:" + String(written.unicodeScalars.filter(\.properties.isAlphabetic)) + "-_9"
+        })
+        #expect(seen == ["DB_PASSWORD": "hunter2", "API_TOKEN": "quoted token", "GITHUB_TOKEN": "${GITHUB_TOKEN}",
+                         "ADMIN_PASSWORD": "flow-secret", "SESSION_SECRET": "it's", "ROOT_PASSWORD": "block-secret"])
+        #expect(rewritten.text.contains("DB_PASSWORD: sealed:v1:hunter-_9"), "plain stays plain: \(rewritten.text)")
+        #expect(rewritten.text.contains("API_TOKEN: \"sealed:v1:quotedtoken-_9\""))
+        #expect(rewritten.text.contains("GITHUB_TOKEN: ${GITHUB_TOKEN}"), "left as written")
+        #expect(rewritten.text.contains("[ADMIN_PASSWORD=sealed:v1:flowsecret-_9, MODE=fast, 'SESSION_SECRET=sealed:v1:its-_9']"))
+        #expect(rewritten.text.contains("- ROOT_PASSWORD=sealed:v1:blocksecret-_9"))
+        let env = try environment(rewritten.text)
+        #expect(env["api.DB_PASSWORD"] == "sealed:v1:hunter-_9")
+        #expect(env["api.API_TOKEN"] == "sealed:v1:quotedtoken-_9")
+        #expect(env["worker.ADMIN_PASSWORD"] == "sealed:v1:flowsecret-_9", "a plain value with colons parses in a flow list")
+        #expect(env["worker.MODE"] == "fast")
+        #expect(env["worker.SESSION_SECRET"] == "sealed:v1:its-_9")
+        #expect(env["cron.ROOT_PASSWORD"] == "sealed:v1:blocksecret-_9")
+        #expect(ComposeRedaction.redact(rewritten.text).text == ComposeRedaction.redact(text).text, "the same text is shown either way")
+    }
+
     @Test func textWithoutSecretsIsShownAsWritten() throws {
         let text = try fixtureText("restserver.yml")
         #expect(ComposeRedaction.redact(text).text == text)

@@ -1,4 +1,5 @@
 import CaaSModel
+import Foundation
 import Yams
 
 /// Compose text as the API shows it: the value of every environment entry whose name is secret
@@ -23,20 +24,41 @@ public enum ComposeRedaction {
     }
 
     public static func redact(_ text: String, isSecret: (String) -> Bool = SecretNames.isSecret) -> Redacted {
+        rewrite(text, isSecret: isSecret) { _, _ in mask } ?? Redacted(text: withheld, lines: [])
+    }
+
+    static let mask = "***"
+
+    /// The text with the value of every secret environment entry replaced by
+    /// `newValue(name, written)` where it is written (`written`: the value as the text has it,
+    /// before interpolation; nil from `newValue` leaves it as it is). The new value keeps the
+    /// entry's look where it can (`- KEY=value` stays plain) and is quoted where it must be.
+    /// nil when the text is not YAML or a secret value has no exact place in it.
+    public static func rewrite(_ text: String, isSecret: (String) -> Bool = SecretNames.isSecret,
+                               newValue: (_ name: String, _ written: String) throws -> String?) rethrows -> Redacted? {
         guard text.contains(where: { $0 == ":" || $0 == "=" }) else { return Redacted(text: text, lines: []) }
-        guard let root = try? Yams.compose(yaml: text) else { return Redacted(text: withheld, lines: []) }
+        guard let root = try? Yams.compose(yaml: text) else { return nil }
         let source = SourceText(text)
         var replacements: [Int: Replacement] = [:]
         for environment in environments(root) {
-            for (_, value, form) in secretEntries(environment, isSecret: isSecret) {
-                guard let replacement = source.replacement(for: value, form: form) else { return Redacted(text: withheld, lines: []) }
+            for (name, value, form) in secretEntries(environment, isSecret: isSecret) {
+                guard let written = writtenValue(value, form: form) else { continue }
+                guard let new = try newValue(name.trimmingSpaces, written) else { continue }
+                guard let replacement = source.replacement(for: value, form: form, newValue: new) else { return nil }
                 replacements[replacement.start] = replacement
             }
         }
-        guard let redacted = source.applying(replacements.values.sorted { $0.start < $1.start }) else {
-            return Redacted(text: withheld, lines: [])
+        guard let rewritten = source.applying(replacements.values.sorted { $0.start < $1.start }) else { return nil }
+        return Redacted(text: rewritten, lines: Set(replacements.values.map(\.line)))
+    }
+
+    /// The value of an entry as written: a mapping's scalar, or what follows `=` in a list item.
+    static func writtenValue(_ node: Node, form: Form) -> String? {
+        guard let text = node.scalar?.string else { return nil }
+        switch form {
+        case .mapValue: return text
+        case .listItem: return text.firstIndex(of: "=").map { String(text[text.index(after: $0)...]) }
         }
-        return Redacted(text: redacted, lines: Set(replacements.values.map(\.line)))
     }
 
     // MARK: Finding the entries
@@ -133,21 +155,39 @@ struct SourceText {
         return offset < scalars.count ? offset : nil
     }
 
-    /// Where `node` (a scalar) is written and what replaces it; nil when its extent is not certain.
-    func replacement(for node: Node, form: ComposeRedaction.Form) -> Replacement? {
+    /// Characters a plain scalar may hold anywhere after its first, in block and flow context alike.
+    static let plainSafe = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.:/+=@%*".unicodeScalars)
+
+    /// `value` can be written as a plain scalar (after the key of a list item, or as a mapping's
+    /// value when `leading`): nothing that ends or changes a plain scalar, no ": ", no null.
+    static func isPlain(_ value: String, leading: Bool) -> Bool {
+        guard !value.isEmpty, value.unicodeScalars.allSatisfy(plainSafe.contains) else { return false }
+        if !leading { return true }
+        guard let first = value.unicodeScalars.first, CharacterSet.alphanumerics.contains(first) else { return false }
+        return !["null", "Null", "NULL", "true", "false", "True", "False", "TRUE", "FALSE", "yes", "no", "on", "off"].contains(value)
+    }
+
+    /// Where `node` (a scalar) is written and the text that writes `newValue` there instead; nil
+    /// when its extent is not certain.
+    func replacement(for node: Node, form: ComposeRedaction.Form, newValue: String) -> Replacement? {
         guard let scalar = node.scalar, let mark = scalar.mark, let start = offset(line: mark.line, column: mark.column) else { return nil }
-        let written: String
+        let quoted: String
         switch form {
-        case .mapValue: written = "\"***\""
-        case .listItem(let key): written = "'" + key.replacingOccurrences(of: "'", with: "''") + "=***'"
+        case .mapValue:
+            quoted = "\"" + newValue.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        case .listItem(let key):
+            quoted = "'" + (key + "=" + newValue).replacingOccurrences(of: "'", with: "''") + "'"
         }
         switch scalar.style {
         case .plain, .any:
             let value = Array(scalar.string.unicodeScalars)
             guard start + value.count <= scalars.count, Array(scalars[start..<(start + value.count)]) == value else { return nil }
-            // A plain list item keeps its look: `KEY=***`.
+            // A plain entry stays plain where the new value allows: `KEY=***`, `KEY: sealed:v1:…`.
             let plain: String
-            if case .listItem(let key) = form { plain = key + "=***" } else { plain = written }
+            switch form {
+            case .listItem(let key): plain = Self.isPlain(newValue, leading: false) ? key + "=" + newValue : quoted
+            case .mapValue: plain = Self.isPlain(newValue, leading: true) ? newValue : quoted
+            }
             return Replacement(start: start, end: start + value.count, line: mark.line, text: plain)
         case .singleQuoted:
             guard scalars[start] == "'" else { return nil }
@@ -155,7 +195,7 @@ struct SourceText {
             while i < scalars.count {
                 if scalars[i] == "'" {
                     if i + 1 < scalars.count, scalars[i + 1] == "'" { i += 2; continue }
-                    return Replacement(start: start, end: i + 1, line: mark.line, text: written)
+                    return Replacement(start: start, end: i + 1, line: mark.line, text: quoted)
                 }
                 i += 1
             }
@@ -165,7 +205,7 @@ struct SourceText {
             var i = start + 1
             while i < scalars.count {
                 if scalars[i] == "\\" { i += 2; continue }
-                if scalars[i] == "\"" { return Replacement(start: start, end: i + 1, line: mark.line, text: written) }
+                if scalars[i] == "\"" { return Replacement(start: start, end: i + 1, line: mark.line, text: quoted) }
                 i += 1
             }
             return nil
@@ -185,7 +225,7 @@ struct SourceText {
                 line += 1
             }
             let end = last < lineStarts.count ? lineStarts[last] - 1 : scalars.count
-            return Replacement(start: start, end: end, line: mark.line, text: written)
+            return Replacement(start: start, end: end, line: mark.line, text: quoted)
         }
     }
 

@@ -180,6 +180,7 @@ enum ApplicationRoutes {
                 pointer: "/variables/\(leaks[0])")
         }
         definition.variablesJSON = try secrets.sealVariables(variables)
+        definition.compose = try definition.compose.map(secrets.sealText)
         return definition
     }
 

@@ -1,3 +1,4 @@
+import CaaSCompose
 import CaaSCrypto
 import CaaSModel
 import Foundation
@@ -124,6 +125,19 @@ struct ApplicationSecrets: Sendable {
             }
         }
         return sealed
+    }
+
+    /// Compose text as stored: every secret environment value written as a literal (without `$`)
+    /// replaced by its seal where it is written (`ComposeRedaction.rewrite`), so the stored text
+    /// holds no plain secret either and still parses to the same (sealed) environment. Values
+    /// that interpolate (`${DB_PASSWORD}`, `${X:-default}`, `$$`) stay as written: a re-parse with
+    /// new variables needs them. A text whose secret values have no exact place stays as given.
+    func sealText(_ text: String) throws -> String {
+        let sealed = try ComposeRedaction.rewrite(text) { name, written in
+            guard !written.contains("$"), !written.hasPrefix(Self.environmentPrefix) else { return nil }
+            return Self.environmentPrefix + Base64URL.encode(try box.seal(Array(written.utf8), associatedData: bound("env", name)))
+        }
+        return sealed?.text ?? text
     }
 
     /// The plain value of environment variable `name`: a value not in the sealed form is plain

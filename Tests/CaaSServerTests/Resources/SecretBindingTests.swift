@@ -199,6 +199,16 @@ import Testing
             return try [responses, events, audit].map { try $0[0].decode("s", as: String.self) }.joined(separator: "\n")
         }
         #expect(stored.contains("blog"), "responses, events and audit entries were stored")
+        // At rest: the applications' compose text holds literal secrets sealed (only an
+        // interpolation's default, `${AUTH_KEY:-default-secret}`, stays as written), and a re-parse
+        // of it (the PATCH above) gives the values given.
+        let composeAtRest = try await api.raw { try $0.query("SELECT string_agg(compose, ' ') AS s FROM applications")[0].decode("s", as: String.self) }
+        for secret in ["literal-map-secret", "literal-list-secret"] {
+            #expect(!composeAtRest.contains(secret), "stored compose: \(secret)")
+        }
+        let bound = try ApplicationSecrets(key: api.plane.secretsKey, tenantID: a.id, applicationID: appID)
+        #expect(try bound.open(try await storedSeal(api, app: appID, name: "MYSQL_ROOT_PASSWORD"), name: "MYSQL_ROOT_PASSWORD") == "literal-map-secret")
+        #expect(try bound.open(try await storedSeal(api, app: appID, name: "WORDPRESS_DB_PASSWORD"), name: "WORDPRESS_DB_PASSWORD") == "literal-list-secret")
         for secret in secrets {
             #expect(!stored.contains(secret), "stored: \(secret)")
         }
