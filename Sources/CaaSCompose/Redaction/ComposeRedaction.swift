@@ -11,6 +11,9 @@ import Yams
 /// redacted where the anchor writes it). When a secret value sits where no exact span can be
 /// found (a plain scalar folded over several lines, text that is not YAML), nothing of the text is
 /// shown: `withheld` instead. Never a secret by mistake.
+///
+/// `rewrite` is the same walk with any new value: the server uses it to store an application's
+/// compose text with its literal secret values sealed.
 public enum ComposeRedaction {
     /// What answers show instead of a text caas could not redact with certainty.
     public static let withheld = "# caas withholds this compose text: it holds a secret value caas cannot redact in place\n"
