@@ -144,6 +144,16 @@ import Testing
         #expect(ComposeRedaction.redact(rewritten.text).text == ComposeRedaction.redact(text).text, "the same text is shown either way")
     }
 
+    @Test func aNewValueReadsBackExactlyWhateverItHolds() throws {
+        let text = "services:\n  api:\n    image: acme/api\n    environment:\n      DB_PASSWORD: x\n    labels: {a: b}\n  cron:\n    image: acme/cron\n    environment:\n      - API_TOKEN=y\n"
+        for value in ["two\nlines", "tab\tquote\" back\\slash 'single'", "  spaced  ", "# not a comment", "ends:", "null", "", "\u{2028}\u{85}\u{feff}é"] {
+            let rewritten = try #require(ComposeRedaction.rewrite(text) { _, _ in value })
+            let env = try environment(rewritten.text)
+            #expect(env["api.DB_PASSWORD"] == .some(value), "\(value.debugDescription) as a mapping's value: \(rewritten.text)")
+            #expect(env["cron.API_TOKEN"] == .some(value), "\(value.debugDescription) in a list: \(rewritten.text)")
+        }
+    }
+
     @Test func textWithoutSecretsIsShownAsWritten() throws {
         let text = try fixtureText("restserver.yml")
         #expect(ComposeRedaction.redact(text).text == text)

@@ -164,10 +164,31 @@ struct SourceText {
     /// `value` can be written as a plain scalar (after the key of a list item, or as a mapping's
     /// value when `leading`): nothing that ends or changes a plain scalar, no ": ", no null.
     static func isPlain(_ value: String, leading: Bool) -> Bool {
-        guard !value.isEmpty, value.unicodeScalars.allSatisfy(plainSafe.contains) else { return false }
+        guard !value.isEmpty, !value.hasSuffix(":"), value.unicodeScalars.allSatisfy(plainSafe.contains) else { return false }
         if !leading { return true }
         guard let first = value.unicodeScalars.first, CharacterSet.alphanumerics.contains(first) else { return false }
         return !["null", "Null", "NULL", "true", "false", "True", "False", "TRUE", "FALSE", "yes", "no", "on", "off"].contains(value)
+    }
+
+    /// Characters a quoted scalar must escape to keep them as they are: line breaks (YAML's too),
+    /// other controls, the byte order mark.
+    static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || scalar.value == 0x7f || scalar.value == 0x85 || scalar.value == 0x2028 || scalar.value == 0x2029
+            || scalar.value == 0xfeff
+    }
+
+    /// `value` as a double-quoted scalar that reads back as exactly `value`.
+    static func doubleQuoted(_ value: String) -> String {
+        var out = "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            default:
+                if needsEscape(scalar) { out += String(format: "\\u%04X", scalar.value) } else { out.unicodeScalars.append(scalar) }
+            }
+        }
+        return out + "\""
     }
 
     /// Where `node` (a scalar) is written and the text that writes `newValue` there instead; nil
@@ -176,10 +197,11 @@ struct SourceText {
         guard let scalar = node.scalar, let mark = scalar.mark, let start = offset(line: mark.line, column: mark.column) else { return nil }
         let quoted: String
         switch form {
-        case .mapValue:
-            quoted = "\"" + newValue.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        case .mapValue: quoted = Self.doubleQuoted(newValue)
         case .listItem(let key):
-            quoted = "'" + (key + "=" + newValue).replacingOccurrences(of: "'", with: "''") + "'"
+            let item = key + "=" + newValue
+            quoted = item.unicodeScalars.contains(where: Self.needsEscape) ? Self.doubleQuoted(item)
+                : "'" + item.replacingOccurrences(of: "'", with: "''") + "'"
         }
         switch scalar.style {
         case .plain, .any:

@@ -114,9 +114,12 @@ enum ApplicationRoutes {
                 }
                 return version
             }
-            let spec = try ComposeChecks.deployableSpec(version.compose, variables: variables, pointer: "/template_version")
+            // The template's seals opened: the application seals the values as its own below.
+            let text = try TemplateSecrets(key: context.plane.secretsKey, tenantID: try context.tenantScope().tenantID, templateID: id)
+                .openText(version.compose)
+            let spec = try ComposeChecks.deployableSpec(text, variables: variables, pointer: "/template_version")
             definition = ApplicationDefinition(source: .template, templateID: id, templateVersion: version.number,
-                                               compose: version.compose, spec: spec)
+                                               compose: text, spec: spec)
         case .compose(let text):
             let spec = try ComposeChecks.deployableSpec(text, variables: variables, pointer: "/compose")
             definition = ApplicationDefinition(source: .compose, compose: text, spec: spec)

@@ -10,7 +10,7 @@ import Foundation
 /// Stored forms: a sealed variable is `{"sealed": "<base64url>"}` in the variables object; a sealed
 /// environment value is the string `sealed:v1:<base64url>` in the spec. Every seal is bound to its
 /// tenant, its application and its variable's name (AES-GCM associated data,
-/// `associatedData(kind:tenantID:applicationID:name:)`): a seal copied into another application,
+/// `associatedData(kind:tenantID:ownerID:name:)`): a seal copied into another application,
 /// tenant or variable does not open. The pusher opens environment values when it builds the
 /// desired state for an agent (`opened(_:key:)`): the mTLS agent channel is the only place their
 /// plain values travel.
@@ -31,14 +31,15 @@ struct ApplicationSecrets: Sendable {
         self.applicationID = applicationID
     }
 
-    /// What a seal is bound to: `caas.<kind>.v1`, the tenant id, the application id and the
-    /// variable's name, NUL-separated (ids never hold a NUL, and the name comes last).
-    static func associatedData(kind: String, tenantID: String, applicationID: String, name: String) -> [UInt8] {
-        Array("caas.\(kind).v1\u{0}\(tenantID)\u{0}\(applicationID)\u{0}\(name)".utf8)
+    /// What a seal is bound to: `caas.<kind>.v1`, the tenant id, the owner's id (an application,
+    /// or a template for `TemplateSecrets`) and the variable's name, NUL-separated (ids never hold
+    /// a NUL, and the name comes last).
+    static func associatedData(kind: String, tenantID: String, ownerID: String, name: String) -> [UInt8] {
+        Array("caas.\(kind).v1\u{0}\(tenantID)\u{0}\(ownerID)\u{0}\(name)".utf8)
     }
 
     private func bound(_ kind: String, _ name: String) -> [UInt8] {
-        Self.associatedData(kind: kind, tenantID: tenantID, applicationID: applicationID, name: name)
+        Self.associatedData(kind: kind, tenantID: tenantID, ownerID: applicationID, name: name)
     }
 
     // MARK: Variables

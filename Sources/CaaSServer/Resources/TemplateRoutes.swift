@@ -62,12 +62,26 @@ enum TemplateRoutes {
         ]))
     }
 
+    /// A version ready for the store: checked, its literal secret values sealed for the template.
+    static func newVersion(_ text: String, description: String, templateID: String, context: APIContext) throws -> NewTemplateVersion {
+        var version = try ComposeChecks.templateVersion(text, description: description, author: context.authorName)
+        let foreign = TemplateSecrets.foreignSeals(in: text)
+        if !foreign.isEmpty {
+            throw APIError(status: 422, slug: "foreign-sealed-value", title: "A sealed value belongs to another application",
+                           detail: "environment values in caas's sealed form are not accepted in templates: \(foreign.joined(separator: ", "))",
+                           errors: foreign.map { FieldError(pointer: "/compose", detail: "environment variable \($0) holds a value in caas's sealed form "
+                               + "(\(ApplicationSecrets.environmentPrefix)…): give its plain value") })
+        }
+        let secrets = try TemplateSecrets(key: context.plane.secretsKey, tenantID: try context.tenantScope().tenantID, templateID: templateID)
+        version.compose = try secrets.sealText(text)
+        return version
+    }
+
     static func create(_ context: APIContext) async throws -> APIResponse {
         let body = try context.body(createSchema)
-        let first = try ComposeChecks.templateVersion(body["compose"]!.stringValue!,
-                                                      description: body["version_description"]?.stringValue ?? "",
-                                                      author: context.authorName)
         let id = Identifier.make(.template)
+        let first = try newVersion(body["compose"]!.stringValue!, description: body["version_description"]?.stringValue ?? "",
+                                   templateID: id, context: context)
         let name = body["name"]!.stringValue!
         let description = body["description"]?.stringValue ?? ""
         let (template, version) = try await context.inTenant { try $0.createTemplate(id: id, name: name, description: description, first: first) }
@@ -112,8 +126,8 @@ enum TemplateRoutes {
         let id = context.parameter("template_id")
         let body = try context.body(versionSchema)
         let expected = try context.expectedVersion()
-        let new = try ComposeChecks.templateVersion(body["compose"]!.stringValue!, description: body["description"]?.stringValue ?? "",
-                                                    author: context.authorName)
+        let new = try newVersion(body["compose"]!.stringValue!, description: body["description"]?.stringValue ?? "",
+                                 templateID: id, context: context)
         let version = try await context.inTenant { try $0.addTemplateVersion(id, expectedVersion: expected, new) }
         var response = APIResponse.json(ResourceViews.templateVersion(version), status: 201)
         response.auditTarget = id

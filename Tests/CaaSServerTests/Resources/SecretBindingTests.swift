@@ -48,6 +48,24 @@ import Testing
                                                 source: #""compose":\#(jsonString(viaVariable)),"variables":{"PW":\#(jsonString(seal))}"#)
         #expect(fromVariable.status == 422, "\(fromVariable.text)")
         #expect(fromVariable.pointers == ["/variables/PW"])
+        // A template may not hold one either, given or copied into it.
+        let template = try await api.createTemplate(op, name: "pasted", compose: compose)
+        #expect(template.status == 422 && template.pointers == ["/compose"], "\(template.text)")
+        let honest = try await api.createTemplate(op, name: "honest", compose: compose.replacingOccurrences(of: seal, with: "own-secret"))
+        let honestID = try #require(honest["id"]?.stringValue, "\(honest.text)")
+        let copied = try await api.createTemplate(op, name: "copied", compose: compose.replacingOccurrences(of: seal, with: "other-secret"))
+        let copiedID = try #require(copied["id"]?.stringValue, "\(copied.text)")
+        try await api.raw { connection in
+            // Versions are immutable (a trigger): as the database's owner, for this test only.
+            _ = try connection.execute("ALTER TABLE template_versions DISABLE TRIGGER USER")
+            _ = try connection.execute("""
+                UPDATE template_versions SET compose = (SELECT compose FROM template_versions WHERE template_id = $1) WHERE template_id = $2
+                """, [honestID, copiedID])
+            _ = try connection.execute("ALTER TABLE template_versions ENABLE TRIGGER USER")
+        }
+        #expect((try await api.deploy(op, name: "honest", cluster: cluster, source: #""template_id":"\#(honestID)""#)).status == 202)
+        let fromCopied = try await api.deploy(op, name: "copied", cluster: cluster, source: #""template_id":"\#(copiedID)""#)
+        #expect(fromCopied.status == 422 && fromCopied.pointers == ["/template_id"], "another template's seal: \(fromCopied.text)")
         // Another tenant's application.
         let betaCluster = try #require(try await api.createCluster(b.tokens["admin"]!, name: "prod")["id"]?.stringValue)
         let foreign = try await api.deploy(b.tokens["operator"]!, name: "first", cluster: betaCluster,
@@ -68,7 +86,7 @@ import Testing
         #expect(rescaled.status == 202, "\(rescaled.text)")
         #expect(try await storedSeal(api, app: firstID, name: "ADMIN_PASSWORD") == seal, "kept as it was")
         let count = try await api.raw { try $0.query("SELECT count(*)::int8 AS n FROM applications")[0].decode("n", as: Int.self) }
-        #expect(count == 1, "nothing refused was stored")
+        #expect(count == 2, "nothing refused was stored (the first and the honest template's application)")
     }
 
     @Test func sealsCopiedInTheDatabaseToAnotherApplicationDoNotOpen() async throws {
@@ -202,10 +220,18 @@ import Testing
         // At rest: the applications' compose text holds literal secrets sealed (only an
         // interpolation's default, `${AUTH_KEY:-default-secret}`, stays as written), and a re-parse
         // of it (the PATCH above) gives the values given.
-        let composeAtRest = try await api.raw { try $0.query("SELECT string_agg(compose, ' ') AS s FROM applications")[0].decode("s", as: String.self) }
+        let composeAtRest = try await api.raw { connection -> String in
+            let apps = try connection.query("SELECT string_agg(compose, ' ') AS s FROM applications")[0].decode("s", as: String.self)
+            let versions = try connection.query("SELECT string_agg(compose, ' ') AS s FROM template_versions")[0].decode("s", as: String.self)
+            return apps + versions
+        }
         for secret in ["literal-map-secret", "literal-list-secret"] {
             #expect(!composeAtRest.contains(secret), "stored compose: \(secret)")
         }
+        let fromTemplateID = try #require(fromTemplate["id"]?.stringValue)
+        let templated = try ApplicationSecrets(key: api.plane.secretsKey, tenantID: a.id, applicationID: fromTemplateID)
+        #expect(try templated.open(try await storedSeal(api, app: fromTemplateID, name: "MYSQL_ROOT_PASSWORD"), name: "MYSQL_ROOT_PASSWORD")
+                == "literal-map-secret", "a deployment from the template gets the template's value, sealed as the application's")
         let bound = try ApplicationSecrets(key: api.plane.secretsKey, tenantID: a.id, applicationID: appID)
         #expect(try bound.open(try await storedSeal(api, app: appID, name: "MYSQL_ROOT_PASSWORD"), name: "MYSQL_ROOT_PASSWORD") == "literal-map-secret")
         #expect(try bound.open(try await storedSeal(api, app: appID, name: "WORDPRESS_DB_PASSWORD"), name: "WORDPRESS_DB_PASSWORD") == "literal-list-secret")
