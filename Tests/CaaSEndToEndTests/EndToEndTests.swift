@@ -290,7 +290,7 @@ import Testing
             #expect(!served.contains("sealed:"), "no ciphertext reaches the container: \(served)")
 
             // Nobody else: the API's answers.
-            for target in ["/v1/apps/\(appID)", "/v1/apps", "/v1/apps/\(appID)/services", "/v1/containers/\(containerID)", "/v1/events?after=0"] {
+            for target in ["/v1/apps/\(appID)", "/v1/apps", "/v1/apps/\(appID)/services", "/v1/containers", "/v1/events?after=0"] {
                 let reply = try await cp.call(.get, target, token: tenant.operator)
                 #expect(reply.status == 200, "\(target): \(reply.text)")
                 for secret in [literal, variable, "literal pass"] {
