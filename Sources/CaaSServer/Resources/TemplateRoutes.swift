@@ -66,12 +66,7 @@ enum TemplateRoutes {
     static func newVersion(_ text: String, description: String, templateID: String, context: APIContext) throws -> NewTemplateVersion {
         var version = try ComposeChecks.templateVersion(text, description: description, author: context.authorName)
         let foreign = TemplateSecrets.foreignSeals(in: text)
-        if !foreign.isEmpty {
-            throw APIError(status: 422, slug: "foreign-sealed-value", title: "A sealed value belongs to another application",
-                           detail: "environment values in caas's sealed form are not accepted in templates: \(foreign.joined(separator: ", "))",
-                           errors: foreign.map { FieldError(pointer: "/compose", detail: "environment variable \($0) holds a value in caas's sealed form "
-                               + "(\(ApplicationSecrets.environmentPrefix)…): give its plain value") })
-        }
+        if !foreign.isEmpty { throw APIError.sealedValuesInTemplate(foreign) }
         let secrets = try TemplateSecrets(key: context.plane.secretsKey, tenantID: try context.tenantScope().tenantID, templateID: templateID)
         version.compose = try secrets.sealText(text)
         return version

@@ -58,3 +58,15 @@ struct TemplateSecrets: Sendable {
         return opened?.text ?? text
     }
 }
+
+extension APIError {
+    /// 422: secret environment values of a template text in caas's sealed form, each named.
+    static func sealedValuesInTemplate(_ names: [String]) -> APIError {
+        APIError(status: 422, slug: "foreign-sealed-value", title: "A sealed value belongs to another application",
+                 detail: "environment values in caas's sealed form are not accepted in templates: \(names.joined(separator: ", "))",
+                 errors: names.map { name in
+                     FieldError(pointer: "/compose", detail: "environment variable \(name) holds a value in caas's sealed form "
+                         + "(\(ApplicationSecrets.environmentPrefix)…): give its plain value")
+                 })
+    }
+}
