@@ -154,6 +154,20 @@ import Testing
         }
     }
 
+    @Test func aDocumentBuiltToHurtIsWithheldQuickly() throws {
+        // Merges of merges: every level doubles the walk (2^16 environments at the bottom).
+        var text = "x-0: &m0\n  environment:\n    DB_PASSWORD: deep-secret\n"
+        for level in 1...16 {
+            text += "x-\(level): &m\(level)\n  <<: [*m\(level - 1), *m\(level - 1)]\n"
+        }
+        text += "services:\n  web:\n    image: nginx\n    <<: *m16\n"
+        let started = ContinuousClock.now
+        #expect(ComposeRedaction.redact(text).text == ComposeRedaction.withheld)
+        #expect(ContinuousClock.now - started < .seconds(5))
+        let aliasKey = "a: &a [1, 2]\n*a : x\nservices:\n  web:\n    environment:\n      DB_PASSWORD: s\n"
+        #expect(ComposeRedaction.redact(aliasKey).text == ComposeRedaction.withheld, "an alias as a key is screened out")
+    }
+
     @Test func textWithoutSecretsIsShownAsWritten() throws {
         let text = try fixtureText("restserver.yml")
         #expect(ComposeRedaction.redact(text).text == text)

@@ -26,7 +26,7 @@ public enum ComposeRedaction {
         public var lines: Set<Int>
     }
 
-    public static func redact(_ text: String, isSecret: (String) -> Bool = SecretNames.isSecret) -> Redacted {
+    public static func redact(_ text: String, isSecret: @escaping (String) -> Bool = SecretNames.isSecret) -> Redacted {
         rewrite(text, isSecret: isSecret) { _, _ in mask } ?? Redacted(text: withheld, lines: [])
     }
 
@@ -36,20 +36,21 @@ public enum ComposeRedaction {
     /// `newValue(name, written)` where it is written (`written`: the value as the text has it,
     /// before interpolation; nil from `newValue` leaves it as it is). The new value keeps the
     /// entry's look where it can (`- KEY=value` stays plain) and is quoted where it must be.
-    /// nil when the text is not YAML or a secret value has no exact place in it.
-    public static func rewrite(_ text: String, isSecret: (String) -> Bool = SecretNames.isSecret,
+    /// nil when the text is not YAML, is built to hurt a parser (`InputScreen`, the walk's
+    /// budget), or a secret value has no exact place in it.
+    public static func rewrite(_ text: String, isSecret: @escaping (String) -> Bool = SecretNames.isSecret,
                                newValue: (_ name: String, _ written: String) throws -> String?) rethrows -> Redacted? {
         guard text.contains(where: { $0 == ":" || $0 == "=" }) else { return Redacted(text: text, lines: []) }
-        guard let root = try? Yams.compose(yaml: text) else { return nil }
+        guard InputScreen(limits: .standard).screen(text) == nil, let root = try? Yams.compose(yaml: text) else { return nil }
         let source = SourceText(text)
+        var walk = EntryWalk(isSecret: isSecret)
+        guard let entries = walk.secretEntries(root) else { return nil }
         var replacements: [Int: Replacement] = [:]
-        for environment in environments(root) {
-            for (name, value, form) in secretEntries(environment, isSecret: isSecret) {
-                guard let written = writtenValue(value, form: form) else { continue }
-                guard let new = try newValue(name.trimmingSpaces, written) else { continue }
-                guard let replacement = source.replacement(for: value, form: form, newValue: new) else { return nil }
-                replacements[replacement.start] = replacement
-            }
+        for (name, value, form) in entries {
+            guard let written = writtenValue(value, form: form) else { continue }
+            guard let new = try newValue(name.trimmingSpaces, written) else { continue }
+            guard let replacement = source.replacement(for: value, form: form, newValue: new) else { return nil }
+            replacements[replacement.start] = replacement
         }
         guard let rewritten = source.applying(replacements.values.sorted { $0.start < $1.start }) else { return nil }
         return Redacted(text: rewritten, lines: Set(replacements.values.map(\.line)))
@@ -64,16 +65,25 @@ public enum ComposeRedaction {
         }
     }
 
-    // MARK: Finding the entries
-
     /// How an entry is written: a mapping's value, or a list item `KEY=value` with its key as written.
     enum Form {
         case mapValue
         case listItem(key: String)
     }
+}
 
-    /// The `environment` nodes of every service, through `<<` merges.
-    static func environments(_ root: Node) -> [Node] {
+/// Finds the secret environment entries of a compose document as caas reads them: each service's
+/// `environment` (services under `services`, or at the top in the version 1 format), through `<<`
+/// merges and aliases. Merges nest at most 16 deep and the walk visits at most `budget` nodes (an
+/// alias can repeat a large anchor): past either it gives up.
+struct EntryWalk {
+    typealias Entry = (name: String, value: Node, form: ComposeRedaction.Form)
+
+    let isSecret: (String) -> Bool
+    var budget = 200_000
+
+    /// nil when the walk gave up.
+    mutating func secretEntries(_ root: Node) -> [Entry]? {
         guard let top = root.mapping else { return [] }
         let services: [Node]
         if let declared = top["services"] {
@@ -81,52 +91,78 @@ public enum ComposeRedaction {
         } else {
             services = top.filter { $0.key.string?.hasPrefix("x-") == false && $0.key.string != "version" }.map(\.value)
         }
-        return services.flatMap { valuesOf("environment", in: $0, depth: 0) }
+        var out: [Entry] = []
+        for service in services {
+            guard let environments = valuesOf("environment", in: service, depth: 0) else { return nil }
+            for environment in environments {
+                guard let entries = entries(of: environment, depth: 0) else { return nil }
+                out += entries
+            }
+        }
+        return out
     }
 
-    /// The values of `key` in a mapping and in the mappings it merges (`<<`), to a bounded depth.
-    static func valuesOf(_ key: String, in node: Node, depth: Int) -> [Node] {
-        guard depth < 16, let mapping = node.mapping else { return [] }
+    private mutating func visit() -> Bool {
+        budget -= 1
+        return budget >= 0
+    }
+
+    /// The values of `key` in a mapping and in the mappings it merges (`<<`).
+    private mutating func valuesOf(_ key: String, in node: Node, depth: Int) -> [Node]? {
+        guard depth < 16, visit() else { return nil }
+        guard let mapping = node.mapping else { return [] }
         var found: [Node] = []
         for (k, value) in mapping {
+            guard visit() else { return nil }
             if k.string == key { found.append(value) }
-            if k.string == "<<" { found += merged(value).flatMap { valuesOf(key, in: $0, depth: depth + 1) } }
+            if k.string == "<<" {
+                for source in Self.merged(value) {
+                    guard let more = valuesOf(key, in: source, depth: depth + 1) else { return nil }
+                    found += more
+                }
+            }
         }
         return found
     }
 
-    static func merged(_ node: Node) -> [Node] {
+    private static func merged(_ node: Node) -> [Node] {
         if node.mapping != nil { return [node] }
         return node.sequence.map { Array($0) } ?? []
     }
 
-    static func secretEntries(_ environment: Node, isSecret: (String) -> Bool, depth: Int = 0) -> [(String, Node, Form)] {
-        guard depth < 16 else { return [] }
+    private mutating func entries(of environment: Node, depth: Int) -> [Entry]? {
+        guard depth < 16, visit() else { return nil }
         if let mapping = environment.mapping {
-            var out: [(String, Node, Form)] = []
+            var out: [Entry] = []
             for (key, value) in mapping {
+                guard visit() else { return nil }
                 guard let name = key.string else { continue }
                 if name == "<<" {
-                    out += merged(value).flatMap { secretEntries($0, isSecret: isSecret, depth: depth + 1) }
+                    for source in Self.merged(value) {
+                        guard let more = entries(of: source, depth: depth + 1) else { return nil }
+                        out += more
+                    }
                     continue
                 }
-                guard let scalar = value.scalar, isSecret(name.trimmingSpaces), !isPlainNull(scalar) else { continue }
+                guard let scalar = value.scalar, isSecret(name.trimmingSpaces), !Self.isPlainNull(scalar) else { continue }
                 out.append((name, value, .mapValue))
             }
             return out
         }
         if let sequence = environment.sequence {
-            return sequence.compactMap { item -> (String, Node, Form)? in
-                guard let text = item.scalar?.string, let equals = text.firstIndex(of: "=") else { return nil }
+            var out: [Entry] = []
+            for item in sequence {
+                guard visit() else { return nil }
+                guard let text = item.scalar?.string, let equals = text.firstIndex(of: "=") else { continue }
                 let key = String(text[..<equals])
-                guard isSecret(key.trimmingSpaces) else { return nil }
-                return (key, item, .listItem(key: key))
+                if isSecret(key.trimmingSpaces) { out.append((key, item, .listItem(key: key))) }
             }
+            return out
         }
         return []
     }
 
-    static func isPlainNull(_ scalar: Node.Scalar) -> Bool {
+    private static func isPlainNull(_ scalar: Node.Scalar) -> Bool {
         scalar.style == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string)
     }
 }
