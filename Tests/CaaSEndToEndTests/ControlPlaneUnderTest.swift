@@ -60,6 +60,7 @@ final class ControlPlaneUnderTest: @unchecked Sendable {
         worker.quotas = settings.quotaDefaults
         workerSettings(&worker)
         let workers = SchedulerWorkers(store: store, database: database.pool.configuration.connection, agents: channel.directory,
+                                       secretsKey: plane.secretsKey,
                                        settings: worker, signal: signal, logger: logger("caas.e2e.workers"))
         let task = Task { await workers.run() }
         return ControlPlaneUnderTest(database: database, store: store, plane: plane, channel: channel, api: api, listener: listener,

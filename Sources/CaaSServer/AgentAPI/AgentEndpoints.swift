@@ -62,12 +62,15 @@ public struct AgentEndpoints: Sendable {
     public let store: Store
     public let authenticator: any AgentAuthenticator
     public let signal: any JobSignal
+    /// Opens sealed environment values in the desired state an agent fetches.
+    let secretsKey: [UInt8]
     public let logger: Logger
 
-    public init(store: Store, authenticator: any AgentAuthenticator, signal: any JobSignal, logger: Logger) {
+    public init(store: Store, authenticator: any AgentAuthenticator, signal: any JobSignal, secretsKey: [UInt8], logger: Logger) {
         self.store = store
         self.authenticator = authenticator
         self.signal = signal
+        self.secretsKey = secretsKey
         self.logger = logger
     }
 
@@ -113,13 +116,14 @@ public struct AgentEndpoints: Sendable {
         return changes
     }
 
-    /// `GET /v1/agent/desired-state`: the full desired state (an agent's resync at start).
+    /// `GET /v1/agent/desired-state`: the full desired state (an agent's resync at start), sealed
+    /// environment values opened as for a push.
     public func desiredState(credentials: AgentCredentials) async throws -> [UInt8] {
         let clusterID = try await authenticator.clusterID(for: credentials)
         guard let push = try await store.systemTransaction({ try $0.desiredState(clusterID: clusterID) }) else {
             throw AgentAPIError.notFound("cluster \(clusterID)")
         }
-        return Array(try AgentWire.encoder().encode(push.state))
+        return Array(try AgentWire.encoder().encode(try ApplicationSecrets.opened(push.state, key: secretsKey)))
     }
 }
 

@@ -30,7 +30,7 @@ public final class AgentChannelService: Sendable {
     private let monitor = Mutex<Task<Void, Never>?>(nil)
 
     init(store: Store, settings: AgentChannelSettings, certificates: AgentCertificates, files: AgentCertificates.IdentityFiles,
-         signal: any JobSignal, quotas: QuotaDefaults, logger: Logger) throws {
+         signal: any JobSignal, secretsKey: [UInt8], quotas: QuotaDefaults, logger: Logger) throws {
         self.store = store
         self.settings = settings
         self.certificates = certificates
@@ -38,7 +38,7 @@ public final class AgentChannelService: Sendable {
         self.quotas = quotas
         self.logger = logger
         authenticator = CertificateAgentAuthenticator(store: store, certificates: certificates)
-        endpoints = AgentEndpoints(store: store, authenticator: authenticator, signal: signal, logger: logger)
+        endpoints = AgentEndpoints(store: store, authenticator: authenticator, signal: signal, secretsKey: secretsKey, logger: logger)
         directory = try MTLSAgentDirectory(store: store, files: files, pushTimeout: settings.pushTimeout)
         joinFailures = RateLimiter(ratePerSecond: settings.joinFailurePerSecond, burst: settings.joinFailureBurst)
     }
@@ -52,7 +52,7 @@ public final class AgentChannelService: Sendable {
         if let host = settings.advertisedURL.flatMap(CertificateNames.host(ofURL:)) { names.append(host) }
         let files = try certificates.writeControlPlaneIdentities(names: names, validity: settings.controlPlaneCertificateValidity)
         let service = try AgentChannelService(store: store, settings: settings, certificates: certificates, files: files,
-                                              signal: signal, quotas: quotas, logger: logger)
+                                              signal: signal, secretsKey: secretsKey, quotas: quotas, logger: logger)
         let tls = TLSConfiguration(certificateChainFile: files.listenerCertificate, privateKeyFile: files.listenerKey,
                                    trustedCAFile: files.trustAnchor, requireClientCertificate: true)
         let configuration = HTTPServerConfiguration(addresses: [.tcp(host: settings.listenHost, port: settings.listenPort)],

@@ -65,6 +65,7 @@ public enum ServerRuntime {
             var workerSettings = WorkerSettings.fromEnvironment()
             workerSettings.quotas = configuration.tenancy.quotaDefaults
             let workers = SchedulerWorkers(store: store, database: pool.configuration.connection, agents: channel.directory,
+                                           secretsKey: plane.secretsKey,
                                            settings: workerSettings, signal: signal, logger: logger)
             background.append(Task { await workers.run() })
             // Tokens are shown once: write them out now, not when stdout's buffer fills.
