@@ -230,11 +230,9 @@ import Testing
         async let enginesStarting = EngineHarness.shared.engines(["e2e-secret"])
         let cp = try await ControlPlaneUnderTest.start("e2e_secret")
         let engines = try await enginesStarting
-        let stateDir = FileManager.default.temporaryDirectory.appendingPathComponent("caas-e2e-secret-agent-\(getpid())").path
-        var runTask: Task<Void, Never>?
-        var runtime: AgentRuntime?
-        var clusterID = ""
-        defer { try? FileManager.default.removeItem(atPath: stateDir) }
+        let tenant = try await cp.makeTenant("e2e-secret")
+        let agent = try await AgentUnderTest.join(cp, adminToken: tenant.admin, cluster: "prod", engines: engines)
+        let clusterID = agent.clusterID
         let literal = "literal pass'word $ with spaces"
         let variable = "variable-secret-9f2c"
         let compose = """
@@ -249,20 +247,6 @@ import Testing
                   - LEVEL=info
             """
         do {
-            let tenant = try await cp.makeTenant("e2e-secret")
-            let cluster = try await cp.call(.post, "/v1/clusters", token: tenant.admin, body: ["name": "prod"])
-            clusterID = try #require(cluster["id"] as? String, "\(cluster.text)")
-            let joinToken = try #require(cluster["join_token"] as? String, "\(cluster.text)")
-            _ = try await AgentJoiner(serverURL: cp.apiURL, token: joinToken, stateDirectory: AgentStateDirectory(path: stateDir), endpoint: nil).join()
-            var options = AgentRuntimeOptions(stateDirectory: AgentStateDirectory(path: stateDir))
-            options.listenPort = 0
-            options.nodes = [.init(name: "node-s", endpoint: "unix://" + engines[0].socketPath)]
-            options.reconcileInterval = .seconds(3)
-            let agent = try await AgentRuntime.start(options: options, makeTransport: await EngineHarness.shared.transportFactory,
-                                                     logger: ControlPlaneUnderTest.logger("caas.e2e.agent"))
-            runtime = agent
-            runTask = Task { await agent.run() }
-
             let app = try await cp.call(.post, "/v1/apps", token: tenant.operator,
                                         body: ["name": "secret", "cluster_id": clusterID, "compose": compose, "variables": ["API_TOKEN": variable]])
             #expect(app.status == 202, "\(app.text)")
@@ -302,15 +286,7 @@ import Testing
         } catch {
             Issue.record(error)
         }
-        runTask?.cancel()
-        await runTask?.value
-        await runtime?.shutdown()
-        if !clusterID.isEmpty {
-            let client = await EngineHarness.shared.engineClient(engines[0])
-            for summary in (try? await client.listContainers(labels: ["caas.cluster=\(clusterID)"])) ?? [] {
-                try? await client.removeContainer(summary.id, force: true)
-            }
-        }
+        await agent.stop()
         await cp.stop()
     }
 }

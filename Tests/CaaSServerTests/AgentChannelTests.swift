@@ -307,15 +307,7 @@ final class AgentChannelHarness: @unchecked Sendable {
         let h = try await AgentChannelHarness.make("agent_runtime_renew") { $0.agentCertificateValidity = 300 }
         defer { Task { await h.stop() } }
         let (admin, clusterID, token) = try await h.cluster("acme")
-        let directory = try await h.join(token, endpoint: nil)
-        var options = AgentRuntimeOptions(stateDirectory: directory)
-        options.listenPort = 0
-        options.renewalFraction = 0.51
-        options.heartbeatInterval = .milliseconds(300)
-        var logger = Logger(label: "test.agent")
-        logger.logLevel = .error
-        let runtime = try await AgentRuntime.start(options: options, makeTransport: { _ in fatalError("no engines") }, logger: logger)
-        let run = Task { await runtime.run() }
+        let (directory, runtime, run) = try await runningAgent(h, token: token) { $0.renewalFraction = 0.51 }
         defer { run.cancel() }
         let first = try directory.certificate().serialNumber
         // Joined without an endpoint: the start renewed at once to name the host it serves on.
@@ -401,11 +393,13 @@ final class AgentChannelHarness: @unchecked Sendable {
     }
 
     /// A running agent of `clusterID` (its runtime serving pushes on a loopback port).
-    func runningAgent(_ h: AgentChannelHarness, token: String) async throws -> (AgentStateDirectory, AgentRuntime, Task<Void, Never>) {
+    func runningAgent(_ h: AgentChannelHarness, token: String, configure: (inout AgentRuntimeOptions) -> Void = { _ in })
+        async throws -> (AgentStateDirectory, AgentRuntime, Task<Void, Never>) {
         let directory = try await h.join(token, endpoint: nil)
         var options = AgentRuntimeOptions(stateDirectory: directory)
         options.listenPort = 0
         options.heartbeatInterval = .milliseconds(300)
+        configure(&options)
         var logger = Logger(label: "test.agent")
         logger.logLevel = .error
         let runtime = try await AgentRuntime.start(options: options, makeTransport: { _ in fatalError("no engines") }, logger: logger)
