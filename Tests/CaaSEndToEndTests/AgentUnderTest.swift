@@ -18,7 +18,7 @@ final class AgentUnderTest: @unchecked Sendable {
         guard cluster.status == 201, let clusterID = cluster["id"] as? String, let joinToken = cluster["join_token"] as? String else {
             throw E2EError("cluster: \(cluster.text)")
         }
-        let stateDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("caas-e2e-\(name)-\(getpid())").path
+        let stateDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("caas-e2e-\(name)-\(getpid())-\(UUID().uuidString.prefix(8))").path
         _ = try await AgentJoiner(serverURL: cp.apiURL, token: joinToken, trust: cp.joinTrust, stateDirectory: AgentStateDirectory(path: stateDirectory), endpoint: nil).join()
         var options = AgentRuntimeOptions(stateDirectory: AgentStateDirectory(path: stateDirectory))
         options.listenPort = 0

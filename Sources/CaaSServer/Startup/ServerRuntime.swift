@@ -27,6 +27,9 @@ public enum ServerRuntime {
     public static func serve(configuration: ServerConfiguration, logger: Logger) async throws {
         let database = try await Database.open(configuration, logger: logger)
         let pool = database.makePool(logger: logger)
+        // The agent channel's own connections: heartbeats and reports never wait behind API
+        // requests, so a flood of API (or /readyz) calls cannot make nodes look down.
+        let agentPool = database.makePool(logger: logger, maxConnections: 6)
         let listener = database.makeListener()
         var background: [Task<Void, Never>] = []
         var agentChannel: AgentChannelService?
@@ -54,7 +57,7 @@ public enum ServerRuntime {
             let signal = PostgresJobSignal(listener: listener)
             try await signal.start()
             let agentSettings = try AgentChannelSettings.resolve(environment: ProcessInfo.processInfo.environment)
-            let channel = try await AgentChannelService.start(store: store, secretsKey: configuration.resources.secretsKey ?? [],
+            let channel = try await AgentChannelService.start(store: Store(source: agentPool, logger: logger), secretsKey: configuration.resources.secretsKey ?? [],
                                                               settings: agentSettings, signal: signal,
                                                               quotas: configuration.tenancy.quotaDefaults, logger: logger)
             agentChannel = channel
@@ -96,19 +99,19 @@ public enum ServerRuntime {
             logger.info("caas-server stopping")
         } catch {
             await agentChannel?.shutdown()
-            await stop(background: background, listener: listener, pool: pool, database: database, logger: logger)
+            await stop(background: background, listener: listener, pools: [pool, agentPool], database: database, logger: logger)
             throw error
         }
         await agentChannel?.shutdown()
-        await stop(background: background, listener: listener, pool: pool, database: database, logger: logger)
+        await stop(background: background, listener: listener, pools: [pool, agentPool], database: database, logger: logger)
         background = []
     }
 
-    static func stop(background: [Task<Void, Never>], listener: PostgresListener, pool: PostgresPool, database: Database, logger: Logger) async {
+    static func stop(background: [Task<Void, Never>], listener: PostgresListener, pools: [PostgresPool], database: Database, logger: Logger) async {
         for task in background { task.cancel() }
         for task in background { await task.value }
         listener.shutdown()
-        pool.shutdown()
+        for pool in pools { pool.shutdown() }
         await database.close(logger: logger)
     }
 
