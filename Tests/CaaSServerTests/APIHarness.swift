@@ -28,8 +28,15 @@ struct APIHarness: Sendable {
     /// The logger handlers get with each request.
     var requestLogger = Logger(label: "test")
 
-    static func make(_ label: String, configure: (inout TenancySettings) -> Void = { _ in }) async throws -> APIHarness {
-        let database = try await TestPostgres.makeDatabase(label: label)
+    /// On a fresh database of the shared test server, or on `pool` (a database the test runs itself).
+    static func make(_ label: String, pool: PostgresPool? = nil, configure: (inout TenancySettings) -> Void = { _ in }) async throws -> APIHarness {
+        let database: (pool: PostgresPool, url: String)
+        if let pool {
+            database = (pool, pool.configuration.connection.url)
+        } else {
+            let made = try await TestPostgres.makeDatabase(label: label)
+            database = (made.pool, made.url)
+        }
         try await Migrations.apply(database.pool)
         var settings = TenancySettings()
         settings.authFailureBurst = 1000

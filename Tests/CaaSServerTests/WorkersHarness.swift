@@ -28,8 +28,9 @@ final class WorkersHarness: @unchecked Sendable {
     private var heartbeats: Task<Void, Never>?
     var store: Store { api.plane.store }
 
-    static func make(_ label: String, nodes: [(name: String, labels: String)] = [("n1", "{}"), ("n2", "{}"), ("n3", "{}")]) async throws -> WorkersHarness {
-        let api = try await APIHarness.make(label)
+    static func make(_ label: String, pool: PostgresPool? = nil,
+                     nodes: [(name: String, labels: String)] = [("n1", "{}"), ("n2", "{}"), ("n3", "{}")]) async throws -> WorkersHarness {
+        let api = try await APIHarness.make(label, pool: pool)
         let tenant = try await api.makeTenant("acme")
         let admin = tenant.tokens["admin"]!
         let cluster = try #require(try await api.createCluster(admin, name: "prod")["id"]?.stringValue)
