@@ -23,6 +23,23 @@ public enum ServerRuntime {
         await database.close(logger: logger)
     }
 
+    /// Makes a new system administrator token and revokes the others (`caas-server rotate-system-token`).
+    public static func rotateSystemToken(configuration: ServerConfiguration, logger: Logger) async throws -> String {
+        let database = try await Database.open(configuration, logger: logger)
+        let pool = database.makePool(logger: logger, maxConnections: 2)
+        defer { pool.shutdown() }
+        do {
+            _ = try await makeMigrator(configuration: configuration, pool: pool, logger: logger).migrate()
+            let plane = ControlPlane(store: Store(source: pool, logger: logger), settings: configuration.tenancy, logger: logger)
+            let secret = try await plane.rotateSystemToken()
+            await database.close(logger: logger)
+            return secret
+        } catch {
+            await database.close(logger: logger)
+            throw error
+        }
+    }
+
     /// Serves until SIGTERM or SIGINT.
     public static func serve(configuration: ServerConfiguration, logger: Logger) async throws {
         let database = try await Database.open(configuration, logger: logger)
