@@ -44,6 +44,17 @@ import Testing
         #expect(list["items"].map { if case .array(let items) = $0 { items.count } else { -1 } } == 3)
     }
 
+    @Test func problemsNeverEchoAnUnboundedPathOrId() async throws {
+        let api = try await APIHarness.make("conv_echo")
+        let long = String(repeating: "x", count: 8000)
+        for target in ["/v1/" + long, "/v1/apps/app_" + long] {
+            let reply = try await api.call("GET", target, token: api.systemToken)
+            #expect((400..<500).contains(reply.status), "\(reply.status) \(reply.text.prefix(300))")
+            #expect(reply.body.count < 1500, "the problem repeats \(reply.body.count) bytes")
+            #expect(!reply.text.contains(String(repeating: "x", count: 300)))
+        }
+    }
+
     @Test func sqlMetaCharactersInStringsAreHarmless() async throws {
         let api = try await APIHarness.make("sql_meta")
         let nasty = #"x'); DROP TABLE tenants; -- \" ; SELECT pg_sleep(5); %_\\"#

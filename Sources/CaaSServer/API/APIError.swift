@@ -75,11 +75,17 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
     }
 
     public static func notFound(_ kind: String, _ id: String) -> APIError {
-        APIError(status: 404, slug: "not-found", title: "Not found", detail: "no \(kind) \(id)")
+        APIError(status: 404, slug: "not-found", title: "Not found", detail: "no \(kind) \(echo(id))")
     }
 
     public static func routeNotFound(_ path: String) -> APIError {
-        APIError(status: 404, slug: "not-found", title: "Not found", detail: "no route for \(path)")
+        APIError(status: 404, slug: "not-found", title: "Not found", detail: "no route for \(echo(path))")
+    }
+
+    /// Client input repeated in a problem, at most `limit` characters (a problem never echoes
+    /// an unbounded path or id back).
+    static func echo(_ text: String, limit: Int = 200) -> String {
+        text.count <= limit ? text : text.prefix(limit) + "… (\(text.utf8.count) bytes)"
     }
 
     public static func methodNotAllowed(_ allowed: [String]) -> APIError {
