@@ -126,6 +126,22 @@ import Testing
         #expect(wrongType.status == 400 && wrongType.text.contains("/quotas/nodes"))
         let badMatch = try await api.call("PATCH", path, token: api.systemToken, body: "{}", headers: ["If-Match": "nonsense"])
         #expect(badMatch.status == 400)
+        // RFC 9110: a well-formed entity-tag that is not the current one does not match: 412.
+        for header in [#""anything""#, #"W/"1""#, #""999", "abc""#] {
+            let reply = try await api.call("PATCH", path, token: api.systemToken, body: "{}", headers: ["If-Match": header])
+            #expect(reply.status == 412, "\(header): \(reply.status) \(reply.text)")
+        }
+    }
+
+    @Test func ifMatchIsReadAsRFC9110Says() {
+        #expect(ETag.condition("*") == .any)
+        #expect(ETag.condition(#""3""#) == .version(3))
+        #expect(ETag.condition(#" "3" , W/"4", "x" "#) == .version(3))
+        #expect(ETag.condition(#""x", W/"4""#) == ETag.Condition.none)
+        #expect(ETag.condition(#""3", "4""#) == .several)
+        for malformed in ["3", #""3"#, #""3" "4""#, #""a b""#, "", #""3","#] {
+            #expect(ETag.condition(malformed) == .malformed, "\(malformed)")
+        }
     }
 
     @Test func concurrentPostsWithOneIdempotencyKeyExecuteOnce() async throws {
