@@ -13,6 +13,9 @@ public struct APIRequest: Sendable {
     public var body: [UInt8]
     /// The client's address without the port (`127.0.0.1`), `local` in-process.
     public var clientAddress: String
+    /// Who the caller is, when that was settled before the body was read (large bodies are read
+    /// only after authentication); the pipeline then does not authenticate again.
+    var preauthentication: Result<Principal, any Error>?
 
     public init(method: String, path: String, query: [String: String] = [:], headers: [String: String] = [:],
                 body: [UInt8] = [], clientAddress: String = "local") {

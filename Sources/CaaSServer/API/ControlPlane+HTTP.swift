@@ -9,9 +9,31 @@ public struct ControlPlaneResponder: HTTPResponder {
     public init(plane: ControlPlane) { self.plane = plane }
 
     public func respond(to request: HTTPRequest, context: RequestContext) async throws -> HTTPResponse {
-        let apiRequest: APIRequest
+        var apiRequest: APIRequest
         do {
-            apiRequest = try await plane.apiRequest(from: request)
+            apiRequest = try plane.apiRequest(from: request)
+            let declared = request.headers["content-length"].flatMap { Int($0) }
+            let chunked = request.headers["transfer-encoding"]?.lowercased().contains("chunked") == true
+            if chunked || (declared ?? 0) > ControlPlane.unauthenticatedBodyBytes {
+                // A large body is read only for a caller who authenticated: anonymous routes take
+                // small bodies, and a failed authentication answers before a byte of it is read.
+                // No route: 404 or 405, the body unread.
+                guard let route = plane.route(for: apiRequest) else { return ControlPlane.httpResponse(await plane.handle(apiRequest)) }
+                if route.access == .anonymous {
+                    if let declared, declared > ControlPlane.unauthenticatedBodyBytes {
+                        return ControlPlane.httpResponse(APIResponse.problem(APIError.payloadTooLarge(limit: ControlPlane.unauthenticatedBodyBytes)))
+                    }
+                    apiRequest.body = try await ControlPlane.collect(request.body, upTo: ControlPlane.unauthenticatedBodyBytes)
+                    return ControlPlane.httpResponse(await plane.handle(apiRequest))
+                }
+                do {
+                    apiRequest.preauthentication = .success(try await plane.authenticator.authenticate(apiRequest))
+                } catch {
+                    apiRequest.preauthentication = .failure(error)
+                    return ControlPlane.httpResponse(await plane.handle(apiRequest))
+                }
+            }
+            apiRequest.body = try await ControlPlane.collect(request.body, upTo: plane.settings.maximumBodyBytes)
         } catch {
             return ControlPlane.httpResponse(APIResponse.problem(error))
         }
@@ -23,21 +45,26 @@ extension ControlPlane {
     /// The responder to give `HTTPServer` (or to mount under `/v1` in a router).
     public func makeResponder() -> ControlPlaneResponder { ControlPlaneResponder(plane: self) }
 
-    func apiRequest(from request: HTTPRequest) async throws(APIError) -> APIRequest {
-        let limit = settings.maximumBodyBytes
-        let body: [UInt8]
+    /// Bodies larger than this are read only once the caller is authenticated.
+    static let unauthenticatedBodyBytes = 64 << 10
+
+    static func collect(_ body: HTTPRequestBody, upTo limit: Int) async throws(APIError) -> [UInt8] {
         do {
-            body = try await request.body.collect(upTo: limit)
+            return try await body.collect(upTo: limit)
         } catch {
             throw APIError.payloadTooLarge(limit: limit)
         }
+    }
+
+    /// The API's view of `request`, its body not read yet.
+    func apiRequest(from request: HTTPRequest) throws(APIError) -> APIRequest {
         var headers: [String: String] = [:]
         for field in request.headers {
             let name = field.name.lowercased()
             headers[name] = headers[name].map { $0 + ", " + field.value } ?? field.value
         }
         let target = request.path + (request.query.map { "?" + $0 } ?? "")
-        return try APIRequest(method: request.method.rawValue, target: target, headers: headers, body: body,
+        return try APIRequest(method: request.method.rawValue, target: target, headers: headers, body: [],
                               clientAddress: settings.trustedProxies.client(peer: TrustedProxies.bare(request.connection.remoteAddress),
                                                                             forwardedFor: headers["x-forwarded-for"]))
     }

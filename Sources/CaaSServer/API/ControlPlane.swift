@@ -84,6 +84,13 @@ public final class ControlPlane: Sendable {
         return response
     }
 
+    /// The route `request` would be dispatched to, if any.
+    func route(for request: APIRequest) -> APIRoute? {
+        routes.first { route in
+            route.match(request.path) != nil && (route.method == request.method || (request.method == "HEAD" && route.method == "GET"))
+        }
+    }
+
     private func dispatch(_ request: APIRequest, requestID: String, logger: Logger,
                           principal: inout Principal?, route matched: inout APIRoute?) async throws -> APIResponse {
         var allowed: [String] = []
@@ -100,7 +107,8 @@ public final class ControlPlane: Sendable {
             throw APIError.methodNotAllowed(allowed)
         }
         if route.access != .anonymous {
-            let caller = try await authenticator.authenticate(request)
+            let caller: Principal
+            if let settled = request.preauthentication { caller = try settled.get() } else { caller = try await authenticator.authenticate(request) }
             principal = caller
             matched = route
             if case .denied(let reason) = route.access.decision(for: caller.role) {
