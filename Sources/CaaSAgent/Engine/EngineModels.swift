@@ -149,6 +149,16 @@ public struct ContainerCreateBody: Encodable, Sendable, Equatable {
         enum CodingKeys: String, CodingKey { case name = "Name" }
     }
 
+    /// A device passed into the container.
+    public struct DeviceMapping: Encodable, Sendable, Equatable {
+        public var pathOnHost: String
+        public var pathInContainer: String
+        public var cgroupPermissions: String
+        enum CodingKeys: String, CodingKey {
+            case pathOnHost = "PathOnHost", pathInContainer = "PathInContainer", cgroupPermissions = "CgroupPermissions"
+        }
+    }
+
     public struct HostConfig: Encodable, Sendable, Equatable {
         public var networkMode: String
         public var initProcess: Bool
@@ -157,9 +167,16 @@ public struct ContainerCreateBody: Encodable, Sendable, Equatable {
         public var portBindings: [String: [PortBinding]]?
         public var mounts: [Mount]?
         public var restartPolicy: RestartPolicy
+        /// Host access the tenant's policy allowed: nil members are left out of the request.
+        public var privileged: Bool?
+        public var capAdd: [String]?
+        public var devices: [DeviceMapping]?
+        public var pidMode: String?
+        public var ipcMode: String?
         enum CodingKeys: String, CodingKey {
             case networkMode = "NetworkMode", initProcess = "Init", nanoCpus = "NanoCpus", memory = "Memory"
             case portBindings = "PortBindings", mounts = "Mounts", restartPolicy = "RestartPolicy"
+            case privileged = "Privileged", capAdd = "CapAdd", devices = "Devices", pidMode = "PidMode", ipcMode = "IpcMode"
         }
     }
 

@@ -46,6 +46,7 @@ enum TopLevelVolumes {
                 if volume.external, let driverEntry = body.entry("driver") ?? body.entry("driver_opts") {
                     log.error(key: driverEntry, "an external volume already exists: it cannot specify '\(driverEntry.key)'")
                 }
+                if volume.external { log.declare(.externalVolume(volume.externalName ?? volume.name), at: n) }
             }
             out.append(volume)
         }

@@ -1,0 +1,20 @@
+/// One thing a compose file asks of the node beyond an ordinary container: what a tenant's
+/// `HostPolicy` rules on.
+public enum HostAccess: Sendable, Equatable, Hashable {
+    /// A bind mount of this host path (as written: relative paths are refused).
+    case bind(String)
+    /// `network_mode: host`.
+    case hostNetwork
+    /// `privileged: true`.
+    case privileged
+    /// One `cap_add` entry, canonical (`NET_ADMIN`, or `ALL`).
+    case capability(String)
+    /// A `devices` entry's host path.
+    case device(String)
+    /// `pid: host`.
+    case hostPID
+    /// `ipc: host`.
+    case hostIPC
+    /// A top-level volume with `external: true` (its engine name).
+    case externalVolume(String)
+}
