@@ -48,7 +48,8 @@ enum TemplateRoutes {
     static func validate(_ context: APIContext) async throws -> APIResponse {
         let body = try context.body(validateSchema)
         let variables = LabelRules.map(body["variables"]) ?? [:]
-        let result = ComposeParser.parse(body["compose"]!.stringValue!, variables: variables)
+        let policy = try await context.inTenant { try $0.tenant().hostPolicy }
+        let result = ComposeParser.parse(body["compose"]!.stringValue!, variables: variables).checked(against: policy)
         return .json(.object([
             "valid": .bool(result.isValid),
             "spec": result.spec.map(ResourceViews.spec) ?? .null,
