@@ -97,9 +97,27 @@ public struct ContainerDetails: Decodable, Sendable, Equatable {
         public var memory: Int64?
         public var networkMode: String?
         public var initProcess: Bool?
+        public var privileged: Bool?
+        public var capAdd: [String]?
+        public var pidMode: String?
+        public var ipcMode: String?
 
         enum CodingKeys: String, CodingKey {
             case nanoCpus = "NanoCpus", memory = "Memory", networkMode = "NetworkMode", initProcess = "Init"
+            case privileged = "Privileged", capAdd = "CapAdd", pidMode = "PidMode", ipcMode = "IpcMode"
+        }
+    }
+
+    /// A mount as the engine made it.
+    public struct MountPoint: Decodable, Sendable, Equatable {
+        public var type: String?
+        public var name: String?
+        public var source: String?
+        public var destination: String
+        public var readWrite: Bool?
+
+        enum CodingKeys: String, CodingKey {
+            case type = "Type", name = "Name", source = "Source", destination = "Destination", readWrite = "RW"
         }
     }
 
@@ -110,9 +128,11 @@ public struct ContainerDetails: Decodable, Sendable, Equatable {
     public var state: State
     public var config: Config
     public var hostConfig: HostConfig
+    public var mounts: [MountPoint]?
 
     enum CodingKeys: String, CodingKey {
         case id = "Id", name = "Name", created = "Created", restartCount = "RestartCount", state = "State", config = "Config", hostConfig = "HostConfig"
+        case mounts = "Mounts"
     }
 }
 
