@@ -101,6 +101,33 @@ import Testing
         #expect(allowed.isValid, "\(allowed.diagnostics)")
     }
 
+    @Test func aLocalVolumeThatBindsOrMountsAHostPathIsHostAccessAtItsDeviceLine() {
+        let result = ComposeParser.parse("""
+        services:
+          web:
+            image: nginx
+            volumes: ["root:/host", "disk:/disk", "scratch:/tmp/s", "share:/nfs"]
+        volumes:
+          root:
+            driver_opts:
+              type: none
+              o: bind
+              device: /
+          disk:
+            driver: local
+            driver_opts: {type: ext4, device: /dev/sda1}
+          scratch:
+            driver_opts: {type: tmpfs, device: tmpfs, o: "size=1m"}
+          share:
+            driver_opts: {type: nfs, o: "addr=10.0.0.1,rw", device: ":/export"}
+        """)
+        #expect(result.hostAccess.map(\.access) == [.bind("/"), .device("/dev/sda1")])
+        #expect(result.hostAccess.map(\.line) == [10, 13])
+        let checked = result.checked(against: .standard)
+        #expect(checked.errors.map(\.line) == [10, 13], "\(checked.errors)")
+        #expect(checked.errors.first?.message.contains("never mountable") == true)
+    }
+
     @Test func badHostOptionsAreErrorsAtTheirLine() {
         let result = ComposeParser.parse("""
         services:
