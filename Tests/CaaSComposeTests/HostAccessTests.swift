@@ -61,6 +61,30 @@ import Testing
         ], "\(declared)")
     }
 
+    @Test func theNodesNetworkIsDeclaredWhetherWrittenOrNot() {
+        let result = ComposeParser.parse("""
+        services:
+          implicit:
+            image: nginx
+          explicit:
+            image: nginx
+            network_mode: host
+          shared:
+            image: nginx
+            network_mode: "service:implicit"
+          bridged:
+            image: nginx
+            network_mode: bridge
+          isolated:
+            image: nginx
+            network_mode: none
+        """)
+        #expect(result.hostAccess.map { "\($0.line ?? 0) \($0.path)" } == ["3 services.implicit", "6 services.explicit.network_mode", "9 services.shared.network_mode"])
+        let refused = result.checked(against: HostPolicy(hostNetwork: false))
+        #expect(refused.errors.count == 3)
+        #expect(refused.errors.first?.message.contains("give network_mode 'bridge' or 'none'") == true, "\(refused.errors)")
+    }
+
     @Test func theParserAloneStillAcceptsHostBinds() throws {
         // The corpus and templates parse as they always did; the policy is the tenant's, applied on top.
         let (spec, _) = try parseValid("services:\n  web:\n    image: nginx\n    volumes: ['/:/host', './app:/app']\n")
@@ -121,8 +145,9 @@ import Testing
           share:
             driver_opts: {type: nfs, o: "addr=10.0.0.1,rw", device: ":/export"}
         """)
-        #expect(result.hostAccess.map(\.access) == [.bind("/"), .device("/dev/sda1")])
-        #expect(result.hostAccess.map(\.line) == [10, 13])
+        let mounts = result.hostAccess.filter { $0.access != .hostNetwork }
+        #expect(mounts.map(\.access) == [.bind("/"), .device("/dev/sda1")])
+        #expect(mounts.map(\.line) == [10, 13])
         let checked = result.checked(against: .standard)
         #expect(checked.errors.map(\.line) == [10, 13], "\(checked.errors)")
         #expect(checked.errors.first?.message.contains("never mountable") == true)

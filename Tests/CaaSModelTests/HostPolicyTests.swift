@@ -71,7 +71,7 @@ import Testing
         #expect(HostPolicy.standard.refusal(for: .hostNetwork) == nil)
         #expect(HostPolicy.standard.refusal(for: .externalVolume("shared")) == nil)
         let strict = HostPolicy(hostNetwork: false, externalVolumes: false)
-        #expect(strict.refusal(for: .hostNetwork)?.contains("network_mode 'host'") == true)
+        #expect(strict.refusal(for: .hostNetwork)?.contains("the node's network (network_mode 'host', caas's default)") == true)
         #expect(strict.refusal(for: .externalVolume("shared"))?.contains("external volume 'shared'") == true)
     }
 

@@ -185,6 +185,11 @@ struct ServiceReader {
 
         if let n = node["healthcheck"] { spec.healthcheck = readHealthcheck(n) }
         if let n = node["network_mode"] ?? node["net"] { spec.networkMode = readNetworkMode(n, service: name, edges: &edges) }
+        // A service runs on the node's network unless it asks for bridge or none (caas's default
+        // today), written or not: that is what the host policy rules on.
+        if !["bridge", "none"].contains(spec.networkMode ?? "host") {
+            log.declare(.hostNetwork, at: node["network_mode"] ?? node["net"] ?? node)
+        }
         if let n = node["stop_grace_period"], let v = reader.duration(n) { spec.stopGracePeriodSeconds = v }
         spec.host = readHostOptions(node)
 
@@ -312,8 +317,6 @@ struct ServiceReader {
         } else if text.hasPrefix("container:") {
             log.error(node, "network_mode '\(text)' names a container; caas manages containers itself (use service:NAME)")
             return nil
-        } else if text == "host" {
-            log.declare(.hostNetwork, at: node)
         }
         return text
     }

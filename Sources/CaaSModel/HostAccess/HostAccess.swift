@@ -3,7 +3,8 @@
 public enum HostAccess: Sendable, Equatable, Hashable {
     /// A bind mount of this host path (as written: relative paths are refused).
     case bind(String)
-    /// `network_mode: host`.
+    /// The node's network: `network_mode: host`, or no `network_mode` (caas's default today), or
+    /// `service:NAME`.
     case hostNetwork
     /// `privileged: true`.
     case privileged

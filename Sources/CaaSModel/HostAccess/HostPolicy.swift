@@ -76,7 +76,8 @@ extension HostPolicy {
             if bindPrefixes.contains(where: { HostPath.isWithin(path, $0) }) { return nil }
             return "binding host path '\(source)' is not allowed by the tenant's host policy (\(Self.allowed(bindPrefixes, what: "bind prefixes")))"
         case .hostNetwork:
-            return hostNetwork ? nil : "network_mode 'host' is not allowed by the tenant's host policy"
+            return hostNetwork ? nil
+                : "the node's network (network_mode 'host', caas's default) is not allowed by the tenant's host policy: give network_mode 'bridge' or 'none'"
         case .privileged:
             return privileged ? nil : "privileged mode is not allowed by the tenant's host policy"
         case .capability(let name):
