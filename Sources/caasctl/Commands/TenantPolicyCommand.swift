@@ -66,7 +66,7 @@ extension TenantCommand {
             @Flag(name: .customLong("allow-privileged"), help: "Allow privileged: true.") var privileged = false
             @Flag(name: .customLong("allow-host-pid"), help: "Allow pid: host.") var hostPID = false
             @Flag(name: .customLong("allow-host-ipc"), help: "Allow ipc: host.") var hostIPC = false
-            @Flag(name: .customLong("no-host-network"), help: "Refuse network_mode: host.") var noHostNetwork = false
+            @Flag(name: .customLong("no-host-network"), help: "Refuse the node's network (network_mode host, or none given): services must ask for bridge or none.") var noHostNetwork = false
             @Flag(name: .customLong("no-external-volumes"), help: "Refuse external: true volumes.") var noExternalVolumes = false
 
             var usesFlags: Bool {
