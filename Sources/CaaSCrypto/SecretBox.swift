@@ -2,8 +2,11 @@ import COpenSSL
 
 /// Authenticated encryption of small secrets at rest (AES-256-GCM through OpenSSL's EVP API).
 ///
-/// Sealed form: 12-byte random nonce ‖ ciphertext ‖ 16-byte tag. A wrong key or any changed byte
-/// fails to open; nothing is returned then.
+/// Sealed form: 12-byte random nonce ‖ ciphertext ‖ 16-byte tag. A wrong key, any changed byte or
+/// other associated data fails to open; nothing is returned then.
+///
+/// Associated data binds a seal to where it belongs (say, a tenant, an application and a variable
+/// name): it is authenticated, not stored, so `open` must be given the same bytes `seal` was.
 public struct SecretBox: Sendable {
     public static let keyByteCount = 32
     static let nonceByteCount = 12
@@ -16,11 +19,17 @@ public struct SecretBox: Sendable {
         self.key = key
     }
 
-    public func seal(_ plaintext: [UInt8]) throws(CryptoError) -> [UInt8] {
+    public func seal(_ plaintext: [UInt8], associatedData: [UInt8] = []) throws(CryptoError) -> [UInt8] {
         let nonce = try SecureRandom.bytes(SecretBox.nonceByteCount)
         guard let context = EVP_CIPHER_CTX_new() else { throw CryptoError.last("EVP_CIPHER_CTX_new") }
         defer { EVP_CIPHER_CTX_free(context) }
         guard EVP_EncryptInit_ex(context, EVP_aes_256_gcm(), nil, key, nonce) == 1 else { throw CryptoError.last("EVP_EncryptInit_ex") }
+        if !associatedData.isEmpty {
+            var ignored: Int32 = 0
+            guard EVP_EncryptUpdate(context, nil, &ignored, associatedData, Int32(associatedData.count)) == 1 else {
+                throw CryptoError.last("EVP_EncryptUpdate (associated data)")
+            }
+        }
         var out = [UInt8](repeating: 0, count: plaintext.count + 16)
         var length: Int32 = 0
         if !plaintext.isEmpty {
@@ -42,7 +51,7 @@ public struct SecretBox: Sendable {
         return nonce + out.prefix(total) + tag
     }
 
-    public func open(_ sealed: [UInt8]) throws(CryptoError) -> [UInt8] {
+    public func open(_ sealed: [UInt8], associatedData: [UInt8] = []) throws(CryptoError) -> [UInt8] {
         guard sealed.count >= SecretBox.nonceByteCount + SecretBox.tagByteCount else {
             throw CryptoError(operation: "SecretBox.open: too short")
         }
@@ -52,6 +61,12 @@ public struct SecretBox: Sendable {
         guard let context = EVP_CIPHER_CTX_new() else { throw CryptoError.last("EVP_CIPHER_CTX_new") }
         defer { EVP_CIPHER_CTX_free(context) }
         guard EVP_DecryptInit_ex(context, EVP_aes_256_gcm(), nil, key, nonce) == 1 else { throw CryptoError.last("EVP_DecryptInit_ex") }
+        if !associatedData.isEmpty {
+            var ignored: Int32 = 0
+            guard EVP_DecryptUpdate(context, nil, &ignored, associatedData, Int32(associatedData.count)) == 1 else {
+                throw CryptoError.last("EVP_DecryptUpdate (associated data)")
+            }
+        }
         var out = [UInt8](repeating: 0, count: ciphertext.count + 16)
         var length: Int32 = 0
         if !ciphertext.isEmpty {

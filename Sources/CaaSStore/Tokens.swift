@@ -165,6 +165,17 @@ extension SystemTransaction {
         return try TokenRecord(row: row)
     }
 
+    /// Revokes every live system administrator token except the one hashing to `keeping`;
+    /// answers how many it revoked.
+    @discardableResult
+    public func revokeSystemTokens(keeping digestHex: String?) throws -> Int {
+        try connection.execute("""
+            UPDATE api_tokens SET revoked_at = now(), version = version + 1
+            WHERE role = 'system' AND tenant_id IS NULL AND revoked_at IS NULL
+              AND ($1::text IS NULL OR secret_digest <> decode($1, 'hex'))
+            """, [digestHex])
+    }
+
     /// How many live system administrator tokens exist (bootstrap creates one when none).
     public func liveSystemTokenCount() throws -> Int {
         try connection.query(

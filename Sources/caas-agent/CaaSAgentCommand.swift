@@ -18,7 +18,7 @@ struct CaaSAgentCommand: AsyncParsableCommand {
             need no token.
 
             Examples:
-              caas-agent join --server http://127.0.0.1:8080 \\
+              caas-agent join --server http://127.0.0.1:8080 --ca-fingerprint 5f3c…e1 \\
                   --token "$CAAS_JOIN_TOKEN" --state-dir ./agent
               caas-agent join --server https://caas.example:8080 --ca-file api-ca.pem \\
                   --token caas_join_… --advertise https://10.0.0.7:7443
@@ -32,15 +32,22 @@ struct CaaSAgentCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Join a cluster: make a key, send a certificate request with the join token, keep the certificate.",
             discussion: """
+                Over https:// the API's certificate tells who answers. Over plain http:// it \
+                cannot: give the control plane's CA SHA-256 with --ca-fingerprint (an \
+                administrator reads it with `GET /v1/clusters/{id}/agent/trust`), or say \
+                --insecure-join and compare the fingerprint it prints.
+
                 Example:
                   caas-agent join --server http://127.0.0.1:8080 --token caas_join_… \\
-                      --state-dir ./agent --listen 127.0.0.1:7443
+                      --ca-fingerprint 5f3c…e1 --state-dir ./agent --listen 127.0.0.1:7443
                 """)
 
         @Option(help: "The control plane's public API URL.") var server: String
         @Option(help: "The cluster's join token (or set CAAS_JOIN_TOKEN).") var token: String?
         @Option(name: .customLong("ca-file"), help: "PEM file of the CA that signs the API's certificate (default: system roots).") var caFile: String?
         @Flag(name: .customLong("insecure-skip-verify"), help: "Development only: do not verify the API's certificate.") var insecureSkipVerify = false
+        @Option(name: .customLong("ca-fingerprint"), help: "SHA-256 (hex) of the control plane's CA: the answer must carry this trust anchor.") var caFingerprint: String?
+        @Flag(name: .customLong("insecure-join"), help: "Over plain http://, trust whatever CA answers (the fingerprint is printed to compare).") var insecureJoin = false
         @Option(name: .customLong("state-dir"), help: "Where the key and certificates are kept (mode 0700).") var stateDir = "/var/lib/caas-agent"
         @Option(help: "Where this agent's mTLS endpoint will listen (host:port); its host goes into the certificate.") var listen = "127.0.0.1:7443"
         @Option(help: "The URL the control plane uses to reach this agent (default https://<listen>).") var advertise: String?
@@ -52,9 +59,13 @@ struct CaaSAgentCommand: AsyncParsableCommand {
             if caFile != nil && insecureSkipVerify { throw ValidationError("--ca-file and --insecure-skip-verify exclude each other") }
             let (host, port) = try parseListen(listen)
             let endpoint = advertise ?? "https://\(host.contains(":") ? "[\(host)]" : host):\(port)"
-            let state = try await AgentJoiner(serverURL: server, token: token, caFile: caFile, insecureSkipVerify: insecureSkipVerify,
-                                              stateDirectory: AgentStateDirectory(path: stateDir), endpoint: endpoint).join()
+            if caFingerprint != nil && insecureJoin { throw ValidationError("--ca-fingerprint and --insecure-join exclude each other") }
+            let trust: JoinTrust = caFingerprint.map(JoinTrust.fingerprint) ?? (insecureJoin ? .insecure : .channel)
+            let (state, fingerprint) = try await AgentJoiner(serverURL: server, token: token, caFile: caFile, insecureSkipVerify: insecureSkipVerify,
+                                                             trust: trust, stateDirectory: AgentStateDirectory(path: stateDir),
+                                                             endpoint: endpoint).joinReporting()
             print("joined cluster \(state.clusterId) as agent \(state.agentId); certificate valid until \(state.certificateExpiresAt)")
+            print("the control plane's CA: sha256 \(fingerprint)" + (trust == .insecure ? " (not checked: compare it with GET /v1/clusters/\(state.clusterId)/agent/trust)" : ""))
             print("the control plane's agent endpoint: \(state.agentApiUrl); state kept in \(stateDir)")
         }
     }

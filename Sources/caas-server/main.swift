@@ -59,7 +59,7 @@ struct CaaSServerCommand: AsyncParsableCommand {
         Example: caas-server --dev --listen 127.0.0.1:8080
         """,
         version: CaaSVersion.version,
-        subcommands: [Serve.self, Migrate.self],
+        subcommands: [Serve.self, Migrate.self, RotateSystemToken.self],
         defaultSubcommand: Serve.self
     )
 
@@ -93,6 +93,32 @@ struct CaaSServerCommand: AsyncParsableCommand {
                 try await ServerRuntime.migrate(configuration: configuration, logger: logger)
             } catch {
                 logger.critical("migration failed", metadata: ["error": "\(error)"])
+                throw ExitCode.failure
+            }
+        }
+    }
+
+    struct RotateSystemToken: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rotate-system-token",
+            abstract: "Make a new system administrator token and revoke every earlier one; prints the new one once.",
+            discussion: """
+                Unset CAAS_BOOTSTRAP_TOKEN (or set it to the new token) before the next start: a \
+                changed CAAS_BOOTSTRAP_TOKEN is itself a rotation.
+                Example: CAAS_DATABASE_URL=postgresql://caas@db/caas caas-server rotate-system-token
+                """)
+        @OptionGroup var options: ServerOptions
+
+        func run() async throws {
+            let configuration = try options.configuration()
+            LogSetup.bootstrap(format: configuration.logFormat, level: configuration.logLevel)
+            let logger = Logger(label: "caas.server")
+            do {
+                let secret = try await ServerRuntime.rotateSystemToken(configuration: configuration, logger: logger)
+                print("caas: new system administrator token (shown once, keep it safe): \(secret)")
+                print("caas: every earlier system administrator token is revoked")
+            } catch {
+                logger.critical("rotating the system token failed", metadata: ["error": "\(error)"])
                 throw ExitCode.failure
             }
         }

@@ -157,3 +157,24 @@ import Testing
         await server.shutdown()
     }
 }
+
+@Suite struct JoinTrustTests {
+    static let anchor = String(repeating: "0f", count: 32)
+
+    @Test func overPlainHTTPAJoinNeedsAFingerprintOrInsecureJoin() {
+        #expect(JoinTrust.channel.refusalBeforeSending(authenticatedChannel: true) == nil)
+        #expect(JoinTrust.channel.refusalBeforeSending(authenticatedChannel: false)?.contains("--ca-fingerprint") == true)
+        #expect(JoinTrust.insecure.refusalBeforeSending(authenticatedChannel: false) == nil)
+        #expect(JoinTrust.fingerprint(Self.anchor).refusalBeforeSending(authenticatedChannel: false) == nil)
+        #expect(JoinTrust.fingerprint("abc").refusalBeforeSending(authenticatedChannel: false)?.contains("64 digits") == true)
+        #expect(JoinTrust.fingerprint(String(repeating: "zz", count: 32)).refusalBeforeSending(authenticatedChannel: true) != nil)
+    }
+
+    @Test func theAnswersAnchorMustBeTheExpectedOne() {
+        let colons = stride(from: 0, to: 64, by: 2).map { i in String(Self.anchor.uppercased().dropFirst(i).prefix(2)) }.joined(separator: ":")
+        #expect(JoinTrust.fingerprint(colons).refusal(ofAnchor: Self.anchor) == nil, "case and colons do not matter")
+        #expect(JoinTrust.fingerprint(Self.anchor).refusal(ofAnchor: String(repeating: "ab", count: 32))?.contains("not joining") == true)
+        #expect(JoinTrust.insecure.refusal(ofAnchor: "anything") == nil)
+        #expect(JoinTrust.channel.refusal(ofAnchor: "anything") == nil)
+    }
+}

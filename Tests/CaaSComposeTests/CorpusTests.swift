@@ -34,6 +34,7 @@ enum CorpusManifest {
     static let valid: [CorpusCase] = [
         .valid("v3-postgres-redis-web.yml", warnings: [
             .warning(4, "services.web.build", "caas deploys images; 'build' is ignored"),
+            .warning(14, "services.web.depends_on", "'depends_on' orders nothing"),
         ]) { spec, _ in
             #expect(spec.services.map(\.name) == ["web", "postgres", "redis"])
             let web = svc(spec, "web")
@@ -63,7 +64,10 @@ enum CorpusManifest {
             #expect(whoami.labels["traefik.http.routers.whoami.rule"] == "Host(`whoami.localhost`)")
             #expect(whoami.labels.count == 3)
         },
-        .valid("spec-nginx-front.yml") { spec, _ in
+        .valid("spec-nginx-front.yml", warnings: [
+            .warning(11, "services.nginx.depends_on", "'depends_on' orders nothing"),
+            .warning(16, "services.api.expose", "'expose' restricts nothing"),
+        ]) { spec, _ in
             #expect(spec.name == "shop")
             let nginx = svc(spec, "nginx")
             #expect(nginx.ports.map(\.target.lower) == [443, 80])
@@ -79,6 +83,8 @@ enum CorpusManifest {
         },
         .valid("v2-elastic-stack.yml", warnings: [
             .warning(9, "services.elasticsearch.ulimits", "'ulimits' is not supported"),
+            .warning(26, "services.logstash.depends_on", "'depends_on' orders nothing"),
+            .warning(34, "services.kibana.depends_on", "'depends_on' orders nothing"),
         ]) { spec, _ in
             let es = svc(spec, "elasticsearch")
             #expect(es.environment.map(\.name) == ["discovery.type", "ES_JAVA_OPTS", "bootstrap.memory_lock"])
@@ -88,7 +94,9 @@ enum CorpusManifest {
             #expect(logstash.ports.last == PortMapping(target: PortRange(12201, protocol: .udp), published: PortRange(12201, protocol: .udp)))
             #expect(svc(spec, "kibana").dependsOn.map(\.service) == ["elasticsearch"])
         },
-        .valid("v1-legacy.yml") { spec, _ in
+        .valid("v1-legacy.yml", warnings: [
+            .warning(4, "web.links", "'links' are checked but not delivered"),
+        ]) { spec, _ in
             #expect(spec.services.map(\.name) == ["web", "db", "cache"])
             let web = svc(spec, "web")
             #expect(web.links == [ServiceLink(target: "db"), ServiceLink(target: "cache", alias: "memcached")])
@@ -205,7 +213,10 @@ enum CorpusManifest {
             ])
             #expect(api.placement.constraints.map(\.attribute) == [.nodeLabel("zone")])
         },
-        .valid("restart-forms.yml") { spec, _ in
+        .valid("restart-forms.yml", warnings: [
+            .warning(24, "services.f.deploy.restart_policy.delay", "'delay' is not modelled"),
+            .warning(25, "services.f.deploy.restart_policy.window", "'window' is not modelled"),
+        ]) { spec, _ in
             let policies = spec.services.map(\.restart)
             #expect(policies == [.no, .always, .onFailure(maximumRetries: nil), .onFailure(maximumRetries: 5), .unlessStopped,
                                  .onFailure(maximumRetries: 3), .no, .no])
@@ -232,7 +243,9 @@ enum CorpusManifest {
             #expect(svc(spec, "log-agent").mode == .global)
             #expect(svc(spec, "log-agent").labels["aliyun.global"] == "true")
         },
-        .valid("healthcheck-forms.yml") { spec, _ in
+        .valid("healthcheck-forms.yml", warnings: [
+            .warning(14, "services.cmd.healthcheck.start_interval", "'start_interval' is not supported"),
+        ]) { spec, _ in
             #expect(svc(spec, "shell").healthcheck == HealthCheck(test: ["CMD-SHELL", "wget -q -O- http://localhost/ || exit 1"]))
             #expect(svc(spec, "cmd").healthcheck == HealthCheck(test: ["CMD", "curl", "-f", "http://localhost"], intervalSeconds: 90, timeoutSeconds: 10, retries: 3, startPeriodSeconds: 40))
             #expect(svc(spec, "none").healthcheck == nil)
@@ -277,7 +290,9 @@ enum CorpusManifest {
             let app = svc(spec, "app")
             #expect(app.resources == ResourceRequirements(limits: Resources(cpus: 0.5, memoryBytes: 512 << 20), reservations: Resources(memoryBytes: 256 << 20)))
         },
-        .valid("depends-labels.yml") { spec, _ in
+        .valid("depends-labels.yml", warnings: [
+            .warning(5, "services.web.depends_on", "'depends_on' orders nothing"),
+        ]) { spec, _ in
             #expect(svc(spec, "web").dependsOn == [ServiceDependency(service: "api"), ServiceDependency(service: "worker")])
         },
         .valid("unknown-keys-warn.yml", warnings: [
@@ -291,7 +306,10 @@ enum CorpusManifest {
         ]) { spec, _ in
             #expect(svc(spec, "web").image == "nginx")
         },
-        .valid("external-service-link.yml") { spec, _ in
+        .valid("external-service-link.yml", warnings: [
+            .warning(5, "services.app.links", "'links' are checked but not delivered"),
+            .warning(8, "services.app.depends_on", "'depends_on' orders nothing"),
+        ]) { spec, _ in
             #expect(spec.services.map(\.name) == ["app"])
             #expect(spec.externalServices == [
                 ExternalServiceSpec(name: "cache", host: "r-abc.redis.rds.aliyuncs.com", ports: [6379]),
@@ -301,7 +319,10 @@ enum CorpusManifest {
             #expect(app.links == [ServiceLink(target: "cache", alias: "redis"), ServiceLink(target: "search")])
             #expect(app.dependsOn == [ServiceDependency(service: "cache")])
         },
-        .valid("monitoring-stack.yml") { spec, _ in
+        .valid("monitoring-stack.yml", warnings: [
+            .warning(11, "services.prometheus.expose", "'expose' restricts nothing"),
+            .warning(19, "services.grafana.depends_on", "'depends_on' orders nothing"),
+        ]) { spec, _ in
             #expect(svc(spec, "prometheus").expose == [PortRange(9090)])
             #expect(svc(spec, "prometheus").volumes.last == VolumeMount(kind: .volume, source: "prom", target: "/prometheus"))
             #expect(svc(spec, "sidecar").networkMode == "service:grafana")
@@ -311,10 +332,15 @@ enum CorpusManifest {
 
     static let invalid: [CorpusCase] = [
         .invalid("invalid-cycle.yml", [
+            .warning(4, "services.web.depends_on", "'depends_on' orders nothing"),
             .error(5, "services.web.depends_on[0]", "dependency cycle: web -> db -> web"),
+            .warning(8, "services.db.depends_on", "'depends_on' orders nothing"),
         ]),
         .invalid("invalid-cycle-links.yml", [
+            .warning(5, "services.a.links", "'links' are checked but not delivered"),
             .error(6, "services.a.links[0]", "dependency cycle: a -> b -> c -> a"),
+            .warning(9, "services.b.links", "'links' are checked but not delivered"),
+            .warning(17, "services.d.depends_on", "'depends_on' orders nothing"),
             .error(18, "services.d.depends_on.d", "dependency cycle: d -> d"),
         ]),
         .invalid("invalid-undeclared-volume.yml", [
@@ -331,11 +357,14 @@ enum CorpusManifest {
             .error(11, "services.app.ports[6]", "the range 90-80 ends before it starts"),
             .error(12, "services.app.ports[7]", "the published range has 2 ports but the target range has 1"),
             .error(14, "services.app.ports[8]", "needs 'target'"),
+            .warning(15, "services.app.expose", "'expose' restricts nothing"),
             .error(16, "services.app.expose[0]", "'abc' is not a valid exposed port"),
         ]),
         .invalid("invalid-unknown-dependency.yml", [
+            .warning(5, "services.web.depends_on", "'depends_on' orders nothing"),
             .error(6, "services.web.depends_on.api", "depends on unknown service 'api'"),
             .error(9, "services.web.depends_on.cache.condition", "unknown dependency condition 'service_ready'"),
+            .warning(10, "services.web.links", "'links' are checked but not delivered"),
             .error(11, "services.web.links[0]", "links to unknown service 'databse'"),
             .error(12, "services.web.network_mode", "shares the network of unknown service 'proxy'"),
         ]),

@@ -65,3 +65,40 @@ import Testing
         #expect(throws: CryptoError.self) { try SecretBox(key: [1, 2, 3]) }
     }
 }
+
+@Suite struct SecretBoxAssociatedDataTests {
+    let box = try! SecretBox(key: Array(repeating: 7, count: 32))
+    let here = Array("caas.env tnt_a app_a DB_PASSWORD".utf8)
+
+    @Test func aSealOpensOnlyWithTheAssociatedDataItWasSealedWith() throws {
+        let sealed = try box.seal(Array("hunter2".utf8), associatedData: here)
+        #expect(sealed.count == 12 + 7 + 16, "associated data is authenticated, not stored")
+        #expect(try box.open(sealed, associatedData: here) == Array("hunter2".utf8))
+        #expect(throws: CryptoError.self, "another application's seal") {
+            try box.open(sealed, associatedData: Array("caas.env tnt_a app_b DB_PASSWORD".utf8))
+        }
+        #expect(throws: CryptoError.self, "another variable's seal") {
+            try box.open(sealed, associatedData: Array("caas.env tnt_a app_a API_TOKEN".utf8))
+        }
+        #expect(throws: CryptoError.self, "no associated data") { try box.open(sealed) }
+        let unbound = try box.seal(Array("hunter2".utf8))
+        #expect(throws: CryptoError.self, "a seal without associated data is not one of this place") {
+            try box.open(unbound, associatedData: here)
+        }
+        #expect(try box.open(try box.seal([], associatedData: here), associatedData: here) == [])
+    }
+
+    /// The GCM specification's test case 16 (AES-256, 60-byte plaintext, 20 bytes of associated
+    /// data): the associated data is GCM's own, so any AES-GCM implementation opens these seals.
+    @Test func associatedDataIsGCMsAsTheSpecificationsVectorShows() throws {
+        let key = Hex.decode("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308")!
+        let nonce = Hex.decode("cafebabefacedbaddecaf888")!
+        let aad = Hex.decode("feedfacedeadbeeffeedfacedeadbeefabaddad2")!
+        let plaintext = Hex.decode("d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39")!
+        let ciphertext = Hex.decode("522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662")!
+        let tag = Hex.decode("76fc6ece0f4e1768cddf8853bb2d551b")!
+        let box = try SecretBox(key: key)
+        #expect(try box.open(nonce + ciphertext + tag, associatedData: aad) == plaintext)
+        #expect(throws: CryptoError.self) { try box.open(nonce + ciphertext + tag) }
+    }
+}

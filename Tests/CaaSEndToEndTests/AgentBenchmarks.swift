@@ -29,7 +29,7 @@ struct AgentBenchmarks {
         let tenant = try await cp.makeTenant("bench")
         let cluster = try await cp.call(.post, "/v1/clusters", token: tenant.admin, body: ["name": "bench"])
         let clusterID = try #require(cluster["id"] as? String)
-        try await AgentJoiner(serverURL: cp.apiURL, token: try #require(cluster["join_token"] as? String),
+        try await AgentJoiner(serverURL: cp.apiURL, token: try #require(cluster["join_token"] as? String), trust: cp.joinTrust,
                               stateDirectory: AgentStateDirectory(path: stateDir), endpoint: nil).join()
         var options = AgentRuntimeOptions(stateDirectory: AgentStateDirectory(path: stateDir))
         options.listenPort = 0

@@ -47,12 +47,26 @@ import Testing
             let cluster = try await cp.call(.post, "/v1/clusters", token: tenant.admin, body: ["name": "bin"])
             clusterID = try #require(cluster["id"] as? String)
             let port = Int.random(in: 30_000..<32_000)
-            let join = try Self.run(["join", "--server", cp.apiURL, "--token", try #require(cluster["join_token"] as? String),
+            let joinToken = try #require(cluster["join_token"] as? String)
+            // Over plain http:// a join without a way to check the answer is refused before sending.
+            let blind = try Self.run(["join", "--server", cp.apiURL, "--token", joinToken, "--state-dir", work + "/state"], log: work + "/blind.log")
+            blind.waitUntilExit()
+            #expect(blind.terminationStatus != 0)
+            #expect(((try? String(contentsOfFile: work + "/blind.log", encoding: .utf8)) ?? "").contains("--ca-fingerprint"))
+            // The fingerprint an administrator reads over the API is what the agent checks.
+            let trust = try await cp.call(.get, "/v1/clusters/\(clusterID)/agent/trust", token: tenant.admin)
+            let fingerprint = try #require(trust["control_plane_ca_sha256"] as? String, "\(trust.text)")
+            let wrong = try Self.run(["join", "--server", cp.apiURL, "--token", joinToken, "--ca-fingerprint", String(repeating: "ab", count: 32),
+                                      "--state-dir", work + "/state"], log: work + "/wrong.log")
+            wrong.waitUntilExit()
+            #expect(wrong.terminationStatus != 0, "a join answered by another CA than the expected one is not kept")
+            let join = try Self.run(["join", "--server", cp.apiURL, "--token", joinToken, "--ca-fingerprint", fingerprint,
                                      "--state-dir", work + "/state", "--listen", "127.0.0.1:\(port)"], log: work + "/join.log")
             join.waitUntilExit()
             let joinLog = (try? String(contentsOfFile: work + "/join.log", encoding: .utf8)) ?? ""
             #expect(join.terminationStatus == 0, "\(joinLog)")
             #expect(joinLog.contains("joined cluster \(clusterID)"))
+            #expect(joinLog.contains("sha256 \(fingerprint)"))
 
             agent = try Self.run(["run", "--state-dir", work + "/state", "--listen", "127.0.0.1:\(port)",
                                   "--node", "bin-1=unix://" + engine.socketPath, "--log-level", "warning"], log: work + "/run.log")

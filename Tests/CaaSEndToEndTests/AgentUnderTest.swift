@@ -18,8 +18,8 @@ final class AgentUnderTest: @unchecked Sendable {
         guard cluster.status == 201, let clusterID = cluster["id"] as? String, let joinToken = cluster["join_token"] as? String else {
             throw E2EError("cluster: \(cluster.text)")
         }
-        let stateDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("caas-e2e-\(name)-\(getpid())").path
-        _ = try await AgentJoiner(serverURL: cp.apiURL, token: joinToken, stateDirectory: AgentStateDirectory(path: stateDirectory), endpoint: nil).join()
+        let stateDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("caas-e2e-\(name)-\(getpid())-\(UUID().uuidString.prefix(8))").path
+        _ = try await AgentJoiner(serverURL: cp.apiURL, token: joinToken, trust: cp.joinTrust, stateDirectory: AgentStateDirectory(path: stateDirectory), endpoint: nil).join()
         var options = AgentRuntimeOptions(stateDirectory: AgentStateDirectory(path: stateDirectory))
         options.listenPort = 0
         options.nodes = engines.map { .init(name: $0.name, endpoint: "unix://" + $0.socketPath) }

@@ -12,6 +12,7 @@ import Logging
 /// push directory, public routes) and the scheduler's workers, woken by LISTEN/NOTIFY.
 final class ControlPlaneUnderTest: @unchecked Sendable {
     let database: TestDatabase
+    let agentPool: PostgresPool
     let store: Store
     let plane: ControlPlane
     let channel: AgentChannelService
@@ -22,6 +23,9 @@ final class ControlPlaneUnderTest: @unchecked Sendable {
     let client: HTTPClient
     let systemToken: String
     var apiURL: String { "http://127.0.0.1:\(api.port!)" }
+    /// How a test's agent trusts this control plane over plain HTTP: by its CA's SHA-256, as an
+    /// operator would pass `--ca-fingerprint`.
+    var joinTrust: JoinTrust { .fingerprint((try? channel.certificates.root.certificate.sha256Fingerprint()) ?? "") }
 
     static func logger(_ label: String) -> Logger {
         var logger = Logger(label: label)
@@ -29,10 +33,14 @@ final class ControlPlaneUnderTest: @unchecked Sendable {
         return logger
     }
 
-    static func start(_ label: String, workerSettings: (inout WorkerSettings) -> Void = { _ in }) async throws -> ControlPlaneUnderTest {
-        let database = try await TestPostgres.makeDatabase(label: label, maxConnections: 12)
+    /// `apiConnections`: the API's and workers' pool; the agent channel has its own, as in caas-server.
+    static func start(_ label: String, apiConnections: Int = 12,
+                      workerSettings: (inout WorkerSettings) -> Void = { _ in }) async throws -> ControlPlaneUnderTest {
+        let database = try await TestPostgres.makeDatabase(label: label, maxConnections: apiConnections)
         try await applyMigrations(database.pool)
         let store = Store(source: database.pool)
+        let agentPool = PostgresPool(configuration: .init(connection: database.pool.configuration.connection, maxConnections: 6))
+        let agentStore = Store(source: agentPool)
         var settings = TenancySettings()
         settings.rateLimitBurst = 100_000
         settings.rateLimitPerSecond = 100_000
@@ -44,7 +52,7 @@ final class ControlPlaneUnderTest: @unchecked Sendable {
         try await signal.start()
         var channelSettings = AgentChannelSettings()
         channelSettings.listenPort = 0
-        let channel = try await AgentChannelService.start(store: store, secretsKey: resources.secretsKey!, settings: channelSettings, signal: signal,
+        let channel = try await AgentChannelService.start(store: agentStore, secretsKey: resources.secretsKey!, settings: channelSettings, signal: signal,
                                                           quotas: settings.quotaDefaults, logger: logger("caas.e2e.agent-channel"))
         let plane = ControlPlane(store: store, settings: settings, resources: resources, additionalRoutes: channel.routes,
                                  logger: logger("caas.e2e.api"))
@@ -57,15 +65,17 @@ final class ControlPlaneUnderTest: @unchecked Sendable {
         worker.quotas = settings.quotaDefaults
         workerSettings(&worker)
         let workers = SchedulerWorkers(store: store, database: database.pool.configuration.connection, agents: channel.directory,
+                                       secretsKey: plane.secretsKey,
                                        settings: worker, signal: signal, logger: logger("caas.e2e.workers"))
         let task = Task { await workers.run() }
-        return ControlPlaneUnderTest(database: database, store: store, plane: plane, channel: channel, api: api, listener: listener,
+        return ControlPlaneUnderTest(database: database, agentPool: agentPool, store: store, plane: plane, channel: channel, api: api, listener: listener,
                                      signal: signal, workers: task, client: try HTTPClient(), systemToken: token)
     }
 
-    private init(database: TestDatabase, store: Store, plane: ControlPlane, channel: AgentChannelService, api: HTTPServer,
+    private init(database: TestDatabase, agentPool: PostgresPool, store: Store, plane: ControlPlane, channel: AgentChannelService, api: HTTPServer,
                  listener: PostgresListener, signal: PostgresJobSignal, workers: Task<Void, Never>, client: HTTPClient, systemToken: String) {
         self.database = database
+        self.agentPool = agentPool
         self.store = store
         self.plane = plane
         self.channel = channel
@@ -84,6 +94,7 @@ final class ControlPlaneUnderTest: @unchecked Sendable {
         await channel.shutdown()
         signal.stop()
         listener.shutdown()
+        agentPool.shutdown()
         client.shutdown()
     }
 

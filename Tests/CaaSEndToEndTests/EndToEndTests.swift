@@ -71,7 +71,7 @@ import Testing
             let joinToken = try #require(cluster["join_token"] as? String, "\(cluster.text)")
 
             // Join through the public API: the agent gets a certificate of its cluster's CA.
-            let state = try await AgentJoiner(serverURL: cp.apiURL, token: joinToken, stateDirectory: AgentStateDirectory(path: stateDir),
+            let state = try await AgentJoiner(serverURL: cp.apiURL, token: joinToken, trust: cp.joinTrust, stateDirectory: AgentStateDirectory(path: stateDir),
                                               endpoint: nil).join()
             #expect(state.clusterId == clusterID)
             let mode = try FileManager.default.attributesOfItem(atPath: stateDir + "/key.pem")[.posixPermissions] as? Int
@@ -220,6 +220,73 @@ import Testing
                 }
             }
         }
+        await cp.stop()
+    }
+    /// Issue 11, item 2: a secret given at deploy time is, inside the running container, the plain
+    /// value given (the container serves its own `env` over HTTP on loopback), and no answer of
+    /// the API holds it.
+    @Test(.timeLimit(.minutes(2)))
+    func aSecretReachesTheRunningContainerAsItsPlainValueAndNoAnswerHoldsIt() async throws {
+        async let enginesStarting = EngineHarness.shared.engines(["e2e-secret"])
+        let cp = try await ControlPlaneUnderTest.start("e2e_secret")
+        let engines = try await enginesStarting
+        let tenant = try await cp.makeTenant("e2e-secret")
+        let agent = try await AgentUnderTest.join(cp, adminToken: tenant.admin, cluster: "prod", engines: engines)
+        let clusterID = agent.clusterID
+        let literal = "literal pass'word $ with spaces"
+        let variable = "variable-secret-9f2c"
+        let compose = """
+            services:
+              web:
+                image: caas-test/busybox:latest
+                command: ["sh", "-c", "env > /www/env.txt && exec httpd -f -p 127.0.0.1:$$PORT -h /www"]
+                environment:
+                  - "DB_PASSWORD=literal pass'word $$ with spaces"
+                  - API_TOKEN=${API_TOKEN}
+                  - DATABASE_URL=postgres://app:${API_TOKEN}@db/app
+                  - LEVEL=info
+            """
+        do {
+            let app = try await cp.call(.post, "/v1/apps", token: tenant.operator,
+                                        body: ["name": "secret", "cluster_id": clusterID, "compose": compose, "variables": ["API_TOKEN": variable]])
+            #expect(app.status == 202, "\(app.text)")
+            let appID = try #require(app["id"] as? String)
+            let up = await eventually(.seconds(40)) { await Self.running(engines, cluster: clusterID, service: "web").count == 1 }
+            #expect(up, "the container runs")
+            let (containerID, _) = try #require(await Self.running(engines, cluster: clusterID, service: "web").first)
+            let engineID = try #require(try await Self.containers(engines[0], cluster: clusterID)[containerID]?.engineId)
+            let details = try await EngineHarness.shared.engineClient(engines[0]).inspectContainer(engineID)
+            let port = try #require(details.config.env?.first { $0.hasPrefix("PORT=") }.flatMap { Int($0.dropFirst(5)) })
+
+            // What the container itself sees.
+            var served = ""
+            let answered = await eventually(.seconds(10)) {
+                let page = try? await cp.client.execute(try HTTPClientRequest(url: "http://127.0.0.1:\(port)/env.txt"), timeout: .seconds(5))
+                served = page?.bodyText ?? ""
+                return page?.status == 200
+            }
+            #expect(answered, "the container serves its environment")
+            let environment = served.split(separator: "\n").map(String.init)
+            #expect(environment.contains("DB_PASSWORD=\(literal)"), "\(served)")
+            #expect(environment.contains("API_TOKEN=\(variable)"), "\(served)")
+            #expect(environment.contains("DATABASE_URL=postgres://app:\(variable)@db/app"), "\(served)")
+            #expect(environment.contains("LEVEL=info"), "\(served)")
+            #expect(!served.contains("sealed:"), "no ciphertext reaches the container: \(served)")
+
+            // Nobody else: the API's answers.
+            for target in ["/v1/apps/\(appID)", "/v1/apps", "/v1/apps/\(appID)/services", "/v1/containers", "/v1/events?after=0"] {
+                let reply = try await cp.call(.get, target, token: tenant.operator)
+                #expect(reply.status == 200, "\(target): \(reply.text)")
+                for secret in [literal, variable, "literal pass"] {
+                    #expect(!reply.text.contains(secret), "\(target) shows \(secret): \(reply.text)")
+                }
+            }
+            let shown = try await cp.call(.get, "/v1/apps/\(appID)", token: tenant.operator)
+            #expect((shown["compose"] as? String)?.contains("- 'DB_PASSWORD=***'") == true, "\(shown.text)")
+        } catch {
+            Issue.record(error)
+        }
+        await agent.stop()
         await cp.stop()
     }
 }

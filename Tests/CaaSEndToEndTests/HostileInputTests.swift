@@ -2,6 +2,7 @@ import CaaSAgent
 import CaaSEngineSupport
 import CaaSHTTP
 import CaaSModel
+import CaaSPostgres
 import Foundation
 import Testing
 
@@ -75,6 +76,40 @@ import Testing
         } catch {
             Issue.record(error)
         }
+        await agent.stop()
+        await cp.stop()
+    }
+
+    /// Issue 13 item 5: heartbeats use connections the API cannot exhaust.
+    @Test(.timeLimit(.minutes(3)))
+    func aFloodOfAPIRequestsNeverMarksANodeDown() async throws {
+        async let enginesStarting = EngineHarness.shared.engines(["flood-a"])
+        let cp = try await ControlPlaneUnderTest.start("e2e_flood", apiConnections: 2)
+        let engines = try await enginesStarting
+        let tenant = try await cp.makeTenant("flood")
+        let agent = try await AgentUnderTest.join(cp, adminToken: tenant.admin, cluster: "prod", engines: engines)
+        let watcher = try PostgresConnection.connect(cp.database.pool.configuration.connection)
+        defer { watcher.close() }
+        let deadline = ContinuousClock.now + .seconds(10)
+        let flooders = (0..<48).map { n in
+            Task {
+                var answered = 0
+                while ContinuousClock.now < deadline {
+                    let path = n % 2 == 0 ? "/v1/apps?limit=100" : "/v1/nodes?limit=100"
+                    if (try? await cp.call(.get, path, token: tenant.admin)) != nil { answered += 1 }
+                }
+                return answered
+            }
+        }
+        var statuses: Set<String> = []
+        while ContinuousClock.now < deadline {
+            for row in try watcher.query("SELECT status FROM nodes") { statuses.insert(try row.decode("status")) }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        var answered = 0
+        for flooder in flooders { answered += await flooder.value }
+        print("flood: \(answered) API answers in 10 s; node statuses seen: \(statuses.sorted())")
+        #expect(statuses == ["ready"], "a node changed status under the flood: \(statuses.sorted())")
         await agent.stop()
         await cp.stop()
     }

@@ -38,32 +38,11 @@ import Testing
         let cp = try await ControlPlaneUnderTest.start("e2evol")
         let engines = try await enginesStarting
         let engine = await EngineHarness.shared.engineClient(engines[0])
-        let stateDir = FileManager.default.temporaryDirectory.appendingPathComponent("caas-e2e-vol-agent-\(getpid())").path
-        var runtime: AgentRuntime?
-        var runTask: Task<Void, Never>?
-        var clusterID = ""
-        defer { try? FileManager.default.removeItem(atPath: stateDir) }
+        let tenant = try await cp.makeTenant("vol")
+        let agent = try await AgentUnderTest.join(cp, adminToken: tenant.admin, cluster: "vol", engines: engines)
+        let clusterID = agent.clusterID
 
         do {
-            let tenant = try await cp.makeTenant("vol")
-            let cluster = try await cp.call(.post, "/v1/clusters", token: tenant.admin, body: ["name": "vol"])
-            clusterID = try #require(cluster["id"] as? String, "\(cluster.text)")
-            let joinToken = try #require(cluster["join_token"] as? String, "\(cluster.text)")
-            _ = try await AgentJoiner(serverURL: cp.apiURL, token: joinToken, stateDirectory: AgentStateDirectory(path: stateDir), endpoint: nil).join()
-            var options = AgentRuntimeOptions(stateDirectory: AgentStateDirectory(path: stateDir))
-            options.listenPort = 0
-            options.nodes = [.init(name: "node-vol", endpoint: "unix://" + engines[0].socketPath)]
-            options.reconcileInterval = .seconds(3)
-            let agent = try await AgentRuntime.start(options: options, makeTransport: await EngineHarness.shared.transportFactory,
-                                                     logger: ControlPlaneUnderTest.logger("caas.e2e.agent"))
-            runtime = agent
-            runTask = Task { await agent.run() }
-            let ready = try await eventually(.seconds(15)) {
-                let nodes = try await cp.call(.get, "/v1/clusters/\(clusterID)/nodes", token: tenant.admin)
-                return nodes.items.count == 1 && nodes.items.allSatisfy { $0["status"] as? String == "ready" }
-            }
-            #expect(ready, "the agent's node is ready")
-
             // Two applications of one tenant, both declaring the volume `data`.
             var appIDs: [String] = []
             for (name, writes) in [("vol-a", true), ("vol-b", false)] {
@@ -142,16 +121,9 @@ import Testing
         } catch {
             Issue.record(error)
         }
-        runTask?.cancel()
-        await runTask?.value
-        await runtime?.shutdown()
-        if !clusterID.isEmpty {
-            for summary in (try? await engine.listContainers(labels: ["caas.cluster=\(clusterID)"])) ?? [] {
-                try? await engine.removeContainer(summary.id, force: true)
-            }
-            for volume in (try? await engine.listVolumes(labels: ["caas.cluster=\(clusterID)"])) ?? [] {
-                try? await engine.removeVolume(volume.name)
-            }
+        await agent.stop()
+        for volume in (try? await engine.listVolumes(labels: ["caas.cluster=\(clusterID)"])) ?? [] {
+            try? await engine.removeVolume(volume.name)
         }
         await cp.stop()
     }

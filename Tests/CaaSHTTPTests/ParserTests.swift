@@ -195,6 +195,15 @@ struct ParserTests {
         // A target that never ends is refused as soon as it is too long.
         let endless = Array(("GET /" + String(repeating: "a", count: 200)).utf8)
         #expect(parse(endless, step: 1, limits: limits).error?.status == .uriTooLong)
+        // A complete line past the line bound (target, then the version after it) is 414 too,
+        // however it arrives; a malformed one whose target fits is 400.
+        for count in [100, 200, 5000] {
+            let complete = "GET /" + String(repeating: "a", count: count) + " HTTP/1.1\r\nHost: h\r\n\r\n"
+            #expect(parseBothWays(complete, limits: limits).error?.status == .uriTooLong, "\(count)")
+            #expect(parse(Array(complete.utf8), step: 7, limits: limits).error?.status == .uriTooLong, "\(count)")
+        }
+        let hugeVersion = "GET /a " + String(repeating: "H", count: 200) + "\r\n\r\n"
+        #expect(parseBothWays(hugeVersion, limits: limits).error?.status == .badRequest)
         let bigHeader = "GET / HTTP/1.1\r\nHost: h\r\nX: " + String(repeating: "v", count: 200) + "\r\n\r\n"
         #expect(parseBothWays(bigHeader, limits: limits).error?.status == .requestHeaderFieldsTooLarge)
         let endlessHeader = Array(("GET / HTTP/1.1\r\nX: " + String(repeating: "v", count: 300)).utf8)

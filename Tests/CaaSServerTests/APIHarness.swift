@@ -25,9 +25,18 @@ struct APIHarness: Sendable {
     let pool: PostgresPool
     let url: String
     let systemToken: String
+    /// The logger handlers get with each request.
+    var requestLogger = Logger(label: "test")
 
-    static func make(_ label: String, configure: (inout TenancySettings) -> Void = { _ in }) async throws -> APIHarness {
-        let database = try await TestPostgres.makeDatabase(label: label)
+    /// On a fresh database of the shared test server, or on `pool` (a database the test runs itself).
+    static func make(_ label: String, pool: PostgresPool? = nil, configure: (inout TenancySettings) -> Void = { _ in }) async throws -> APIHarness {
+        let database: (pool: PostgresPool, url: String)
+        if let pool {
+            database = (pool, pool.configuration.connection.url)
+        } else {
+            let made = try await TestPostgres.makeDatabase(label: label)
+            database = (made.pool, made.url)
+        }
         try await Migrations.apply(database.pool)
         var settings = TenancySettings()
         settings.authFailureBurst = 1000
@@ -46,7 +55,7 @@ struct APIHarness: Sendable {
     /// Another replica: its own control plane (and event notifier) on the same database.
     func replica() -> APIHarness {
         APIHarness(plane: ControlPlane(store: Store(source: pool), settings: plane.settings, logger: plane.logger),
-                   pool: pool, url: url, systemToken: systemToken)
+                   pool: pool, url: url, systemToken: systemToken, requestLogger: requestLogger)
     }
 
     func call(_ method: String, _ target: String, token: String?, body: String? = nil,
@@ -57,7 +66,7 @@ struct APIHarness: Sendable {
         let request = HTTPRequest(method: HTTPMethod(rawValue: method), target: target, headers: HTTPHeaders(fields),
                                   body: HTTPRequestBody(bytes: Array((body ?? "").utf8)),
                                   connection: HTTPConnectionInfo(remoteAddress: address))
-        let response = try await plane.makeResponder().respond(to: request, context: RequestContext(logger: Logger(label: "test")))
+        let response = try await plane.makeResponder().respond(to: request, context: RequestContext(logger: requestLogger))
         return Reply(status: response.status.code, headers: response.headers, body: try await response.collectBody())
     }
 

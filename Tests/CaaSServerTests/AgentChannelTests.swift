@@ -80,7 +80,8 @@ final class AgentChannelHarness: @unchecked Sendable {
     /// Joins a fresh agent with `token`; answers its state directory.
     func join(_ token: String, endpoint: String? = "https://127.0.0.1:7443") async throws -> AgentStateDirectory {
         let directory = stateDirectory()
-        try await AgentJoiner(serverURL: url, token: token, stateDirectory: directory, endpoint: endpoint).join()
+        try await AgentJoiner(serverURL: url, token: token, trust: .fingerprint(try channel.certificates.root.certificate.sha256Fingerprint()),
+                              stateDirectory: directory, endpoint: endpoint).join()
         return directory
     }
 
@@ -306,15 +307,7 @@ final class AgentChannelHarness: @unchecked Sendable {
         let h = try await AgentChannelHarness.make("agent_runtime_renew") { $0.agentCertificateValidity = 300 }
         defer { Task { await h.stop() } }
         let (admin, clusterID, token) = try await h.cluster("acme")
-        let directory = try await h.join(token, endpoint: nil)
-        var options = AgentRuntimeOptions(stateDirectory: directory)
-        options.listenPort = 0
-        options.renewalFraction = 0.51
-        options.heartbeatInterval = .milliseconds(300)
-        var logger = Logger(label: "test.agent")
-        logger.logLevel = .error
-        let runtime = try await AgentRuntime.start(options: options, makeTransport: { _ in fatalError("no engines") }, logger: logger)
-        let run = Task { await runtime.run() }
+        let (directory, runtime, run) = try await runningAgent(h, token: token) { $0.renewalFraction = 0.51 }
         defer { run.cancel() }
         let first = try directory.certificate().serialNumber
         // Joined without an endpoint: the start renewed at once to name the host it serves on.
@@ -329,7 +322,11 @@ final class AgentChannelHarness: @unchecked Sendable {
         }
         #expect(renewed, "the agent renewed its certificate")
         try await Task.sleep(for: .milliseconds(500))
-        let again = try await channel.push(DesiredClusterState(clusterId: clusterID, generation: 2, nodes: []))
+        // The renewal revoked the first certificate: a push that still expects it is refused
+        // before a byte is sent; the directory (forgotten at the renewal) pushes to the new one.
+        await #expect(throws: HTTPClientError.self) { _ = try await channel.push(DesiredClusterState(clusterId: clusterID, generation: 2, nodes: [])) }
+        let renewedChannel = try #require(await h.channel.directory.mtlsChannel(for: clusterID))
+        let again = try await renewedChannel.push(DesiredClusterState(clusterId: clusterID, generation: 2, nodes: []))
         #expect(again.applied && again.appliedGeneration == 2, "the push endpoint serves the renewed certificate")
         let agent = try await h.call("GET", "/v1/clusters/\(clusterID)/agent", token: admin)
         #expect(agent["certificate_serial"]?.stringValue == (try directory.certificate().serialNumber))
@@ -393,6 +390,102 @@ final class AgentChannelHarness: @unchecked Sendable {
         try await client.deliver(fine)
         let after = try await h.api.raw { try $0.query("SELECT capacity_cpus FROM nodes WHERE id = $1", [n1]).first.map { try $0.decode("capacity_cpus", as: Double.self) } }
         #expect(after == 8)
+    }
+
+    /// A running agent of `clusterID` (its runtime serving pushes on a loopback port).
+    func runningAgent(_ h: AgentChannelHarness, token: String, configure: (inout AgentRuntimeOptions) -> Void = { _ in })
+        async throws -> (AgentStateDirectory, AgentRuntime, Task<Void, Never>) {
+        let directory = try await h.join(token, endpoint: nil)
+        var options = AgentRuntimeOptions(stateDirectory: directory)
+        options.listenPort = 0
+        options.heartbeatInterval = .milliseconds(300)
+        configure(&options)
+        var logger = Logger(label: "test.agent")
+        logger.logLevel = .error
+        let runtime = try await AgentRuntime.start(options: options, makeTransport: { _ in fatalError("no engines") }, logger: logger)
+        return (directory, runtime, Task { await runtime.run() })
+    }
+
+    @Test func aPushChecksWhoAnswersBeforeSendingAByte() async throws {
+        let h = try await AgentChannelHarness.make("agent_push_peer")
+        defer { Task { await h.stop() } }
+        let (_, clusterID, token) = try await h.cluster("acme")
+        let (_, runtime, run) = try await runningAgent(h, token: token)
+        let channel = try #require(await h.channel.directory.mtlsChannel(for: clusterID))
+        // The same endpoint, expected to be another agent, or this one with a certificate not in force.
+        for target in [AgentPushTarget(agentID: "agt_someoneelse", endpoint: channel.endpoint, serials: channel.target.serials),
+                       AgentPushTarget(agentID: channel.target.agentID, endpoint: channel.endpoint, serials: ["0BADC0DE"])] {
+            let wrong = MTLSAgentChannel(client: channel.client, clusterID: clusterID, target: target, pushTimeout: .seconds(5),
+                                         encoder: DesiredStateEncoder())
+            do {
+                _ = try await wrong.push(DesiredClusterState(clusterId: clusterID, generation: 7, nodes: []))
+                Issue.record("pushed to a peer that is not the cluster's agent in force")
+            } catch let error as HTTPClientError {
+                guard case .peerRefused = error else { Issue.record("\(error)"); continue }
+            }
+        }
+        #expect(await runtime.agent.appliedGeneration == 0, "the agent received none of it")
+        let ack = try await channel.push(DesiredClusterState(clusterId: clusterID, generation: 1, nodes: []))
+        #expect(ack.applied && ack.appliedGeneration == 1)
+        run.cancel()
+        await run.value
+        await runtime.shutdown()
+    }
+
+    @Test func aSuspendedTenantsAgentGets403AndNoPushesUntilResumed() async throws {
+        let h = try await AgentChannelHarness.make("agent_suspended")
+        defer { Task { await h.stop() } }
+        let (admin, clusterID, token) = try await h.cluster("acme")
+        let tenantID = try #require(try await h.call("GET", "/v1/tenant", token: admin)["id"]?.stringValue)
+        let directory = try await h.join(token)
+        let client = try ControlPlaneClient(directory: directory)
+        defer { client.shutdown() }
+        try await client.beat(AgentChannelHarness.heartbeat(clusterID))
+        #expect(try await h.call("POST", "/v1/tenants/\(tenantID)/suspend", token: h.api.systemToken, body: #"{"reason":"unpaid"}"#).status == 200)
+        do {
+            try await client.beat(AgentChannelHarness.heartbeat(clusterID))
+            Issue.record("a suspended tenant's agent was served")
+        } catch AgentJoinError.refused(let status, _) {
+            #expect(status == 403)
+        }
+        h.channel.directory.forget(clusterID)
+        #expect(await h.channel.directory.mtlsChannel(for: clusterID) == nil, "no pushes to a suspended tenant's agent")
+        await #expect(throws: AgentJoinError.self) { _ = try await h.join(token) }
+        #expect(try await h.call("POST", "/v1/tenants/\(tenantID)/resume", token: h.api.systemToken, body: "{}").status == 200)
+        try await client.beat(AgentChannelHarness.heartbeat(clusterID))
+    }
+
+    @Test func joinTokensExpireJoinsNeedHTTPSEndpointsAndJoinsAndRenewalsAreAudited() async throws {
+        let h = try await AgentChannelHarness.make("agent_join_ttl") { $0.joinTokenTTL = 1 }
+        defer { Task { await h.stop() } }
+        let (admin, clusterID, token) = try await h.cluster("acme")
+        do {
+            _ = try await h.join(token, endpoint: "http://127.0.0.1:7443")
+            Issue.record("a plain http endpoint was accepted")
+        } catch AgentJoinError.refused(let status, let detail) {
+            #expect(status == 400 && detail.contains("https"), "\(detail)")
+        }
+        let directory = try await h.join(token)
+        let client = try ControlPlaneClient(directory: directory)
+        defer { client.shutdown() }
+        let key = try PrivateKey.generateP256()
+        let issued = try await client.renew(key: key, hostname: "h", endpoint: "https://127.0.0.1:7443", agentVersion: "t")
+        await #expect(throws: AgentJoinError.self) {
+            _ = try await client.renew(key: key, hostname: "h", endpoint: "http://127.0.0.1:7443", agentVersion: "t")
+        }
+        _ = issued
+        try await Task.sleep(for: .milliseconds(1200))
+        do {
+            _ = try await h.join(token)
+            Issue.record("an expired join token joined")
+        } catch AgentJoinError.refused(let status, let detail) {
+            #expect(status == 401 && detail.contains("expired"), "\(detail)")
+        }
+        let rotated = try await h.call("POST", "/v1/clusters/\(clusterID)/join-token", token: admin)
+        _ = try await h.join(try #require(rotated["join_token"]?.stringValue))
+        let audit = try await h.call("GET", "/v1/audit?action=agents", token: admin)
+        let actions = audit.items.compactMap { $0["action"]?.stringValue }
+        #expect(actions.filter { $0 == "agents.join" }.count == 2 && actions.contains("agents.renew"), "\(audit.text)")
     }
 
     @Test func theAgentRoutesAreInOpenAPIAndTheReverse() throws {

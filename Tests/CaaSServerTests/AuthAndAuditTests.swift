@@ -65,6 +65,26 @@ import Testing
         }
     }
 
+    @Test func theSystemTokenRotatesAndTheOldOneStopsWorking() async throws {
+        let api = try await APIHarness.make("system_rotate")
+        #expect(try await api.call("GET", "/v1/tenants", token: api.systemToken).status == 200)
+        let rotated = try await api.plane.rotateSystemToken()
+        #expect(try await api.call("GET", "/v1/tenants", token: api.systemToken).status == 401, "the old token stopped working")
+        #expect(try await api.call("GET", "/v1/tenants", token: rotated).status == 200)
+        // A changed CAAS_BOOTSTRAP_TOKEN is a rotation too.
+        var settings = api.plane.settings
+        let fresh = try TokenSecret.generate()
+        settings.bootstrapToken = fresh
+        let restarted = ControlPlane(store: api.plane.store, settings: settings, logger: api.plane.logger)
+        let result = try await restarted.bootstrap(print: { _ in })
+        #expect(result.revokedSystemTokens == 1)
+        #expect(try await api.call("GET", "/v1/tenants", token: rotated).status == 401)
+        #expect(try await api.call("GET", "/v1/tenants", token: fresh).status == 200)
+        // The same one again on the next start changes nothing.
+        #expect(try await restarted.bootstrap(print: { _ in }).revokedSystemTokens == 0)
+        #expect(try await api.call("GET", "/v1/tenants", token: fresh).status == 200)
+    }
+
     @Test func eachTokenHasARateLimit() async throws {
         let api = try await APIHarness.make("token_rate") { $0.rateLimitBurst = 5; $0.rateLimitPerSecond = 0.01 }
         var statuses: [Int] = []

@@ -44,6 +44,17 @@ import Testing
         #expect(list["items"].map { if case .array(let items) = $0 { items.count } else { -1 } } == 3)
     }
 
+    @Test func problemsNeverEchoAnUnboundedPathOrId() async throws {
+        let api = try await APIHarness.make("conv_echo")
+        let long = String(repeating: "x", count: 8000)
+        for target in ["/v1/" + long, "/v1/apps/app_" + long] {
+            let reply = try await api.call("GET", target, token: api.systemToken)
+            #expect((400..<500).contains(reply.status), "\(reply.status) \(reply.text.prefix(300))")
+            #expect(reply.body.count < 1500, "the problem repeats \(reply.body.count) bytes")
+            #expect(!reply.text.contains(String(repeating: "x", count: 300)))
+        }
+    }
+
     @Test func sqlMetaCharactersInStringsAreHarmless() async throws {
         let api = try await APIHarness.make("sql_meta")
         let nasty = #"x'); DROP TABLE tenants; -- \" ; SELECT pg_sleep(5); %_\\"#
@@ -115,6 +126,22 @@ import Testing
         #expect(wrongType.status == 400 && wrongType.text.contains("/quotas/nodes"))
         let badMatch = try await api.call("PATCH", path, token: api.systemToken, body: "{}", headers: ["If-Match": "nonsense"])
         #expect(badMatch.status == 400)
+        // RFC 9110: a well-formed entity-tag that is not the current one does not match: 412.
+        for header in [#""anything""#, #"W/"1""#, #""999", "abc""#] {
+            let reply = try await api.call("PATCH", path, token: api.systemToken, body: "{}", headers: ["If-Match": header])
+            #expect(reply.status == 412, "\(header): \(reply.status) \(reply.text)")
+        }
+    }
+
+    @Test func ifMatchIsReadAsRFC9110Says() {
+        #expect(ETag.condition("*") == .any)
+        #expect(ETag.condition(#""3""#) == .version(3))
+        #expect(ETag.condition(#" "3" , W/"4", "x" "#) == .version(3))
+        #expect(ETag.condition(#""x", W/"4""#) == ETag.Condition.none)
+        #expect(ETag.condition(#""3", "4""#) == .several)
+        for malformed in ["3", #""3"#, #""3" "4""#, #""a b""#, "", #""3","#] {
+            #expect(ETag.condition(malformed) == .malformed, "\(malformed)")
+        }
     }
 
     @Test func concurrentPostsWithOneIdempotencyKeyExecuteOnce() async throws {

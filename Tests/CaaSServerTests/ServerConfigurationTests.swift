@@ -47,4 +47,13 @@ import Testing
             try TenancySettings.resolve(environment: ["CAAS_TRUSTED_PROXIES": "10.0.0.0/8,lb.internal"])
         }
     }
+
+    @Test func aNumberOutOfRangeSaysTheRange() {
+        #expect(throws: ConfigurationError(setting: "CAAS_RATE_LIMIT", message: "1000000 is out of range: more than 0 and less than 1000000")) {
+            try TenancySettings.resolve(environment: ["CAAS_RATE_LIMIT": "1000000"])
+        }
+        #expect(throws: ConfigurationError(setting: "CAAS_RATE_LIMIT", message: "lots is not a number")) {
+            try TenancySettings.resolve(environment: ["CAAS_RATE_LIMIT": "lots"])
+        }
+    }
 }

@@ -28,8 +28,9 @@ final class WorkersHarness: @unchecked Sendable {
     private var heartbeats: Task<Void, Never>?
     var store: Store { api.plane.store }
 
-    static func make(_ label: String, nodes: [(name: String, labels: String)] = [("n1", "{}"), ("n2", "{}"), ("n3", "{}")]) async throws -> WorkersHarness {
-        let api = try await APIHarness.make(label)
+    static func make(_ label: String, pool: PostgresPool? = nil,
+                     nodes: [(name: String, labels: String)] = [("n1", "{}"), ("n2", "{}"), ("n3", "{}")]) async throws -> WorkersHarness {
+        let api = try await APIHarness.make(label, pool: pool)
         let tenant = try await api.makeTenant("acme")
         let admin = tenant.tokens["admin"]!
         let cluster = try #require(try await api.createCluster(admin, name: "prod")["id"]?.stringValue)
@@ -53,7 +54,7 @@ final class WorkersHarness: @unchecked Sendable {
         try await signal.start()
         agent = WorkersTestAgent(clusterID: cluster, secret: "agent-secret", nodes: nodes)
         endpoints = AgentEndpoints(store: api.plane.store, authenticator: StaticAgentAuthenticator(clusters: ["agent-secret": cluster]),
-                                   signal: signal, logger: Logger(label: "test.agent-api"))
+                                   signal: signal, secretsKey: api.plane.secretsKey, logger: Logger(label: "test.agent-api"))
         await agent.attach(endpoints)
         directory.register(agent, for: cluster)
         try await agent.heartbeat()
@@ -61,17 +62,19 @@ final class WorkersHarness: @unchecked Sendable {
 
     static func settings(_ replica: String) -> WorkerSettings { WorkerSettings.forTests(replica) }
 
-    func makeWorkers(_ replica: String, configure: (inout WorkerSettings) -> Void = { _ in }) -> SchedulerWorkers {
+    func makeWorkers(_ replica: String, logger: Logger = Logger(label: "test.workers"),
+                     configure: (inout WorkerSettings) -> Void = { _ in }) -> SchedulerWorkers {
         var settings = Self.settings(replica)
         configure(&settings)
-        return SchedulerWorkers(store: store, database: api.pool.configuration.connection, agents: directory, settings: settings,
-                                signal: signal, logger: Logger(label: "test.workers"))
+        return SchedulerWorkers(store: store, database: api.pool.configuration.connection, agents: directory,
+                                secretsKey: api.plane.secretsKey, settings: settings, signal: signal, logger: logger)
     }
 
     /// Starts a replica of the workers (and, once, the agent's heartbeats every 0.3 s).
     @discardableResult
-    func startReplica(_ replica: String = "r1", configure: (inout WorkerSettings) -> Void = { _ in }) -> SchedulerWorkers {
-        let workers = makeWorkers(replica, configure: configure)
+    func startReplica(_ replica: String = "r1", logger: Logger = Logger(label: "test.workers"),
+                      configure: (inout WorkerSettings) -> Void = { _ in }) -> SchedulerWorkers {
+        let workers = makeWorkers(replica, logger: logger, configure: configure)
         replicas[replica] = Task { await workers.run() }
         if heartbeats == nil {
             let agent = self.agent

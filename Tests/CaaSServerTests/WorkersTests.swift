@@ -5,6 +5,7 @@ import CaaSPostgres
 import CaaSWorkersTestSupport
 import CaaSStore
 import Foundation
+import Logging
 import Testing
 
 /// The scheduler's workers against a real PostgreSQL, driven through the API, with an in-process
@@ -322,6 +323,43 @@ import Testing
         #expect(try await h.eventually(6) {
             try await h.api.raw { try $0.query("SELECT status FROM nodes WHERE id = $1", [h.nodeIDs[2]])[0].decode("status", as: String.self) } == "down"
         })
+    }
+
+    @Test func aLeaderWhoseSessionIsTerminatedIsReplacedAndItsOldTermCannotWrite() async throws {
+        let h = try await WorkersHarness.make("wk_leader_fence")
+        defer { Task { await h.shutdown() } }
+        let r1 = h.startReplica("r1")
+        #expect(try await h.eventually(5) { r1.leadership.isLeader })
+        let r2 = h.startReplica("r2")
+        @Sendable func term() async throws -> LeadershipTerm? {
+            try await h.api.raw { c in
+                try c.query("SELECT epoch, holder FROM leadership_terms WHERE name = 'singletons'").first.map {
+                    LeadershipTerm(name: "singletons", epoch: try $0.decode("epoch"), holder: try $0.decode("holder"))
+                }
+            }
+        }
+        let first = try #require(try await term())
+        #expect(first.holder == "r1")
+        // The database ends r1's lock session (as a failover, a restart or an operator would).
+        let started = Date()
+        let killed: Int = try await h.api.raw { c in
+            try c.query("""
+                SELECT count(pg_terminate_backend(pid))::int8 AS n FROM pg_locks
+                WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()
+                """)[0].decode("n")
+        }
+        #expect(killed == 1, "the leader's lock session")
+        #expect(try await h.eventually(5) { (try await term())?.epoch ?? 0 > first.epoch }, "a new term began within 5 s")
+        let second = try #require(try await term())
+        print("leadership: a new term (\(second.holder), epoch \(second.epoch)) \(Date().timeIntervalSince(started)) s after the session was terminated")
+        // Whoever leads now, a write fenced by the old term is refused and changes nothing.
+        let loops = SingletonLoops(store: h.store, settings: WorkersHarness.settings("stale"), signal: h.signal, logger: Logger(label: "test.stale"))
+        await h.agent.takeDown(h.nodeIDs[2])
+        try await Task.sleep(nanoseconds: 2_000_000_000)
+        await #expect(throws: LeadershipLost.self) { try await loops.monitorNodes(term: first) }
+        await #expect(throws: LeadershipLost.self) { try await loops.tick(term: first) }
+        try await loops.monitorNodes(term: second)
+        _ = r2
     }
 
     @Test func restartPolicyRestartsWithBackoffVisibleOnTheContainer() async throws {

@@ -65,12 +65,13 @@ final class LiveServer: Sendable {
         var logger = Logger(label: "caasctl.tests.workers")
         logger.logLevel = .critical
         let endpoints = AgentEndpoints(store: plane.store, authenticator: StaticAgentAuthenticator(clusters: ["agent-secret": clusterID]),
-                                       signal: signal, logger: logger)
+                                       signal: signal, secretsKey: plane.secretsKey, logger: logger)
         await agent.attach(endpoints)
         let directory = StaticAgentDirectory()
         directory.register(agent, for: clusterID)
         try await agent.heartbeat()
-        let workers = SchedulerWorkers(store: plane.store, database: database, agents: directory, settings: .forTests("caasctl-r1"),
+        let workers = SchedulerWorkers(store: plane.store, database: database, agents: directory, secretsKey: plane.secretsKey,
+                                       settings: .forTests("caasctl-r1"),
                                        signal: signal, logger: logger)
         let run = Task { await workers.run() }
         let beats = Task {

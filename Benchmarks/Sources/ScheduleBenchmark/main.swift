@@ -145,7 +145,8 @@ agents.register(agent, for: cluster)
 let listener = PostgresListener(configuration: PostgresConfiguration(url: url))
 let signal = PostgresJobSignal(listener: listener)
 try await signal.start()
-let workers = SchedulerWorkers(store: store, database: PostgresConfiguration(url: url), agents: agents, settings: settings,
+let workers = SchedulerWorkers(store: store, database: PostgresConfiguration(url: url), agents: agents, secretsKey: plane.secretsKey,
+                               settings: settings,
                                signal: signal, logger: logger)
 var running: Task<Void, Never>? = options.workersAfter ? nil : Task { await workers.run() }
 

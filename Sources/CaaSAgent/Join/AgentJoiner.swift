@@ -14,27 +14,38 @@ public struct AgentJoiner: Sendable {
     public var caFile: String?
     /// Development only: do not verify the public API's certificate.
     public var insecureSkipVerify: Bool
+    /// How the answer's trust anchor is believed where the channel itself cannot say who
+    /// answered (`JoinTrust`).
+    public var trust: JoinTrust
     public var stateDirectory: AgentStateDirectory
     /// Where this agent will serve its mTLS endpoint (`https://127.0.0.1:7443`).
     public var endpoint: String?
     public var hostname: String
     public var agentVersion: String
 
-    public init(serverURL: String, token: String, caFile: String? = nil, insecureSkipVerify: Bool = false,
+    public init(serverURL: String, token: String, caFile: String? = nil, insecureSkipVerify: Bool = false, trust: JoinTrust = .channel,
                 stateDirectory: AgentStateDirectory, endpoint: String?, hostname: String = ProcessInfo.processInfo.hostName,
                 agentVersion: String = "0.1.0") {
         self.serverURL = serverURL.hasSuffix("/") ? String(serverURL.dropLast()) : serverURL
         self.token = token
         self.caFile = caFile
         self.insecureSkipVerify = insecureSkipVerify
+        self.trust = trust
         self.stateDirectory = stateDirectory
         self.endpoint = endpoint
         self.hostname = hostname
         self.agentVersion = agentVersion
     }
 
+    /// Joins; answers the saved state and the control-plane CA's SHA-256 (to show the operator).
     @discardableResult
     public func join() async throws -> AgentStateDirectory.State {
+        try await joinReporting().state
+    }
+
+    public func joinReporting() async throws -> (state: AgentStateDirectory.State, caFingerprint: String) {
+        let authenticatedChannel = serverURL.lowercased().hasPrefix("https://") && !insecureSkipVerify
+        if let refusal = trust.refusalBeforeSending(authenticatedChannel: authenticatedChannel) { throw AgentJoinError.insecure(refusal) }
         let key = try PrivateKey.generateP256()
         let csr = try CertificateSigningRequest(key: key, commonName: "caas-agent \(hostname)")
         let body = CertificateRequestBody(csr: try csr.pem(), hostname: hostname, endpoint: endpoint, agentVersion: agentVersion)
@@ -60,8 +71,11 @@ public struct AgentJoiner: Sendable {
             throw AgentJoinError.badAnswer("\(error)")
         }
         try Self.check(issued, key: key)
+        let fingerprint: String
+        do { fingerprint = try Certificate(pem: issued.trustAnchor).sha256Fingerprint() } catch { throw AgentJoinError.badAnswer("\(error)") }
+        if let refusal = trust.refusal(ofAnchor: fingerprint) { throw AgentJoinError.badAnswer(refusal) }
         try stateDirectory.save(issued: issued, key: key, serverURL: serverURL, endpoint: endpoint, renewal: false)
-        return try stateDirectory.loadState()
+        return (try stateDirectory.loadState(), fingerprint)
     }
 
     /// The certificate is for our key, names this agent, and chains to the trust anchor.

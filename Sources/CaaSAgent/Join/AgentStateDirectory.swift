@@ -118,6 +118,8 @@ public enum AgentJoinError: Error, Sendable, CustomStringConvertible, Equatable 
     case refused(status: Int, detail: String)
     case unreachable(String)
     case badAnswer(String)
+    /// The join would not know who answers (plain HTTP without a CA fingerprint).
+    case insecure(String)
 
     public var description: String {
         switch self {
@@ -126,6 +128,7 @@ public enum AgentJoinError: Error, Sendable, CustomStringConvertible, Equatable 
         case .refused(let status, let detail): "the control plane refused (\(status)): \(detail)"
         case .unreachable(let detail): "the control plane is not reachable: \(detail)"
         case .badAnswer(let detail): "the control plane's answer is not usable: \(detail)"
+        case .insecure(let detail): detail
         }
     }
 }

@@ -133,6 +133,7 @@ extension ServiceReader {
     func readRestartPolicy(_ node: YNode) -> RestartPolicy? {
         guard let entries = reader.mapping(node) else { return nil }
         reader.checkKeys(entries, known: ["condition", "max_attempts", "delay", "window"], context: "deploy.restart_policy")
+        UndeliveredKeys.warn(entries, UndeliveredKeys.restartPolicy, log: log)
         var maxAttempts: Int? = nil
         if let n = node["max_attempts"], let v = reader.int(n, in: 0...1_000_000) { maxAttempts = v }
         if let n = node["delay"] { _ = reader.duration(n) }

@@ -7,6 +7,7 @@ extension ServiceReader {
     func readHealthcheck(_ node: YNode) -> HealthCheck? {
         guard let entries = reader.mapping(node) else { return nil }
         reader.checkKeys(entries, known: ["test", "interval", "timeout", "retries", "start_period", "start_interval", "disable"], context: "healthcheck")
+        UndeliveredKeys.warn(entries, UndeliveredKeys.healthcheck, log: log)
         if let n = node["disable"], reader.bool(n) == true { return nil }
         var check = HealthCheck(test: [])
         if let n = node["interval"], let v = reader.duration(n) { check.intervalSeconds = v }

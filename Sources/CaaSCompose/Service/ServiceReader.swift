@@ -63,6 +63,7 @@ struct ServiceReader {
     func read(name: String, node: YNode) -> Output? {
         guard let entries = reader.mapping(node, what: "a service definition (a mapping)") else { return nil }
         reader.checkKeys(entries, known: Self.knownKeys, unsupported: Self.unsupportedKeys, context: "service '\(name)'")
+        UndeliveredKeys.warn(entries, UndeliveredKeys.service, log: log)
         var spec = ServiceSpec(name: name, image: "")
         var edges: [(target: String, node: YNode)] = []
         var passthrough: [VariableReference] = []

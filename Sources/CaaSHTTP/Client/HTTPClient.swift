@@ -134,6 +134,10 @@ public final class HTTPClient: Sendable {
             } else {
                 connection = try await connect(request.endpoint, deadline: deadline)
             }
+            if let check = request.peerCheck, let refusal = check(connection.peerCertificate) {
+                connection.close()
+                throw .peerRefused(refusal)
+            }
             let exchange = ClientExchange(client: self, connection: connection, request: request,
                                           maxHeadBytes: configuration.maxResponseHeadBytes)
             do throws(HTTPClientError) {

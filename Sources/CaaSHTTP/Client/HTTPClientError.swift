@@ -16,6 +16,8 @@ public enum HTTPClientError: Error, Sendable, Equatable, CustomStringConvertible
     case timeout
     /// The TLS layer failed (handshake, verification, protocol).
     case tls(TLSError)
+    /// The request's `peerCheck` refused the server's certificate; nothing was sent.
+    case peerRefused(String)
     /// The peer closed the connection before the response was complete.
     case connectionClosed
     /// The response broke HTTP/1.1 framing or syntax.
@@ -41,6 +43,7 @@ public enum HTTPClientError: Error, Sendable, Equatable, CustomStringConvertible
         case .connectFailed(let text): return "connect failed: \(text)"
         case .timeout: return "request timed out"
         case .tls(let error): return "\(error)"
+        case .peerRefused(let reason): return "peer refused before sending: \(reason)"
         case .connectionClosed: return "connection closed before the response was complete"
         case .invalidResponse(let text): return "invalid response: \(text)"
         case .headersTooLarge(let limit): return "response head larger than \(limit) bytes"

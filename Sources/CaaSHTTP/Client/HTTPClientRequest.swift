@@ -14,6 +14,11 @@ public struct HTTPClientRequest: Sendable {
     public var target: String
     public var headers: HTTPClientHeaders
     public var body: Body
+    /// Checked on the connection's peer certificate (nil over plain HTTP) before a byte of the
+    /// request is written, on new and pooled connections alike: a refusal reason throws
+    /// `HTTPClientError.peerRefused` and closes the connection. For "is this really who I
+    /// meant?" beyond the chain and name checks of TLS.
+    public var peerCheck: (@Sendable (PeerCertificate?) -> String?)?
 
     public init(method: HTTPMethod = .get, endpoint: HTTPClientEndpoint, target: String = "/",
                 headers: HTTPClientHeaders = [:], body: Body = .none) {

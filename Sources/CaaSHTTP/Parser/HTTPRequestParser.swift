@@ -264,9 +264,11 @@ public struct HTTPRequestParser: Sendable {
     }
 
     private func requestLineOverflowReason() -> HTTPParserError.Reason {
-        // Too long: blame the target when the method ended and the target has not.
+        // Too long: blame the target (414) when the method ended and the target is over its
+        // limit, whether it has ended yet or not; else the line itself is malformed.
         guard let space = buffer[readIndex...].firstIndex(of: UInt8(ascii: " ")) else { return .invalidMethod }
-        return buffer[(space + 1)...].contains(UInt8(ascii: " ")) ? .invalidRequestLine : .uriTooLong
+        guard let space2 = buffer[(space + 1)...].firstIndex(of: UInt8(ascii: " ")) else { return .uriTooLong }
+        return space2 - space - 1 > limits.maxURILength ? .uriTooLong : .invalidRequestLine
     }
 
     // MARK: Request line

@@ -175,7 +175,8 @@ public struct Router: HTTPResponder {
             }
         case .notFound:
             endpoint = { request, _ in
-                throw HTTPError(.notFound, detail: "No route for \(request.path).")
+                let path = request.path.count <= 200 ? request.path : request.path.prefix(200) + "…"
+                throw HTTPError(.notFound, detail: "No route for \(path).")
             }
         }
         return try await run(0, request, context, endpoint)

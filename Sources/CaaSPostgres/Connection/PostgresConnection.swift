@@ -75,8 +75,13 @@ public final class PostgresConnection: @unchecked Sendable {
     /// reason, naming the host and database but never a password.
     public static func connect(_ configuration: PostgresConfiguration, logger: Logger = Logger(label: "caas.postgres")) throws -> PostgresConnection {
         // Order matters: later entries override earlier ones, and `dbname` expands the URL.
+        // TCP keepalives and a user timeout on every session: a half-open connection (the server
+        // or the path gone without a FIN) fails within a minute instead of hanging a caller.
+        // Before `dbname`, so the URL's own settings win.
         let parameters: [(String, String)] = [
             ("connect_timeout", String(configuration.connectTimeoutSeconds)),
+            ("keepalives", "1"), ("keepalives_idle", "10"), ("keepalives_interval", "5"), ("keepalives_count", "3"),
+            ("tcp_user_timeout", "30000"),
             ("dbname", configuration.url),
             ("fallback_application_name", configuration.applicationName),
             ("client_encoding", "UTF8"),
@@ -157,6 +162,17 @@ public final class PostgresConnection: @unchecked Sendable {
         cancelLock.unlock()
         if let handle { PQfinish(handle) }
         handle = nil
+    }
+
+    /// Shuts the socket down under whatever this connection is doing: a statement blocked on a
+    /// peer that stopped answering (a half-open path) fails at once instead of hanging, and the
+    /// connection is broken for good. Safe to call from any thread; a no-op once closed.
+    public func abort() {
+        cancelLock.lock()
+        defer { cancelLock.unlock() }
+        guard cancelHandle != nil, let handle else { return }
+        let socket = PQsocket(handle)
+        if socket >= 0 { _ = shutdown(socket, Int32(SHUT_RDWR)) }
     }
 
     /// Asks the server to cancel the statement running on this connection (if any). Safe to call

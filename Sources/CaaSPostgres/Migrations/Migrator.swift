@@ -67,6 +67,9 @@ public struct Migrator: Sendable {
                 let started = Date()
                 do {
                     try connection.transaction { connection in
+                        // A migration may take longer than the session's statement_timeout allows
+                        // requests (and may wait for locks): it runs without it.
+                        try connection.execute("SELECT set_config('statement_timeout', '0', true)")
                         try connection.executeScript(migration.sql)
                         try connection.execute(
                             "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, encode(sha256(convert_to($3, 'UTF8')), 'hex'))",

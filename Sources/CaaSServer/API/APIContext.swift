@@ -51,17 +51,23 @@ public struct APIContext: Sendable {
         try PageRequest.parse(query: request.query, keyCount: keyCount)
     }
 
-    /// The version `If-Match` names; `nil` when absent or `*`. Stale versions fail in the store (412).
+    /// The version `If-Match` names; `nil` when absent or `*`. Stale versions fail in the store
+    /// (412). As RFC 9110 has it, a well-formed entity-tag that is not one of ours (a weak one, an
+    /// opaque `"anything"`) matches nothing: it is 412 as well, and only a malformed header is 400.
     public func expectedVersion(required: Bool = false) throws -> Int64? {
         guard let header = request.header("if-match") else {
             if required { throw APIError.preconditionRequired() }
             return nil
         }
-        if header.trimmingCharacters(in: .whitespaces) == "*" { return nil }
-        guard let version = ETag.parse(header) else {
-            throw APIError.badRequest("If-Match must be an ETag this server sent, like \"3\"", pointer: "If-Match")
+        switch ETag.condition(header) {
+        case .any: return nil
+        case .version(let version): return version
+        case .none: return ETag.matchesNothing
+        case .malformed:
+            throw APIError.badRequest("If-Match must be * or an entity-tag such as the ETag this server sent, like \"3\"", pointer: "If-Match")
+        case .several:
+            throw APIError.badRequest("If-Match names several of this server's versions: send the one ETag you read", pointer: "If-Match")
         }
-        return version
     }
 
     /// A query parameter that must be one of `allowed`.

@@ -75,11 +75,17 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
     }
 
     public static func notFound(_ kind: String, _ id: String) -> APIError {
-        APIError(status: 404, slug: "not-found", title: "Not found", detail: "no \(kind) \(id)")
+        APIError(status: 404, slug: "not-found", title: "Not found", detail: "no \(kind) \(echo(id))")
     }
 
     public static func routeNotFound(_ path: String) -> APIError {
-        APIError(status: 404, slug: "not-found", title: "Not found", detail: "no route for \(path)")
+        APIError(status: 404, slug: "not-found", title: "Not found", detail: "no route for \(echo(path))")
+    }
+
+    /// Client input repeated in a problem, at most `limit` characters (a problem never echoes
+    /// an unbounded path or id back).
+    static func echo(_ text: String, limit: Int = 200) -> String {
+        text.count <= limit ? text : text.prefix(limit) + "… (\(text.utf8.count) bytes)"
     }
 
     public static func methodNotAllowed(_ allowed: [String]) -> APIError {
@@ -146,11 +152,45 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
 public enum ETag {
     public static func format(_ version: Int64) -> String { "\"\(version)\"" }
 
-    /// The version an `If-Match` names; `nil` for `*` or something that is not one of ours.
-    public static func parse(_ header: String) -> Int64? {
-        var text = header.trimmingCharacters(in: .whitespaces)
-        if text.hasPrefix("W/") { text.removeFirst(2) }
-        guard text.count >= 3, text.first == "\"", text.last == "\"" else { return nil }
-        return Int64(text.dropFirst().dropLast())
+    /// What an `If-Match` asks for (RFC 9110 §13.1.1: `*` or a list of entity-tags, compared strongly).
+    public enum Condition: Equatable {
+        case any
+        /// Exactly one of our versions.
+        case version(Int64)
+        /// Well-formed, but no tag can ever match ours (weak or opaque tags): 412.
+        case none
+        case several
+        case malformed
+    }
+
+    /// A version no object has: the store answers 412 for it as for any stale one.
+    public static let matchesNothing: Int64 = -1
+
+    public static func condition(_ header: String) -> Condition {
+        let text = header.trimmingCharacters(in: .whitespaces)
+        if text == "*" { return .any }
+        var versions: Set<Int64> = []
+        var rest = Substring(text)
+        while true {
+            rest = rest.drop { $0 == " " || $0 == "\t" }
+            var weak = false
+            if rest.hasPrefix("W/") { weak = true; rest = rest.dropFirst(2) }
+            guard rest.first == "\"" else { return .malformed }
+            rest = rest.dropFirst()
+            guard let close = rest.firstIndex(of: "\"") else { return .malformed }
+            let opaque = rest[..<close]
+            // etagc: %x21 / %x23-7E / obs-text
+            guard opaque.unicodeScalars.allSatisfy({ $0.value == 0x21 || (0x23...0x7E).contains($0.value) || $0.value >= 0x80 }) else { return .malformed }
+            if !weak, let version = Int64(opaque), version >= 0, String(version) == opaque { versions.insert(version) }
+            rest = rest[rest.index(after: close)...].drop { $0 == " " || $0 == "\t" }
+            if rest.isEmpty { break }
+            guard rest.first == "," else { return .malformed }
+            rest = rest.dropFirst()
+        }
+        switch versions.count {
+        case 0: return .none
+        case 1: return .version(versions.first!)
+        default: return .several
+        }
     }
 }

@@ -17,7 +17,7 @@ public final class ControlPlane: Sendable {
     /// Settings of the resource API (secrets key, rollout deadline, default cluster network).
     public let resources: ResourceSettings
     /// The key sealing application secrets: the configured one, or a random one for this process.
-    let secretsKey: [UInt8]
+    public let secretsKey: [UInt8]
     let authenticator: Authenticator
     let tokenLimiter: RateLimiter
     /// Every route of the API pipeline.

@@ -30,13 +30,15 @@ public enum AgentAPIError: Error, Sendable, Equatable, CustomStringConvertible {
     case unauthenticated
     /// The body names another cluster than the caller's.
     case wrongCluster(claimed: String, authenticated: String)
+    /// The agent's tenant is suspended: it may not report, heartbeat or fetch state.
+    case tenantSuspended
     case badBody(String)
     case notFound(String)
 
     public var status: Int {
         switch self {
         case .unauthenticated: 401
-        case .wrongCluster: 403
+        case .wrongCluster, .tenantSuspended: 403
         case .badBody: 400
         case .notFound: 404
         }
@@ -46,6 +48,7 @@ public enum AgentAPIError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .unauthenticated: "the agent could not be authenticated"
         case .wrongCluster(let claimed, let authenticated): "an agent of cluster \(authenticated) cannot speak for cluster \(claimed)"
+        case .tenantSuspended: "the tenant of this agent is suspended"
         case .badBody(let detail): "bad body: \(detail)"
         case .notFound(let what): "no \(what)"
         }
@@ -59,12 +62,15 @@ public struct AgentEndpoints: Sendable {
     public let store: Store
     public let authenticator: any AgentAuthenticator
     public let signal: any JobSignal
+    /// Opens sealed environment values in the desired state an agent fetches.
+    let secretsKey: [UInt8]
     public let logger: Logger
 
-    public init(store: Store, authenticator: any AgentAuthenticator, signal: any JobSignal, logger: Logger) {
+    public init(store: Store, authenticator: any AgentAuthenticator, signal: any JobSignal, secretsKey: [UInt8], logger: Logger) {
         self.store = store
         self.authenticator = authenticator
         self.signal = signal
+        self.secretsKey = secretsKey
         self.logger = logger
     }
 
@@ -110,13 +116,14 @@ public struct AgentEndpoints: Sendable {
         return changes
     }
 
-    /// `GET /v1/agent/desired-state`: the full desired state (an agent's resync at start).
+    /// `GET /v1/agent/desired-state`: the full desired state (an agent's resync at start), sealed
+    /// environment values opened as for a push.
     public func desiredState(credentials: AgentCredentials) async throws -> [UInt8] {
         let clusterID = try await authenticator.clusterID(for: credentials)
         guard let push = try await store.systemTransaction({ try $0.desiredState(clusterID: clusterID) }) else {
             throw AgentAPIError.notFound("cluster \(clusterID)")
         }
-        return Array(try AgentWire.encoder().encode(push.state))
+        return Array(try AgentWire.encoder().encode(try ApplicationSecrets.opened(push.state, key: secretsKey)))
     }
 }
 

@@ -26,6 +26,8 @@ public enum AgentChannelRoutes {
             APIRoute("POST", "/v1/agent/join", action: "agents.join", access: .anonymous, handler: needing(join)),
             APIRoute("GET", "/v1/clusters/{cluster_id}/agent", action: "clusters.agent.get", access: .tenant(.read),
                      ids: ["cluster_id": .cluster], handler: needing(agent)),
+            APIRoute("GET", "/v1/clusters/{cluster_id}/agent/trust", action: "clusters.agent.trust", access: .tenant(.read),
+                     ids: ["cluster_id": .cluster], handler: needing(trust)),
             APIRoute("DELETE", "/v1/clusters/{cluster_id}/agent", action: "clusters.agent.revoke", access: .tenant(.administer),
                      ids: ["cluster_id": .cluster], handler: needing(revoke)),
             APIRoute("GET", "/v1/containers/{container_id}/logs", action: "containers.logs", access: .tenant(.read),
@@ -68,6 +70,19 @@ public enum AgentChannelRoutes {
             "revoked_at": date(agent.revokedAt),
             "revoked_reason": text(agent.revokedReason),
         ])
+    }
+
+    /// What an agent joining over plain HTTP compares: the control-plane CA's SHA-256 (its
+    /// `--ca-fingerprint`), read here over the caller's own authenticated channel.
+    static func trust(_ context: APIContext, _ service: AgentChannelService) async throws -> APIResponse {
+        let id = context.parameter("cluster_id")
+        try await context.inTenant { tx in
+            guard try tx.cluster(id) != nil else { throw StoreError.notFound(kind: "cluster", id: id) }
+        }
+        return .json(.object([
+            "control_plane_ca_sha256": .string(try service.certificates.root.certificate.sha256Fingerprint()),
+            "agent_url": .string(service.agentURL),
+        ]))
     }
 
     static func agent(_ context: APIContext, _ service: AgentChannelService) async throws -> APIResponse {

@@ -30,7 +30,7 @@ public final class AgentChannelService: Sendable {
     private let monitor = Mutex<Task<Void, Never>?>(nil)
 
     init(store: Store, settings: AgentChannelSettings, certificates: AgentCertificates, files: AgentCertificates.IdentityFiles,
-         signal: any JobSignal, quotas: QuotaDefaults, logger: Logger) throws {
+         signal: any JobSignal, secretsKey: [UInt8], quotas: QuotaDefaults, logger: Logger) throws {
         self.store = store
         self.settings = settings
         self.certificates = certificates
@@ -38,7 +38,7 @@ public final class AgentChannelService: Sendable {
         self.quotas = quotas
         self.logger = logger
         authenticator = CertificateAgentAuthenticator(store: store, certificates: certificates)
-        endpoints = AgentEndpoints(store: store, authenticator: authenticator, signal: signal, logger: logger)
+        endpoints = AgentEndpoints(store: store, authenticator: authenticator, signal: signal, secretsKey: secretsKey, logger: logger)
         directory = try MTLSAgentDirectory(store: store, files: files, pushTimeout: settings.pushTimeout)
         joinFailures = RateLimiter(ratePerSecond: settings.joinFailurePerSecond, burst: settings.joinFailureBurst)
     }
@@ -52,7 +52,7 @@ public final class AgentChannelService: Sendable {
         if let host = settings.advertisedURL.flatMap(CertificateNames.host(ofURL:)) { names.append(host) }
         let files = try certificates.writeControlPlaneIdentities(names: names, validity: settings.controlPlaneCertificateValidity)
         let service = try AgentChannelService(store: store, settings: settings, certificates: certificates, files: files,
-                                              signal: signal, quotas: quotas, logger: logger)
+                                              signal: signal, secretsKey: secretsKey, quotas: quotas, logger: logger)
         let tls = TLSConfiguration(certificateChainFile: files.listenerCertificate, privateKeyFile: files.listenerKey,
                                    trustedCAFile: files.trustAnchor, requireClientCertificate: true)
         let configuration = HTTPServerConfiguration(addresses: [.tcp(host: settings.listenHost, port: settings.listenPort)],
@@ -109,8 +109,15 @@ public final class AgentChannelService: Sendable {
             logger.notice("join refused: unknown join token", metadata: ["client": .string(clientAddress)])
             throw APIError.invalidToken("the join token is not valid (rotated, or never issued)")
         }
+        let expiresAt = cluster.joinTokenCreatedAt.addingTimeInterval(settings.joinTokenTTL)
+        guard expiresAt > Date() else {
+            logger.notice("join refused: expired join token", metadata: ["cluster.id": .string(cluster.id), "client": .string(clientAddress)])
+            throw APIError.invalidToken("the join token of cluster \(cluster.name) expired at \(RFC3339.format(expiresAt)); issue a fresh one with POST /v1/clusters/\(cluster.id)/join-token")
+        }
+        guard cluster.tenantStatus == "active" else { throw APIError.forbidden("the tenant is suspended: its clusters take no joins") }
         guard cluster.status != "deleting" else { throw APIError.conflict("cluster \(cluster.name) is being deleted") }
         let request = try Self.decode(CertificateRequestBody.self, body)
+        try Self.checkEndpoint(request.endpoint)
         let csr = try Self.parseRequest(request.csr)
         let agentID = Self.agentID()
         let issued = try await certificates.issueAgentCertificate(csr, clusterID: cluster.id, tenantID: cluster.tenantID, agentID: agentID,
@@ -121,6 +128,8 @@ public final class AgentChannelService: Sendable {
         try await store.systemTransaction { tx in
             try tx.registerAgent(agent)
             try tx.updateAgent(agentID: agentID, endpoint: nil, version: request.agentVersion)
+            try tx.recordAudit(Self.auditEntry("agents.join", tenantID: cluster.tenantID, agentID: agentID, by: "join token of \(cluster.name)",
+                                               path: "/v1/agent/join"))
         }
         logger.info("agent joined", metadata: ["cluster.id": .string(cluster.id), "agent.id": .string(agentID),
                                                "serial": .string(agent.certificateSerial)])
@@ -132,6 +141,7 @@ public final class AgentChannelService: Sendable {
     func renew(body: [UInt8], credentials: AgentCredentials) async throws -> [UInt8] {
         let agent = try await authenticator.agent(for: credentials)
         let request = try Self.decode(CertificateRequestBody.self, body)
+        try Self.checkEndpoint(request.endpoint)
         let csr = try Self.parseRequest(request.csr)
         let issued = try await certificates.issueAgentCertificate(csr, clusterID: agent.clusterID, tenantID: agent.tenantID, agentID: agent.agentID,
                                                                   endpoint: request.endpoint, validity: settings.agentCertificateValidity)
@@ -139,7 +149,10 @@ public final class AgentChannelService: Sendable {
         try await store.systemTransaction { tx in
             try tx.recordRenewal(agentID: agent.agentID, serial: serial, expiresAt: expires)
             try tx.updateAgent(agentID: agent.agentID, endpoint: request.endpoint, version: request.agentVersion)
+            try tx.recordAudit(Self.auditEntry("agents.renew", tenantID: agent.tenantID, agentID: agent.agentID,
+                                               by: "agent \(agent.agentID)", path: "/v1/agent/renew"))
         }
+        directory.forget(agent.clusterID)
         logger.info("agent certificate renewed", metadata: ["agent.id": .string(agent.agentID), "serial": .string(serial)])
         return Array(try AgentWire.encoder().encode(IssuedCertificateBody(
             agentId: agent.agentID, clusterId: agent.clusterID, certificateChain: issued.body.chain, trustAnchor: issued.body.anchor,
@@ -150,6 +163,7 @@ public final class AgentChannelService: Sendable {
     func registerNodes(body: [UInt8], credentials: AgentCredentials) async throws -> [UInt8] {
         let agent = try await authenticator.agent(for: credentials)
         let registration = try Self.decode(NodeRegistrationBody.self, body)
+        try Self.checkEndpoint(registration.endpoint)
         for node in registration.nodes {
             guard !node.name.isEmpty, node.name.count <= 63, case .success = EngineEndpoint.parse(node.engineEndpoint) else {
                 throw AgentAPIError.badBody("node \(node.name): a name of 1 to 63 characters and an engine endpoint (unix:///path, tcp://host:port)")
@@ -164,6 +178,17 @@ public final class AgentChannelService: Sendable {
         directory.forget(agent.clusterID)
         return Array(try AgentWire.encoder().encode(NodeRegistrationBody(
             nodes: nodes.map { .init(id: $0.id, name: $0.name, engineEndpoint: $0.engineEndpoint) })))
+    }
+
+    /// Joins and renewals in the tenant's audit log (revocations are API calls, audited as such).
+    static func auditEntry(_ action: String, tenantID: String, agentID: String, by who: String, path: String) -> AuditEntry {
+        AuditEntry(tenantID: tenantID, tokenID: nil, tokenName: who, action: action, target: agentID, method: "POST", path: path,
+                   outcome: 200, requestID: "")
+    }
+
+    /// Agent endpoints are `https://host:port` only (`AgentEndpointRule`).
+    static func checkEndpoint(_ endpoint: String?) throws {
+        if let endpoint, let problem = AgentEndpointRule.problem(endpoint) { throw AgentAPIError.badBody(problem) }
     }
 
     static func decode<T: Decodable>(_ type: T.Type, _ body: [UInt8]) throws -> T {

@@ -22,6 +22,9 @@ public struct AgentChannelSettings: Sendable, Equatable {
     /// Failed joins allowed per client address: a burst, then this many per second.
     public var joinFailureBurst: Double = 10
     public var joinFailurePerSecond: Double = 0.5
+    /// `CAAS_JOIN_TOKEN_TTL`: seconds a cluster's join token joins after it was issued (default
+    /// 24 h); `POST /v1/clusters/{id}/join-token` issues a fresh one.
+    public var joinTokenTTL: TimeInterval = 86_400
 
     public init() {}
 
@@ -57,10 +60,30 @@ public struct AgentChannelSettings: Sendable, Equatable {
             }
             settings.agentCertificateValidity = TimeInterval(seconds)
         }
+        if let text = environment["CAAS_JOIN_TOKEN_TTL"], !text.isEmpty {
+            guard let seconds = Int(text), (60...(366 * 86_400)).contains(seconds) else {
+                throw ConfigurationError(setting: "CAAS_JOIN_TOKEN_TTL", message: "\(text) is not a number of seconds from 60 to 31622400")
+            }
+            settings.joinTokenTTL = TimeInterval(seconds)
+        }
         if let text = environment["CAAS_AGENT_TLS_NAMES"], !text.isEmpty {
             settings.listenerNames = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
         return settings
+    }
+}
+
+/// Where an agent says it serves its mTLS endpoint: `https://host:port` and nothing else (no
+/// path, query, user info), since pushes carry a tenant's secrets. Nil when it is one; else why not.
+enum AgentEndpointRule {
+    static func problem(_ endpoint: String) -> String? {
+        guard endpoint.utf8.count <= 512, let components = URLComponents(string: endpoint) else { return "\(endpoint.prefix(80)) is not a URL" }
+        guard components.scheme == "https" else { return "the agent endpoint must be https://host:port (pushes carry secrets), not \(endpoint.prefix(80))" }
+        guard let host = components.host, !host.isEmpty, components.port != nil, components.user == nil, components.password == nil,
+              components.path.isEmpty || components.path == "/", components.query == nil, components.fragment == nil else {
+            return "the agent endpoint must be https://host:port, not \(endpoint.prefix(80))"
+        }
+        return nil
     }
 }
 

@@ -18,6 +18,7 @@ public struct AuthenticatedAgent: Sendable, Equatable {
 /// (`caas://cluster/<cluster>/agent/<agent>`), its cluster's CA signed it, it has not expired,
 /// and its serial is one the control plane issued to that agent of that cluster, neither the
 /// certificate nor the agent revoked. The cluster it answers is the one the caller may speak for.
+/// An authenticated agent of a suspended tenant is refused with 403.
 public struct CertificateAgentAuthenticator: AgentAuthenticator {
     public let store: Store
     public let certificates: AgentCertificates
@@ -47,6 +48,7 @@ public struct CertificateAgentAuthenticator: AgentAuthenticator {
               record.clusterID == clusterID, record.agentID == agentID, !record.certificateRevoked, record.agentStatus == "active" else {
             throw AgentAPIError.unauthenticated
         }
+        guard record.tenantStatus == "active" else { throw AgentAPIError.tenantSuspended }
         return AuthenticatedAgent(clusterID: clusterID, agentID: agentID, tenantID: record.tenantID)
     }
 }

@@ -11,6 +11,11 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// `CAAS_DATABASE_PREPARED_STATEMENTS`: statements each database session keeps prepared
     /// (0 prepares none, for a pooler in transaction mode that cannot carry them).
     public var databasePreparedStatements = 256
+    /// `CAAS_DATABASE_STATEMENT_TIMEOUT`, `CAAS_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT`: seconds (0:
+    /// none) after which PostgreSQL cancels a statement, and ends a session idle inside a
+    /// transaction, so no request or loop can hang on the database (migrations run without).
+    public var databaseStatementTimeout = 60
+    public var databaseIdleInTransactionTimeout = 60
     /// `CAAS_DATA_DIR` / `--data-dir`: the embedded PostgreSQL and local state.
     public var dataDirectory: String = ".caas"
     /// `CAAS_MIGRATIONS_DIR` / `--migrations-dir`; `nil` looks in the usual places (see `MigrationsLocator`).
@@ -75,6 +80,14 @@ public struct ServerConfiguration: Sendable, Equatable {
                                          message: "\(prepared) is not a number of statements between 0 and 10000")
             }
             config.databasePreparedStatements = count
+        }
+        for (name, keyPath) in [("CAAS_DATABASE_STATEMENT_TIMEOUT", \ServerConfiguration.databaseStatementTimeout),
+                                ("CAAS_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT", \ServerConfiguration.databaseIdleInTransactionTimeout)] {
+            guard let text = environment[name], !text.isEmpty else { continue }
+            guard let seconds = Int(text), (0...86_400).contains(seconds) else {
+                throw ConfigurationError(setting: name, message: "\(text) is not a number of seconds from 0 to 86400")
+            }
+            config[keyPath: keyPath] = seconds
         }
         if let dir = value(flags.dataDirectory, "CAAS_DATA_DIR") { config.dataDirectory = dir }
         config.migrationsDirectory = value(flags.migrationsDirectory, "CAAS_MIGRATIONS_DIR")

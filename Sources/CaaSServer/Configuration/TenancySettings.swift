@@ -41,8 +41,11 @@ public struct TenancySettings: Sendable, Equatable {
         }
         func number(_ name: String) throws(ConfigurationError) -> Double? {
             guard let text = environment[name], !text.isEmpty else { return nil }
-            guard let value = Double(text), value > 0, value < 1_000_000 else {
-                throw ConfigurationError(setting: name, message: "\(text) is not a positive number")
+            guard let value = Double(text), value.isFinite else {
+                throw ConfigurationError(setting: name, message: "\(text) is not a number")
+            }
+            guard value > 0, value < 1_000_000 else {
+                throw ConfigurationError(setting: name, message: "\(text) is out of range: more than 0 and less than 1000000")
             }
             return value
         }

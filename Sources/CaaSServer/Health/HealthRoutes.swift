@@ -1,5 +1,6 @@
 import CaaSHTTP
 import CaaSPostgres
+import Logging
 
 /// `GET /healthz` (the process answers), `GET /readyz` (the database answers and every migration
 /// is applied) and `GET /v1/version`: served outside the API pipeline, without authentication,
@@ -10,31 +11,33 @@ public struct HealthRoutes: Sendable {
 
     let readiness: ReadinessCheck
 
-    public init(readiness: @escaping ReadinessCheck) {
-        self.readiness = readiness
+    /// `check` at most once per `cacheFor` however many ask (callers meanwhile share the answer
+    /// or the check in flight): a flood of `/readyz` costs one check a second, not a connection each.
+    public init(cacheFor: Duration = .seconds(1), readiness check: @escaping ReadinessCheck) {
+        let cache = ReadinessCache(ttl: cacheFor, check: check)
+        self.readiness = { await cache.answer() }
     }
 
     /// Ready when `SELECT 1` answers on `pool` and `migrator` has nothing pending or changed.
-    public init(pool: PostgresPool, migrator: Migrator) {
-        self.readiness = {
+    /// Anonymous callers read why not in general terms; the database's own error goes to the log.
+    public init(pool: PostgresPool, migrator: Migrator, logger: Logger = Logger(label: "caas.health")) {
+        self.init(readiness: {
             do {
                 _ = try await pool.withConnection { try $0.query("SELECT 1") }
             } catch {
-                return "database unreachable: \(error)"
+                logger.warning("not ready: the database does not answer", metadata: ["error": "\(error)"])
+                return "the database does not answer"
             }
             do {
                 let status = try await migrator.status()
-                if !status.changed.isEmpty {
-                    return "applied migrations changed since: " + status.changed.map(\.fileName).joined(separator: ", ")
-                }
-                if !status.pending.isEmpty {
-                    return "migrations pending: " + status.pending.map(\.fileName).joined(separator: ", ")
-                }
+                if !status.changed.isEmpty { return "applied migrations were changed since" }
+                if !status.pending.isEmpty { return "\(status.pending.count) migrations pending" }
             } catch {
-                return "migration status unknown: \(error)"
+                logger.warning("not ready: migration status unknown", metadata: ["error": "\(error)"])
+                return "the migration status is unknown"
             }
             return nil
-        }
+        })
     }
 
     /// The routes, in the order openapi.yaml lists them.
@@ -57,5 +60,34 @@ public struct HealthRoutes: Sendable {
     struct VersionInfo: Encodable {
         var version: String
         var api: String
+    }
+}
+
+/// The last readiness answer and the check in flight, shared by every caller.
+final class ReadinessCache: Sendable {
+    let ttl: Duration
+    let check: HealthRoutes.ReadinessCheck
+    private let state = Mutex<(answer: String?, at: ContinuousClock.Instant)?>(nil)
+    private let inFlight = Mutex<Task<String?, Never>?>(nil)
+
+    init(ttl: Duration, check: @escaping HealthRoutes.ReadinessCheck) {
+        self.ttl = ttl
+        self.check = check
+    }
+
+    func answer() async -> String? {
+        if let cached = state.withLock({ $0 }), ContinuousClock.now - cached.at < ttl { return cached.answer }
+        let task = inFlight.withLock { current -> Task<String?, Never> in
+            if let current { return current }
+            let made = Task { [check, state, inFlight] in
+                let answer = await check()
+                state.withLock { $0 = (answer, ContinuousClock.now) }
+                inFlight.withLock { $0 = nil }
+                return answer
+            }
+            current = made
+            return made
+        }
+        return await task.value
     }
 }

@@ -88,10 +88,12 @@ enum ApplicationRoutes {
     }
 
     /// Turns a request into a definition ready for the store: text fetched, parsed with the
-    /// variables, secrets sealed. `current` is the application being updated (nil on create).
+    /// variables, secrets sealed for application `applicationID`. `current` is the application
+    /// being updated (nil on create).
     static func definition(_ request: Request, body: JSONValue, variables: [String: String], current: ApplicationRecord?,
-                           context: APIContext) async throws -> ApplicationDefinition {
-        let secrets = try ApplicationSecrets(key: context.plane.secretsKey)
+                           applicationID: String, context: APIContext) async throws -> ApplicationDefinition {
+        let secrets = try ApplicationSecrets(key: context.plane.secretsKey, tenantID: try context.tenantScope().tenantID,
+                                             applicationID: applicationID)
         // Checked on every create and update: a policy made stricter leaves running applications
         // alone, and refuses their next change until it fits.
         let policy = try await context.inTenant { try $0.tenant().hostPolicy }
@@ -115,9 +117,12 @@ enum ApplicationRoutes {
                 }
                 return version
             }
-            let spec = try ComposeChecks.deployableSpec(version.compose, variables: variables, policy: policy, pointer: "/template_version")
+            // The template's seals opened: the application seals the values as its own below.
+            let text = try TemplateSecrets(key: context.plane.secretsKey, tenantID: try context.tenantScope().tenantID, templateID: id)
+                .openText(version.compose)
+            let spec = try ComposeChecks.deployableSpec(text, variables: variables, policy: policy, pointer: "/template_version")
             definition = ApplicationDefinition(source: .template, templateID: id, templateVersion: version.number,
-                                               compose: version.compose, spec: spec)
+                                               compose: text, spec: spec)
         case .compose(let text):
             let spec = try ComposeChecks.deployableSpec(text, variables: variables, policy: policy, pointer: "/compose")
             definition = ApplicationDefinition(source: .compose, compose: text, spec: spec)
@@ -160,6 +165,18 @@ enum ApplicationRoutes {
                 definition = ApplicationDefinition(source: .image, imageID: current.imageID, spec: spec)
             }
         }
+        let foreign = secrets.foreignSeals(in: definition.spec)
+        if !foreign.isEmpty {
+            throw APIError.foreignSeals(foreign, pointer: { seal in
+                if let variable = variables.keys.sorted().first(where: { variables[$0] == seal.value }) { return "/variables/\(variable)" }
+                switch request {
+                case .compose: return "/compose"
+                case .template: return "/template_id"
+                case .image: return "/environment/\(seal.name)"
+                case .unchanged: return current?.source == .image ? "/environment/\(seal.name)" : "/compose"
+                }
+            })
+        }
         let secretValues = variables.filter { SecretNames.isSecret($0.key) }.map(\.value)
         definition.spec = try secrets.seal(definition.spec, secretValues: secretValues)
         let leaks = ApplicationSecrets.leaks(in: definition.spec, variables: variables)
@@ -169,6 +186,7 @@ enum ApplicationRoutes {
                 pointer: "/variables/\(leaks[0])")
         }
         definition.variablesJSON = try secrets.sealVariables(variables)
+        definition.compose = try definition.compose.map(secrets.sealText)
         return definition
     }
 
@@ -199,8 +217,9 @@ enum ApplicationRoutes {
             throw APIError.invalidBody([FieldError(pointer: "/variables", detail: "applications from an image take environment, not variables")])
         }
         let variables = LabelRules.map(body["variables"]) ?? [:]
-        let definition = try await definition(request, body: body, variables: variables, current: nil, context: context)
-        let new = NewApplication(id: Identifier.make(.application), clusterID: clusterID, name: body["name"]!.stringValue!,
+        let id = Identifier.make(.application)
+        let definition = try await definition(request, body: body, variables: variables, current: nil, applicationID: id, context: context)
+        let new = NewApplication(id: id, clusterID: clusterID, name: body["name"]!.stringValue!,
                                  description: body["description"]?.stringValue ?? "", definition: definition)
         let quotas = context.quotas
         let rollout = context.rollout
@@ -257,12 +276,14 @@ enum ApplicationRoutes {
         let body = try context.body(updateSchema)
         let request = try sourceRequest(body, allowUnchanged: true)
         let secretsKey = context.plane.secretsKey
+        let tenantID = try context.tenantScope().tenantID
         return try await change(context) { current in
             if case .image = request, body["variables"] != nil {
                 throw APIError.invalidBody([FieldError(pointer: "/variables", detail: "applications from an image take environment, not variables")])
             }
-            let variables = try LabelRules.map(body["variables"]) ?? ApplicationSecrets(key: secretsKey).openVariables(current.variablesJSON)
-            let definition = try await definition(request, body: body, variables: variables, current: current, context: context)
+            let variables = try LabelRules.map(body["variables"]) ?? storedVariables(current, key: secretsKey, tenantID: tenantID)
+            let definition = try await definition(request, body: body, variables: variables, current: current, applicationID: current.id,
+                                                  context: context)
             return (body["description"]?.stringValue, definition)
         }
     }
@@ -279,16 +300,32 @@ enum ApplicationRoutes {
             }
         }
         let secretsKey = context.plane.secretsKey
+        let tenantID = try context.tenantScope().tenantID
         return try await change(context) { current in
             let description = patch["description"]?.stringValue
             guard patch["template_version"] != nil || patch["variables"] != nil else { return (description, nil) }
-            let stored = try ApplicationSecrets(key: secretsKey).openVariables(current.variablesJSON)
+            let stored = try storedVariables(current, key: secretsKey, tenantID: tenantID)
             let merged = MergePatch.apply(patch["variables"] ?? .object([:]), to: .object(stored.mapValues(JSONValue.string)))
             let variables = merged.objectValue?.compactMapValues(\.stringValue) ?? [:]
             let request: Request = patch["template_version"] != nil
                 ? .template(id: "", version: patch["template_version"]?.integerValue.map(Int.init)) : .unchanged
-            let definition = try await definition(request, body: .object([:]), variables: variables, current: current, context: context)
+            let definition = try await definition(request, body: .object([:]), variables: variables, current: current,
+                                                  applicationID: current.id, context: context)
             return (description, definition)
+        }
+    }
+
+    /// The application's stored variables, secret ones opened; a seal that does not open (another
+    /// secrets key, or sealed before seals were bound to their application) is a 422 naming it.
+    static func storedVariables(_ app: ApplicationRecord, key: [UInt8], tenantID: String) throws -> [String: String] {
+        let secrets = try ApplicationSecrets(key: key, tenantID: tenantID, applicationID: app.id)
+        do {
+            return try secrets.openVariables(app.variablesJSON)
+        } catch let error as ApplicationSecrets.UnopenableVariable {
+            throw APIError.unprocessable(
+                "the stored value of secret variable \(error.name) does not open (sealed under another secrets key, or before seals "
+                    + "were bound to their application): give every variable again (POST /v1/apps/\(app.id)/update with variables)",
+                pointer: "/variables/\(error.name)")
         }
     }
 

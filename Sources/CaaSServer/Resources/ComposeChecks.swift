@@ -21,7 +21,7 @@ enum ComposeChecks {
         let warnings = result.warnings.filter { !isAboutUnsetVariable($0) }
         return NewTemplateVersion(
             compose: text, digestHex: Hex.encode(SHA256.hash(text)),
-            variablesJSON: ResourceViews.variables(result.variables).serialized,
+            variablesJSON: ResourceViews.variables(result.variables, secretLines: ComposeRedaction.redact(text).lines).serialized,
             warningsJSON: JSONValue.array(warnings.map(ResourceViews.diagnostic)).serialized,
             description: description, author: author)
     }

@@ -1,4 +1,5 @@
 import CaaSCompose
+import CaaSCrypto
 import CaaSModel
 import CaaSStore
 import Foundation
@@ -20,7 +21,12 @@ enum ResourceViews {
         return json
     }
 
-    static func spec(_ spec: AppSpec) -> JSONValue { encoded(ApplicationSecrets.masked(spec)) }
+    static func spec(_ spec: AppSpec, secretValues: [String] = []) -> JSONValue {
+        encoded(ApplicationSecrets.masked(spec, secretValues: secretValues))
+    }
+
+    /// Compose text as answers show it: secret environment values redacted (`ComposeRedaction`).
+    static func compose(_ text: String) -> String { ComposeRedaction.redact(text).text }
 
     static func cluster(_ cluster: ClusterRecord, joinToken: String? = nil) -> JSONValue {
         var members: [String: JSONValue] = [
@@ -79,17 +85,20 @@ enum ResourceViews {
     }
 
     static func templateVersion(_ version: TemplateVersionRecord, includeCompose: Bool = true) -> JSONValue {
+        let redacted = ComposeRedaction.redact(version.compose)
         var members: [String: JSONValue] = [
             "template_id": .string(version.templateID),
             "number": int(version.number),
-            "digest": .string("sha256:" + version.digestHex),
-            "variables": (try? JSONParser.parse(Array(version.variablesJSON.utf8))) ?? .array([]),
+            // Of the text as shown: a digest of the text as given would let a reader test guesses
+            // of the redacted values against it.
+            "digest": .string("sha256:" + (redacted.text == version.compose ? version.digestHex : Hex.encode(SHA256.hash(redacted.text)))),
+            "variables": maskedDefaults((try? JSONParser.parse(Array(version.variablesJSON.utf8))) ?? .array([]), secretLines: redacted.lines),
             "warnings": (try? JSONParser.parse(Array(version.warningsJSON.utf8))) ?? .array([]),
             "description": .string(version.description),
             "author": .string(version.author),
             "created_at": time(version.createdAt),
         ]
-        if includeCompose { members["compose"] = .string(version.compose) }
+        if includeCompose { members["compose"] = .string(redacted.text) }
         return .object(members)
     }
 
@@ -117,7 +126,7 @@ enum ResourceViews {
             "template_id": text(app.templateID),
             "template_version": app.templateVersion.map(int) ?? .null,
             "image_id": text(app.imageID),
-            "compose": text(app.compose),
+            "compose": text(app.compose.map(compose)),
             "spec": spec(app.spec),
             "variables": ApplicationSecrets.viewVariables(app.variablesJSON),
             "generation": .integer(app.generation),
@@ -223,11 +232,14 @@ enum ResourceViews {
         ])
     }
 
-    static func variable(_ reference: VariableReference) -> JSONValue {
-        .object([
+    /// A variable reference; its default is masked when the variable is secret, or when it is used
+    /// on a line where a secret value is written (`secretLines`).
+    static func variable(_ reference: VariableReference, secretLines: Set<Int> = []) -> JSONValue {
+        let secret = SecretNames.isSecret(reference.name) || reference.line.map(secretLines.contains) == true
+        return .object([
             "name": .string(reference.name),
             "kind": .string(reference.kind.rawValue),
-            "default": text(reference.defaultValue),
+            "default": secret && reference.defaultValue != nil ? .string(SecretNames.mask) : text(reference.defaultValue),
             "required": .bool(reference.isRequired),
             "secret": .bool(SecretNames.isSecret(reference.name)),
             "path": .string(reference.path),
@@ -237,9 +249,21 @@ enum ResourceViews {
     }
 
     /// The variables a text needs, one entry per name (its first use), in order of appearance.
-    static func variables(_ references: [VariableReference]) -> JSONValue {
+    static func variables(_ references: [VariableReference], secretLines: Set<Int> = []) -> JSONValue {
         var seen: Set<String> = []
-        return .array(references.filter { seen.insert($0.name).inserted }.map(variable))
+        return .array(references.filter { seen.insert($0.name).inserted }.map { variable($0, secretLines: secretLines) })
+    }
+
+    /// Stored variable entries (`variables` above, as JSON) with secret defaults masked: versions
+    /// stored before defaults were masked show none either.
+    static func maskedDefaults(_ variables: JSONValue, secretLines: Set<Int>) -> JSONValue {
+        guard case .array(let items) = variables else { return variables }
+        return .array(items.map { item in
+            guard case .object(var members) = item, members["default"] != nil, members["default"] != .null else { return item }
+            let line = members["line"]?.integerValue.map(Int.init)
+            if members["secret"] == .bool(true) || line.map(secretLines.contains) == true { members["default"] = .string(SecretNames.mask) }
+            return .object(members)
+        })
     }
 }
 

@@ -48,24 +48,36 @@ enum TemplateRoutes {
     static func validate(_ context: APIContext) async throws -> APIResponse {
         let body = try context.body(validateSchema)
         let variables = LabelRules.map(body["variables"]) ?? [:]
+        let text = body["compose"]!.stringValue!
         let policy = try await context.inTenant { try $0.tenant().hostPolicy }
-        let result = ComposeParser.parse(body["compose"]!.stringValue!, variables: variables).checked(against: policy)
+        let result = ComposeParser.parse(text, variables: variables).checked(against: policy)
+        // Shown as a deployment would store it: secret values (and what they are interpolated into) masked.
+        let secretValues = variables.filter { SecretNames.isSecret($0.key) }.map(\.value)
         return .json(.object([
             "valid": .bool(result.isValid),
-            "spec": result.spec.map(ResourceViews.spec) ?? .null,
+            "spec": result.spec.map { ResourceViews.spec($0, secretValues: secretValues) } ?? .null,
             "errors": .array(result.errors.map(ResourceViews.diagnostic)),
             "warnings": .array(result.warnings.map(ResourceViews.diagnostic)),
-            "variables": ResourceViews.variables(result.variables),
+            "variables": ResourceViews.variables(result.variables, secretLines: ComposeRedaction.redact(text).lines),
             "missing_variables": .array(result.missingVariables.map(JSONValue.string)),
         ]))
     }
 
+    /// A version ready for the store: checked, its literal secret values sealed for the template.
+    static func newVersion(_ text: String, description: String, templateID: String, context: APIContext) throws -> NewTemplateVersion {
+        var version = try ComposeChecks.templateVersion(text, description: description, author: context.authorName)
+        let foreign = TemplateSecrets.foreignSeals(in: text)
+        if !foreign.isEmpty { throw APIError.sealedValuesInTemplate(foreign) }
+        let secrets = try TemplateSecrets(key: context.plane.secretsKey, tenantID: try context.tenantScope().tenantID, templateID: templateID)
+        version.compose = try secrets.sealText(text)
+        return version
+    }
+
     static func create(_ context: APIContext) async throws -> APIResponse {
         let body = try context.body(createSchema)
-        let first = try ComposeChecks.templateVersion(body["compose"]!.stringValue!,
-                                                      description: body["version_description"]?.stringValue ?? "",
-                                                      author: context.authorName)
         let id = Identifier.make(.template)
+        let first = try newVersion(body["compose"]!.stringValue!, description: body["version_description"]?.stringValue ?? "",
+                                   templateID: id, context: context)
         let name = body["name"]!.stringValue!
         let description = body["description"]?.stringValue ?? ""
         let (template, version) = try await context.inTenant { try $0.createTemplate(id: id, name: name, description: description, first: first) }
@@ -110,8 +122,8 @@ enum TemplateRoutes {
         let id = context.parameter("template_id")
         let body = try context.body(versionSchema)
         let expected = try context.expectedVersion()
-        let new = try ComposeChecks.templateVersion(body["compose"]!.stringValue!, description: body["description"]?.stringValue ?? "",
-                                                    author: context.authorName)
+        let new = try newVersion(body["compose"]!.stringValue!, description: body["description"]?.stringValue ?? "",
+                                 templateID: id, context: context)
         let version = try await context.inTenant { try $0.addTemplateVersion(id, expectedVersion: expected, new) }
         var response = APIResponse.json(ResourceViews.templateVersion(version), status: 201)
         response.auditTarget = id
@@ -173,7 +185,7 @@ enum TemplateRoutes {
             return (old, new)
         }
         let from = old.number, to = new.number
-        let text = TextDiff.unified(old: old.compose, new: new.compose, oldName: "\(id)/versions/\(from)",
+        let text = TextDiff.unified(old: ResourceViews.compose(old.compose), new: ResourceViews.compose(new.compose), oldName: "\(id)/versions/\(from)",
                                     newName: "\(id)/versions/\(to)", context: lines)
         return .json(.object([
             "template_id": .string(id), "from": .integer(Int64(from)), "to": .integer(Int64(to)),

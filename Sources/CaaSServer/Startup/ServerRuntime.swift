@@ -23,10 +23,30 @@ public enum ServerRuntime {
         await database.close(logger: logger)
     }
 
+    /// Makes a new system administrator token and revokes the others (`caas-server rotate-system-token`).
+    public static func rotateSystemToken(configuration: ServerConfiguration, logger: Logger) async throws -> String {
+        let database = try await Database.open(configuration, logger: logger)
+        let pool = database.makePool(logger: logger, maxConnections: 2)
+        defer { pool.shutdown() }
+        do {
+            _ = try await makeMigrator(configuration: configuration, pool: pool, logger: logger).migrate()
+            let plane = ControlPlane(store: Store(source: pool, logger: logger), settings: configuration.tenancy, logger: logger)
+            let secret = try await plane.rotateSystemToken()
+            await database.close(logger: logger)
+            return secret
+        } catch {
+            await database.close(logger: logger)
+            throw error
+        }
+    }
+
     /// Serves until SIGTERM or SIGINT.
     public static func serve(configuration: ServerConfiguration, logger: Logger) async throws {
         let database = try await Database.open(configuration, logger: logger)
         let pool = database.makePool(logger: logger)
+        // The agent channel's own connections: heartbeats and reports never wait behind API
+        // requests, so a flood of API (or /readyz) calls cannot make nodes look down.
+        let agentPool = database.makePool(logger: logger, maxConnections: 6)
         let listener = database.makeListener()
         var background: [Task<Void, Never>] = []
         var agentChannel: AgentChannelService?
@@ -54,7 +74,7 @@ public enum ServerRuntime {
             let signal = PostgresJobSignal(listener: listener)
             try await signal.start()
             let agentSettings = try AgentChannelSettings.resolve(environment: ProcessInfo.processInfo.environment)
-            let channel = try await AgentChannelService.start(store: store, secretsKey: configuration.resources.secretsKey ?? [],
+            let channel = try await AgentChannelService.start(store: Store(source: agentPool, logger: logger), secretsKey: configuration.resources.secretsKey ?? [],
                                                               settings: agentSettings, signal: signal,
                                                               quotas: configuration.tenancy.quotaDefaults, logger: logger)
             agentChannel = channel
@@ -65,6 +85,7 @@ public enum ServerRuntime {
             var workerSettings = WorkerSettings.fromEnvironment()
             workerSettings.quotas = configuration.tenancy.quotaDefaults
             let workers = SchedulerWorkers(store: store, database: pool.configuration.connection, agents: channel.directory,
+                                           secretsKey: plane.secretsKey,
                                            settings: workerSettings, signal: signal, logger: logger)
             background.append(Task { await workers.run() })
             // Tokens are shown once: write them out now, not when stdout's buffer fills.
@@ -95,19 +116,19 @@ public enum ServerRuntime {
             logger.info("caas-server stopping")
         } catch {
             await agentChannel?.shutdown()
-            await stop(background: background, listener: listener, pool: pool, database: database, logger: logger)
+            await stop(background: background, listener: listener, pools: [pool, agentPool], database: database, logger: logger)
             throw error
         }
         await agentChannel?.shutdown()
-        await stop(background: background, listener: listener, pool: pool, database: database, logger: logger)
+        await stop(background: background, listener: listener, pools: [pool, agentPool], database: database, logger: logger)
         background = []
     }
 
-    static func stop(background: [Task<Void, Never>], listener: PostgresListener, pool: PostgresPool, database: Database, logger: Logger) async {
+    static func stop(background: [Task<Void, Never>], listener: PostgresListener, pools: [PostgresPool], database: Database, logger: Logger) async {
         for task in background { task.cancel() }
         for task in background { await task.value }
         listener.shutdown()
-        pool.shutdown()
+        for pool in pools { pool.shutdown() }
         await database.close(logger: logger)
     }
 

@@ -9,6 +9,8 @@ public struct BootstrapResult: Sendable, Equatable {
     /// In dev mode, the default tenant's admin secret when the tenant was created now.
     public var devTenantToken: String?
     public var devTenantID: String?
+    /// System administrator tokens a changed `CAAS_BOOTSTRAP_TOKEN` revoked.
+    public var revokedSystemTokens = 0
 }
 
 extension ControlPlane {
@@ -17,7 +19,8 @@ extension ControlPlane {
     /// Start-up work, safe on every start and on several replicas at once:
     /// 1. refuses to run when the database role would bypass row-level security;
     /// 2. makes sure the system administrator has a token: `CAAS_BOOTSTRAP_TOKEN` when set (stored
-    ///    as its digest), otherwise — when no live system token exists — a new one, printed once;
+    ///    as its digest; a changed one replaces the system tokens before it, which stop working),
+    ///    otherwise — when no live system token exists — a new one, printed once;
     /// 3. with `--dev`, creates the tenant `default` and prints its admin token once.
     @discardableResult
     public func bootstrap(print output: @Sendable (String) -> Void = { Swift.print($0) }) async throws -> BootstrapResult {
@@ -34,6 +37,8 @@ extension ControlPlane {
                 if try tx.credential(digestHex: digest) == nil {
                     _ = try tx.createSystemToken(NewToken(id: Identifier.make(.token), name: "bootstrap", role: "system",
                                                           digestHex: digest, expiresAt: nil, createdBy: nil))
+                    // A new CAAS_BOOTSTRAP_TOKEN is a rotation: the system tokens before it stop working.
+                    result.revokedSystemTokens = try tx.revokeSystemTokens(keeping: digest)
                 }
             } else if try tx.liveSystemTokenCount() == 0 {
                 _ = try tx.createSystemToken(NewToken(id: Identifier.make(.token), name: "bootstrap", role: "system",
@@ -57,6 +62,19 @@ extension ControlPlane {
             output("caas: dev tenant '\(ControlPlane.devTenantName)' admin token (shown once): \(token)")
         }
         return result
+    }
+
+    /// `caas-server rotate-system-token`: a new system administrator token, answered once; every
+    /// earlier one (including a `CAAS_BOOTSTRAP_TOKEN`'s) stops working at once.
+    public func rotateSystemToken() async throws -> String {
+        let secret = try TokenSecret.generate()
+        try await store.systemTransaction { tx in
+            try tx.lockBootstrap()
+            try tx.revokeSystemTokens(keeping: nil)
+            _ = try tx.createSystemToken(NewToken(id: Identifier.make(.token), name: "rotated", role: "system",
+                                                  digestHex: TokenSecret.digestHex(secret), expiresAt: nil, createdBy: nil))
+        }
+        return secret
     }
 
     /// Deletes events, idempotency keys and audit entries past their retention (one replica at a time).

@@ -1,4 +1,5 @@
 import CaaSPostgres
+import CaaSStore
 import Foundation
 import Logging
 
@@ -6,12 +7,21 @@ import Logging
 /// dedicated connection runs `body`; every other replica tries again every `retryInterval`.
 ///
 /// PostgreSQL releases the lock when the holder's session ends, so when a replica dies (its
-/// connection closes, or breaks) another takes over within `retryInterval` (plus the time the
-/// server needs to notice a dead TCP peer). The leader checks its own connection every
-/// `checkInterval` and stops `body` as soon as it is broken: it may no longer be the only one.
+/// connection closes, or breaks) another takes over within `retryInterval`. A holder cut off
+/// without a FIN (a half-open path) stops sending its checks: the server ends the lock session
+/// after `idle_session_timeout` (a few check intervals) and sees a dead peer by its TCP
+/// keepalives. The leader checks its own connection every `checkInterval`, gives up a check that
+/// does not answer within `checkTimeout` (the socket is shut down under it), and stops `body` as
+/// soon as the session is gone: it may no longer be the only one.
+///
+/// Each term has an epoch (`leadership_terms`), handed to `body`: the singletons' writes carry it
+/// as a fencing token (`SystemTransaction.fence`), so a leader that does not know yet that it
+/// lost its session (hung, cut off) cannot act once another replica began a term.
 public final class Leadership: Sendable {
     public let name: String
     public let key: Int64
+    let store: Store
+    let holder: String
     let configuration: PostgresConfiguration
     let retryInterval: TimeInterval
     let checkInterval: TimeInterval
@@ -24,10 +34,13 @@ public final class Leadership: Sendable {
         var terms = 0
     }
 
-    public init(name: String, configuration: PostgresConfiguration, retryInterval: TimeInterval = 1, checkInterval: TimeInterval = 1, logger: Logger) {
+    public init(name: String, store: Store, holder: String, configuration: PostgresConfiguration, retryInterval: TimeInterval = 1,
+                checkInterval: TimeInterval = 1, logger: Logger) {
         self.name = name
         self.key = Leadership.lockKey(name)
-        self.configuration = configuration
+        self.store = store
+        self.holder = holder
+        self.configuration = Leadership.lockSession(configuration, checkInterval: checkInterval)
         self.retryInterval = retryInterval
         self.checkInterval = checkInterval
         self.logger = logger.with("leadership", name)
@@ -39,6 +52,20 @@ public final class Leadership: Sendable {
     /// How many times this replica became leader.
     public var terms: Int { state.withLock { $0.terms } }
 
+    /// A check that has not answered in this long is given up (the session is taken for lost).
+    var checkTimeout: TimeInterval { max(3, checkInterval * 3) }
+
+    /// The lock session's settings: the server ends it when its checks stop coming
+    /// (`idle_session_timeout`), and probes its peer often (`tcp_keepalives_*`).
+    static func lockSession(_ configuration: PostgresConfiguration, checkInterval: TimeInterval) -> PostgresConfiguration {
+        var lock = configuration
+        lock.sessionSettings["idle_session_timeout"] = "\(Int(max(10, checkInterval * 5) * 1000))ms"
+        lock.sessionSettings["tcp_keepalives_idle"] = "5"
+        lock.sessionSettings["tcp_keepalives_interval"] = "2"
+        lock.sessionSettings["tcp_keepalives_count"] = "3"
+        return lock
+    }
+
     /// A stable 64-bit key for the lock (FNV-1a of `caas:` + name).
     static func lockKey(_ name: String) -> Int64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
@@ -49,8 +76,9 @@ public final class Leadership: Sendable {
         return Int64(bitPattern: hash)
     }
 
-    /// Campaigns until cancelled; runs `body` while leading. `body` must stop when cancelled.
-    public func run(_ body: @escaping @Sendable () async -> Void) async {
+    /// Campaigns until cancelled; runs `body` with the term while leading. `body` must stop when
+    /// cancelled, and should stop when a fenced write says the term is over.
+    public func run(_ body: @escaping @Sendable (LeadershipTerm) async -> Void) async {
         while !Task.isCancelled {
             let box = ConnectionBox()
             do {
@@ -61,7 +89,9 @@ public final class Leadership: Sendable {
                     return try row.decode("locked", as: Bool.self)
                 }
                 if acquired {
-                    await lead(box, body)
+                    let (name, holder) = (self.name, self.holder)
+                    let term = try await store.systemTransaction { try $0.beginTerm(name, holder: holder) }
+                    await lead(box, term, body)
                 }
             } catch {
                 if !Task.isCancelled {
@@ -75,28 +105,37 @@ public final class Leadership: Sendable {
         }
     }
 
-    private func lead(_ box: ConnectionBox, _ body: @escaping @Sendable () async -> Void) async {
+    private func lead(_ box: ConnectionBox, _ term: LeadershipTerm, _ body: @escaping @Sendable (LeadershipTerm) async -> Void) async {
         state.withLock {
             $0.isLeader = true
             $0.terms += 1
         }
-        logger.info("became leader")
+        logger.info("became leader", metadata: ["epoch": "\(term.epoch)"])
+        let connection = try? await blocking { box.connection }
         defer {
             state.withLock { $0.isLeader = false }
             logger.info("leadership ended")
         }
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await body() }
+            group.addTask { await body(term) }
             group.addTask {
                 // Watch the session: a broken connection means the lock may be gone.
                 while !Task.isCancelled {
                     try? await Task.sleep(nanoseconds: self.checkInterval.nanoseconds)
                     if Task.isCancelled { return }
+                    // A check the path swallows would hang for ever: past `checkTimeout` the
+                    // socket is shut down under it, so it fails and the term ends.
+                    let watchdog = Task {
+                        try await Task.sleep(nanoseconds: self.checkTimeout.nanoseconds)
+                        self.logger.warning("the leadership session does not answer; giving it up")
+                        connection?.abort()
+                    }
                     let alive = (try? await self.blocking { () -> Bool in
                         guard let connection = box.connection else { return false }
                         _ = try connection.query("SELECT 1")
                         return !connection.isBroken
                     }) ?? false
+                    watchdog.cancel()
                     if !alive {
                         self.logger.warning("lost the leadership session")
                         return

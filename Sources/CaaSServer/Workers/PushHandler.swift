@@ -7,14 +7,20 @@ import Logging
 /// A failed send is retried with the queue's backoff. Fencing: the agent ignores a generation
 /// older than the one it applied, and the recorded `pushed_generation` never moves back, so a
 /// stale pusher (a slow replica, an expired lease) cannot undo a newer decision.
+///
+/// Sealed environment values are opened here, with `secretsKey`, just before the send: the mTLS
+/// channel to the agent is the only place their plain values travel. A value that does not open
+/// stops the push (nothing on the nodes changes) and is logged naming its application and variable.
 public struct PushHandler: JobHandler {
     public let store: Store
     public let agents: any ClusterAgentDirectory
+    let secretsKey: [UInt8]
     public let logger: Logger
 
-    public init(store: Store, agents: any ClusterAgentDirectory, logger: Logger) {
+    public init(store: Store, agents: any ClusterAgentDirectory, secretsKey: [UInt8], logger: Logger) {
         self.store = store
         self.agents = agents
+        self.secretsKey = secretsKey
         self.logger = logger
     }
 
@@ -35,8 +41,15 @@ public struct PushHandler: JobHandler {
         guard let push = try await store.systemTransaction({ try $0.desiredState(clusterID: clusterID) }) else {
             return .finished // the cluster is gone
         }
+        let state: DesiredClusterState
+        do {
+            state = try ApplicationSecrets.opened(push.state, key: secretsKey)
+        } catch {
+            logger.error("push not sent: a sealed value does not open", metadata: ["cluster.id": .string(clusterID), "error": "\(error)"])
+            throw error
+        }
         guard let channel = await agents.channel(for: clusterID) else { throw AgentUnreachable(clusterID: clusterID) }
-        let ack = try await channel.push(push.state)
+        let ack = try await channel.push(state)
         let generation = push.state.generation
         try await store.systemTransaction { tx in
             try tx.fence(job)

@@ -17,7 +17,9 @@ public struct SchedulerWorkers: Sendable {
     public let leadership: Leadership
     public let logger: Logger
 
-    public init(store: Store, database: PostgresConfiguration, agents: any ClusterAgentDirectory,
+    /// `secretsKey`: the key application secrets are sealed with (the control plane's), with which
+    /// the pusher opens them for the agents.
+    public init(store: Store, database: PostgresConfiguration, agents: any ClusterAgentDirectory, secretsKey: [UInt8],
                 settings: WorkerSettings = WorkerSettings(), signal: any JobSignal = LocalJobSignal(), logger: Logger) {
         let logger = logger.with("replica", settings.replicaID)
         self.store = store
@@ -28,9 +30,9 @@ public struct SchedulerWorkers: Sendable {
                                           batchLimit: settings.reconcileBatch, signal: signal, quotas: settings.quotas, logger: logger)
         reconciler.beforeApply = settings.beforeApply
         self.reconciler = reconciler
-        pusher = PushHandler(store: store, agents: agents, logger: logger)
+        pusher = PushHandler(store: store, agents: agents, secretsKey: secretsKey, logger: logger)
         singletons = SingletonLoops(store: store, settings: settings, signal: signal, logger: logger)
-        leadership = Leadership(name: "singletons", configuration: database, retryInterval: settings.leaderRetryInterval,
+        leadership = Leadership(name: "singletons", store: store, holder: settings.replicaID, configuration: database, retryInterval: settings.leaderRetryInterval,
                                 checkInterval: settings.leaderCheckInterval, logger: logger)
     }
 
@@ -46,7 +48,7 @@ public struct SchedulerWorkers: Sendable {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await worker(for: reconciler, concurrency: settings.reconcileConcurrency).run() }
             group.addTask { await worker(for: pusher, concurrency: settings.pushConcurrency).run() }
-            group.addTask { await leadership.run { await singletons.run() } }
+            group.addTask { await leadership.run { term in await singletons.run(term: term) } }
         }
         logger.info("scheduler workers stopped")
     }

@@ -21,6 +21,24 @@ public struct JoinableCluster: Sendable, Equatable {
     public var status: String
     /// The stored digest, for the constant-time comparison the caller makes.
     public var joinTokenDigest: [UInt8]
+    /// When the join token was issued (it expires `CAAS_JOIN_TOKEN_TTL` later).
+    public var joinTokenCreatedAt: Date
+    /// The tenant's status: a suspended tenant's clusters take no joins.
+    public var tenantStatus: String
+}
+
+/// Where the control plane pushes a cluster's state, and who must answer there.
+public struct AgentPushTarget: Sendable, Equatable {
+    public var agentID: String
+    public var endpoint: String
+    /// Serials of the agent's certificates neither revoked nor expired.
+    public var serials: Set<String>
+
+    public init(agentID: String, endpoint: String, serials: Set<String>) {
+        self.agentID = agentID
+        self.endpoint = endpoint
+        self.serials = serials
+    }
 }
 
 /// An agent of a cluster as the API shows it.
@@ -52,6 +70,7 @@ public struct AgentCertificateRecord: Sendable, Equatable {
     public var expiresAt: Date
     public var certificateRevoked: Bool
     public var agentStatus: String
+    public var tenantStatus: String
 }
 
 /// A newly joined agent and its first certificate.
@@ -147,10 +166,12 @@ extension SystemTransaction {
     /// The cluster whose join token has this SHA-256, locked for the join.
     public func clusterForJoinToken(digest: [UInt8]) throws -> JoinableCluster? {
         try connection.query("""
-            SELECT id, tenant_id, name, status, join_token_digest FROM clusters WHERE join_token_digest = $1 FOR UPDATE
+            SELECT c.id, c.tenant_id, c.name, c.status, c.join_token_digest, c.join_token_created_at, t.status AS tenant_status
+            FROM clusters c JOIN tenants t ON t.id = c.tenant_id WHERE c.join_token_digest = $1 FOR UPDATE OF c
             """, [digest]).first.map {
             JoinableCluster(id: try $0.decode("id"), tenantID: try $0.decode("tenant_id"), name: try $0.decode("name"),
-                            status: try $0.decode("status"), joinTokenDigest: try $0.decode("join_token_digest"))
+                            status: try $0.decode("status"), joinTokenDigest: try $0.decode("join_token_digest"),
+                            joinTokenCreatedAt: try $0.decode("join_token_created_at"), tenantStatus: try $0.decode("tenant_status"))
         }
     }
 
@@ -183,7 +204,8 @@ extension SystemTransaction {
         _ = try asTenant(agent.tenantID).appendEvent(type: "cluster.agent_joined", objectKind: "cluster", objectID: agent.clusterID, summary: summary)
     }
 
-    /// A renewed certificate: recorded, and the agent and cluster show its expiry.
+    /// A renewed certificate: recorded, the agent's earlier certificates revoked (a renewal
+    /// replaces, it does not add a second key that works), and the agent and cluster show its expiry.
     public func recordRenewal(agentID: String, serial: String, expiresAt: Date) throws {
         guard let row = try connection.query("""
             UPDATE cluster_agents SET certificate_serial = $2, certificate_expires_at = $3, renewed_at = now()
@@ -193,6 +215,8 @@ extension SystemTransaction {
         _ = try connection.execute("""
             INSERT INTO agent_certificates (serial, tenant_id, cluster_id, agent_id, expires_at) VALUES ($1, $2, $3, $4, $5)
             """, [serial, tenantID, clusterID, agentID, expiresAt])
+        _ = try connection.execute("UPDATE agent_certificates SET revoked_at = now() WHERE agent_id = $1 AND serial <> $2 AND revoked_at IS NULL",
+                                   [agentID, serial])
         _ = try connection.execute("UPDATE clusters SET agent_certificate_expires_at = $2 WHERE id = $1 AND agent_id = $3",
                                    [clusterID, expiresAt, agentID])
     }
@@ -200,19 +224,30 @@ extension SystemTransaction {
     /// The issued certificate with this serial (and its agent's status); nil for serials never issued.
     public func agentCertificate(serial: String) throws -> AgentCertificateRecord? {
         try connection.query("""
-            SELECT k.serial, k.cluster_id, k.tenant_id, k.agent_id, k.expires_at, k.revoked_at IS NOT NULL AS revoked, a.status
-            FROM agent_certificates k JOIN cluster_agents a ON a.id = k.agent_id WHERE k.serial = $1
+            SELECT k.serial, k.cluster_id, k.tenant_id, k.agent_id, k.expires_at, k.revoked_at IS NOT NULL AS revoked, a.status,
+                   t.status AS tenant_status
+            FROM agent_certificates k JOIN cluster_agents a ON a.id = k.agent_id JOIN tenants t ON t.id = k.tenant_id WHERE k.serial = $1
             """, [serial]).first.map {
             AgentCertificateRecord(serial: try $0.decode("serial"), clusterID: try $0.decode("cluster_id"), tenantID: try $0.decode("tenant_id"),
                                    agentID: try $0.decode("agent_id"), expiresAt: try $0.decode("expires_at"),
-                                   certificateRevoked: try $0.decode("revoked"), agentStatus: try $0.decode("status"))
+                                   certificateRevoked: try $0.decode("revoked"), agentStatus: try $0.decode("status"),
+                                   tenantStatus: try $0.decode("tenant_status"))
         }
     }
 
-    /// Where the cluster's active agent listens for pushes; nil without an active agent or endpoint.
-    public func activeAgentEndpoint(clusterID: String) throws -> String? {
-        try connection.query("SELECT endpoint FROM cluster_agents WHERE cluster_id = $1 AND status = 'active'", [clusterID])
-            .first?.decode("endpoint")
+    /// Where and to whom the cluster's pushes go: its active agent's endpoint, id and the serials
+    /// of its certificates in force. Nil without an active agent with an endpoint, and while the
+    /// tenant is suspended (a suspended tenant's agents receive nothing).
+    public func agentPushTarget(clusterID: String) throws -> AgentPushTarget? {
+        guard let row = try connection.query("""
+            SELECT a.id, a.endpoint,
+                   ARRAY(SELECT k.serial FROM agent_certificates k
+                         WHERE k.agent_id = a.id AND k.revoked_at IS NULL AND k.expires_at > now() ORDER BY k.serial) AS serials
+            FROM cluster_agents a JOIN tenants t ON t.id = a.tenant_id
+            WHERE a.cluster_id = $1 AND a.status = 'active' AND a.endpoint IS NOT NULL AND t.status = 'active'
+            """, [clusterID]).first else { return nil }
+        return AgentPushTarget(agentID: try row.decode("id"), endpoint: try row.decode("endpoint"),
+                               serials: Set(try row.decode("serials", as: [String].self)))
     }
 
     /// The agent says where it listens and what it runs.

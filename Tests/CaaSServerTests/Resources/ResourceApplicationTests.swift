@@ -103,7 +103,7 @@ import Testing
         #expect(patched["deployment"]?["from_generation"]?.integerValue == 1)
         #expect(patched["deployment"]?["to_generation"]?.integerValue == 2)
         #expect(patched["variables"]?["DB_PASSWORD"]?.stringValue == "***")
-        let secrets = try ApplicationSecrets(key: api.plane.secretsKey)
+        let secrets = try ApplicationSecrets(key: api.plane.secretsKey, tenantID: a.id, applicationID: id)
         let variables = try await api.raw { try $0.query("SELECT variables::text AS v FROM applications WHERE id = $1", [id])[0].decode("v", as: String.self) }
         #expect(try secrets.openVariables(variables) == ["TAG": "1.3", "DB_PASSWORD": "hunter2-secret"])
         let deployments = try await api.call("GET", "/v1/apps/\(id)/deployments", token: op)

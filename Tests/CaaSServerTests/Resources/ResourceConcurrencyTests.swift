@@ -63,8 +63,8 @@ import Testing
         let stored = try await api.raw { try $0.query("SELECT spec::text || variables::text AS s FROM applications WHERE id = $1", [id])[0].decode("s", as: String.self) }
         #expect(!stored.contains("correct-horse"), "sealed at rest: \(stored)")
         let sealed = try #require(try ResourceValuesProbe.environmentValue(stored, name: "DATABASE_URL"))
-        let secrets = try ApplicationSecrets(key: api.plane.secretsKey)
-        #expect(try secrets.open(sealed) == "postgres://app:correct-horse@db/app", "the scheduler can open it")
+        let secrets = try ApplicationSecrets(key: api.plane.secretsKey, tenantID: a.id, applicationID: id)
+        #expect(try secrets.open(sealed, name: "DATABASE_URL") == "postgres://app:correct-horse@db/app", "the scheduler can open it")
 
         let command = "services:\n  api:\n    image: acme/api\n    command: [\"--password\", \"${DB_PASSWORD}\"]\n"
         let refused = try await api.deploy(op, name: "api2", cluster: cluster,

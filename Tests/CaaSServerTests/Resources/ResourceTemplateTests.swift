@@ -1,3 +1,4 @@
+import CaaSCompose
 @testable import CaaSServer
 import Foundation
 import Testing
@@ -15,7 +16,9 @@ import Testing
             let version = try #require(reply["current_version"])
             #expect(version["number"]?.integerValue == 1)
             #expect(version["author"]?.stringValue == "operator-1")
-            #expect(version["compose"]?.stringValue == text)
+            #expect(version["compose"]?.stringValue == ComposeRedaction.redact(text).text, "shown as written, secret values redacted")
+            #expect(version["compose"]?.stringValue?.contains("PASSWORD=xxxxxx") == false)
+            #expect(version["compose"]?.stringValue?.contains("PASSWORD: password") == false)
             #expect(version["digest"]?.stringValue?.hasPrefix("sha256:") == true)
             #expect(version["digest"]?.stringValue?.count == 7 + 64)
         }
@@ -58,6 +61,11 @@ import Testing
         // Secret-looking environment values are never echoed.
         #expect(!good.text.contains("\"xxxxxx\""), "\(good.text)")
         #expect(good["spec"]?["external_services"] != nil)
+        // Valid, but not silently: what caas parses and does not deliver is said at its line.
+        guard case .array(let warnings)? = good["warnings"] else { Issue.record("no warnings: \(good.text)"); return }
+        #expect(warnings.map { $0["line"]?.integerValue } == [8], "\(good.text)")
+        #expect(warnings.first?["path"]?.stringValue == "services.wordpress.links")
+        #expect(warnings.first?["detail"]?.stringValue?.contains("not delivered") == true, "\(good.text)")
         let withVariables = try await api.call("POST", "/v1/templates/validate", token: viewer,
                                                body: #"{"compose":"services:\n  web:\n    image: \"nginx:${TAG:?give a tag}\"\n","variables":{}}"#)
         #expect(withVariables["valid"] == .bool(false))

@@ -1,4 +1,4 @@
--- 0009 host policy: what each tenant's containers may ask of the nodes (host path prefixes they
+-- 0010 host policy: what each tenant's containers may ask of the nodes (host path prefixes they
 -- may bind-mount, host networking, privileged mode, added capabilities, devices, host PID/IPC,
 -- external volumes), set by the system administrator through PUT /v1/tenants/{id}/policy.
 -- The document is `HostPolicy` (Sources/CaaSModel/HostAccess): a member left out has its default,
