@@ -40,7 +40,8 @@ public enum ComposeParser {
         let spec = run.parse(text)
         var references = run.references
         references.sort { ($0.line ?? .max, $0.column ?? 0) < ($1.line ?? .max, $1.column ?? 0) }
-        return ComposeResult(spec: log.hasErrors ? nil : spec, diagnostics: log.sorted(), variables: references, missingVariables: run.missing)
+        return ComposeResult(spec: log.hasErrors ? nil : spec, diagnostics: log.sorted(), variables: references, missingVariables: run.missing,
+                             hostAccess: log.hostAccess)
     }
 }
 

@@ -10,12 +10,17 @@ public struct ComposeResult: Sendable {
     public var variables: [VariableReference]
     /// Names referenced without a default and not supplied (each once, in order of first use).
     public var missingVariables: [String]
+    /// Where the text asks for host access (binds, privileged mode, …), in order: what a
+    /// tenant's `HostPolicy` rules on (see `checked(against:)`).
+    public var hostAccess: [HostAccessDeclaration]
 
-    public init(spec: AppSpec?, diagnostics: [ComposeDiagnostic], variables: [VariableReference], missingVariables: [String]) {
+    public init(spec: AppSpec?, diagnostics: [ComposeDiagnostic], variables: [VariableReference], missingVariables: [String],
+                hostAccess: [HostAccessDeclaration] = []) {
         self.spec = spec
         self.diagnostics = diagnostics
         self.variables = variables
         self.missingVariables = missingVariables
+        self.hostAccess = hostAccess
     }
 
     public var errors: [ComposeDiagnostic] { diagnostics.filter { $0.severity == .error } }

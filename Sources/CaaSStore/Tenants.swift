@@ -1,3 +1,4 @@
+import CaaSModel
 import CaaSPostgres
 import Foundation
 
@@ -14,6 +15,8 @@ public struct TenantRecord: Sendable, Equatable {
     public var suspendedReason: String?
     /// Per-tenant overrides by quota name; missing names use the server's defaults.
     public var quotas: [String: Int]
+    /// What the tenant's containers may ask of the nodes (the standard policy until one is set).
+    public var hostPolicy: HostPolicy
     public var lastEventID: Int64
     public var version: Int64
     public var createdAt: Date
@@ -22,7 +25,7 @@ public struct TenantRecord: Sendable, Equatable {
 
 /// Columns every tenant query selects, in the shape `TenantRecord(row:)` reads.
 let tenantColumns = """
-    id, name, display_name, status, suspended_reason, quotas::text AS quotas, last_event_id, version,
+    id, name, display_name, status, suspended_reason, quotas::text AS quotas, host_policy::text AS host_policy, last_event_id, version,
     created_at, updated_at, created_at::text AS sort_time
     """
 
@@ -35,6 +38,9 @@ extension TenantRecord {
         suspendedReason = try row.decode("suspended_reason")
         let quotaText: String = try row.decode("quotas")
         quotas = (try? JSONDecoder().decode([String: Int].self, from: Data(quotaText.utf8))) ?? [:]
+        let policyText: String = try row.decode("host_policy")
+        // A document this server cannot read grants nothing beyond the standard policy.
+        hostPolicy = (try? JSONDecoder().decode(HostPolicy.self, from: Data(policyText.utf8))) ?? .standard
         lastEventID = try row.decode("last_event_id")
         version = try row.decode("version")
         createdAt = try row.decode("created_at")
@@ -113,6 +119,20 @@ extension SystemTransaction {
             """, [id, expectedVersion, changes.displayName, quotaText])
         guard let row = rows.first else { throw try missingOrStale(table: "tenants", kind: "tenant", id: id) }
         try asTenant(id).appendEvent(type: "tenant.updated", objectKind: "tenant", objectID: id, summary: "tenant settings changed")
+        return try tenant(id) ?? TenantRecord(row: row)
+    }
+
+    /// Replaces the tenant's host policy. Applications already deployed keep running as they are;
+    /// their next create or update is checked against this policy.
+    public func setHostPolicy(_ id: String, expectedVersion: Int64?, policy: HostPolicy) throws -> TenantRecord {
+        let policyText = String(decoding: try JSONEncoder().encode(policy), as: UTF8.self)
+        let rows = try connection.query("""
+            UPDATE tenants SET host_policy = $3::jsonb, version = version + 1, updated_at = now()
+            WHERE id = $1 AND ($2::bigint IS NULL OR version = $2)
+            RETURNING \(tenantColumns)
+            """, [id, expectedVersion, policyText])
+        guard let row = rows.first else { throw try missingOrStale(table: "tenants", kind: "tenant", id: id) }
+        try asTenant(id).appendEvent(type: "tenant.policy_changed", objectKind: "tenant", objectID: id, summary: "host policy changed")
         return try tenant(id) ?? TenantRecord(row: row)
     }
 

@@ -67,6 +67,30 @@ import Testing
         #expect(json["ExposedPorts"] as? [String: [String: String]] == ["80/tcp": [:]])
     }
 
+    @Test func createBodyCarriesTheHostOptionsThePolicyAllowedAndNothingWithout() throws {
+        var desired = DesiredContainer(containerId: "ctr_x", tenantId: "ten_1", appId: "app_1", appName: "a", serviceName: "s", slot: 1,
+                                       generation: 1, image: "img")
+        func hostConfig() throws -> [String: Any] {
+            let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(ContainerCreateBody(desired, clusterId: "clu_1"))) as? [String: Any]
+            return try #require(json?["HostConfig"] as? [String: Any])
+        }
+        let plain = try hostConfig()
+        for key in ["Privileged", "CapAdd", "Devices", "PidMode", "IpcMode"] { #expect(plain[key] == nil, "\(key)") }
+
+        desired.host = HostOptions(privileged: true, capAdd: ["NET_ADMIN"],
+                                   devices: [DeviceMapping(hostPath: "/dev/fuse"), DeviceMapping(hostPath: "/dev/snd", containerPath: "/dev/sound", permissions: "rw")],
+                                   pid: "host", ipc: "host")
+        let host = try hostConfig()
+        #expect(host["Privileged"] as? Bool == true)
+        #expect(host["CapAdd"] as? [String] == ["NET_ADMIN"])
+        #expect(host["Devices"] as? [[String: String]] == [
+            ["PathOnHost": "/dev/fuse", "PathInContainer": "/dev/fuse", "CgroupPermissions": "rwm"],
+            ["PathOnHost": "/dev/snd", "PathInContainer": "/dev/sound", "CgroupPermissions": "rw"],
+        ])
+        #expect(host["PidMode"] as? String == "host")
+        #expect(host["IpcMode"] as? String == "host")
+    }
+
     @Test func engineStatesMapToTheForwardOnlyLifecycle() {
         #expect(ObservedContainerState(engineStatus: "created") == .starting)
         #expect(ObservedContainerState(engineStatus: "running") == .running)

@@ -270,6 +270,7 @@ let wordpressCompose = "/work/shared/compose/wordpress-mysql.yml"
                         ["app", "create"], ["app", "ls"], ["app", "inspect"], ["app", "update"], ["app", "rollback"], ["app", "rm"],
                         ["service", "ls"], ["service", "inspect"], ["service", "scale"], ["ps"], ["logs"], ["events"],
                         ["tenant", "create"], ["tenant", "ls"], ["tenant", "inspect"], ["tenant", "suspend"], ["tenant", "resume"], ["tenant", "rm"],
+                        ["tenant", "policy", "get"], ["tenant", "policy", "set"],
                         ["token", "create"], ["token", "ls"], ["token", "inspect"], ["token", "revoke"], ["quota", "show"], ["quota", "set"],
                         ["audit"], ["completion"]]
         for command in commands {
@@ -300,6 +301,35 @@ let wordpressCompose = "/work/shared/compose/wordpress-mysql.yml"
         #expect(audit.status == 0 && audit.stdout.contains("tokens.revoke"), "\(audit.stdout)")
         // Operators may not read the audit log.
         #expect(try world.home.run(["audit"], environment: world.environment("operator")).status == 5)
+    }
+
+    @Test func theSystemAdministratorSetsAHostPolicyThatValidateObeys() async throws {
+        let world = try await Fixture.shared.get()
+        let system = ["CAAS_SERVER": world.server.url, "CAAS_TOKEN": world.server.systemToken]
+        defer { _ = try? world.home.run(["tenant", "policy", "set", "acme"], environment: system) }
+        let set = try world.home.run(["tenant", "policy", "set", "acme", "--bind-prefix", "/srv/data/", "--cap-add", "net_admin", "-o", "json"],
+                                     environment: system)
+        #expect(set.status == 0, "\(set.stderr)")
+        #expect(set.stdout.contains("\"/srv/data\"") && set.stdout.contains("\"NET_ADMIN\""), "\(set.stdout)")
+        let own = try world.home.run(["tenant", "policy", "get"], environment: world.admin)
+        #expect(own.status == 0 && own.stdout.contains("/srv/data"), "\(own.stdout) \(own.stderr)")
+        let forbidden = try world.home.run(["tenant", "policy", "set", "acme", "--allow-privileged"], environment: world.admin)
+        #expect(forbidden.status == 5, "a tenant admin cannot widen its own policy: \(forbidden.stderr)")
+
+        let directory = try project(world.home, "hostroot", compose: "services:\n  web:\n    image: nginx\n    volumes:\n      - /:/host\n      - /srv/data/www:/www\n")
+        let refused = try world.home.run(["validate", "-f", "compose.yml"], environment: world.admin, in: directory)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("compose.yml:5:9 services.web.volumes[0]:") && refused.stderr.contains("never mountable"), "\(refused.stderr)")
+        #expect(!refused.stderr.contains("volumes[1]"), "the allowed prefix passes: \(refused.stderr)")
+
+        let file = world.home.directory + "/policy.json"
+        try #"{"bind_prefixes":["srv"]}"#.write(toFile: file, atomically: true, encoding: .utf8)
+        let bad = try world.home.run(["tenant", "policy", "set", "acme", "--file", file], environment: system)
+        #expect(bad.status != 0 && bad.stderr.contains("/bind_prefixes/0"), "\(bad.stderr)")
+        let reset = try world.home.run(["tenant", "policy", "set", "acme", "-o", "json"], environment: system)
+        #expect(reset.status == 0, "\(reset.stderr)")
+        let defaults = try JSONSerialization.jsonObject(with: Data(reset.stdout.utf8)) as? [String: Any]
+        #expect((defaults?["bind_prefixes"] as? [Any])?.isEmpty == true && defaults?["privileged"] as? Bool == false, "\(reset.stdout)")
     }
 }
 

@@ -97,9 +97,27 @@ public struct ContainerDetails: Decodable, Sendable, Equatable {
         public var memory: Int64?
         public var networkMode: String?
         public var initProcess: Bool?
+        public var privileged: Bool?
+        public var capAdd: [String]?
+        public var pidMode: String?
+        public var ipcMode: String?
 
         enum CodingKeys: String, CodingKey {
             case nanoCpus = "NanoCpus", memory = "Memory", networkMode = "NetworkMode", initProcess = "Init"
+            case privileged = "Privileged", capAdd = "CapAdd", pidMode = "PidMode", ipcMode = "IpcMode"
+        }
+    }
+
+    /// A mount as the engine made it.
+    public struct MountPoint: Decodable, Sendable, Equatable {
+        public var type: String?
+        public var name: String?
+        public var source: String?
+        public var destination: String
+        public var readWrite: Bool?
+
+        enum CodingKeys: String, CodingKey {
+            case type = "Type", name = "Name", source = "Source", destination = "Destination", readWrite = "RW"
         }
     }
 
@@ -110,9 +128,11 @@ public struct ContainerDetails: Decodable, Sendable, Equatable {
     public var state: State
     public var config: Config
     public var hostConfig: HostConfig
+    public var mounts: [MountPoint]?
 
     enum CodingKeys: String, CodingKey {
         case id = "Id", name = "Name", created = "Created", restartCount = "RestartCount", state = "State", config = "Config", hostConfig = "HostConfig"
+        case mounts = "Mounts"
     }
 }
 
@@ -149,6 +169,16 @@ public struct ContainerCreateBody: Encodable, Sendable, Equatable {
         enum CodingKeys: String, CodingKey { case name = "Name" }
     }
 
+    /// A device passed into the container.
+    public struct DeviceMapping: Encodable, Sendable, Equatable {
+        public var pathOnHost: String
+        public var pathInContainer: String
+        public var cgroupPermissions: String
+        enum CodingKeys: String, CodingKey {
+            case pathOnHost = "PathOnHost", pathInContainer = "PathInContainer", cgroupPermissions = "CgroupPermissions"
+        }
+    }
+
     public struct HostConfig: Encodable, Sendable, Equatable {
         public var networkMode: String
         public var initProcess: Bool
@@ -157,9 +187,16 @@ public struct ContainerCreateBody: Encodable, Sendable, Equatable {
         public var portBindings: [String: [PortBinding]]?
         public var mounts: [Mount]?
         public var restartPolicy: RestartPolicy
+        /// Host access the tenant's policy allowed: nil members are left out of the request.
+        public var privileged: Bool?
+        public var capAdd: [String]?
+        public var devices: [DeviceMapping]?
+        public var pidMode: String?
+        public var ipcMode: String?
         enum CodingKeys: String, CodingKey {
             case networkMode = "NetworkMode", initProcess = "Init", nanoCpus = "NanoCpus", memory = "Memory"
             case portBindings = "PortBindings", mounts = "Mounts", restartPolicy = "RestartPolicy"
+            case privileged = "Privileged", capAdd = "CapAdd", devices = "Devices", pidMode = "PidMode", ipcMode = "IpcMode"
         }
     }
 

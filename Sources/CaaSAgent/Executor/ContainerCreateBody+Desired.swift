@@ -3,8 +3,9 @@ import CaaSModel
 extension ContainerCreateBody {
     /// The engine's create request for a desired container: our labels, the environment,
     /// host networking or port bindings, mounts (named volumes by their engine names), cpu and memory limits,
-    /// `Init` (so SIGTERM reaches the process), and no engine restart policy (restarting is
-    /// the control plane's decision).
+    /// `Init` (so SIGTERM reaches the process), no engine restart policy (restarting is
+    /// the control plane's decision), and the host options the tenant's policy allowed
+    /// (privileged, added capabilities, devices, PID and IPC modes).
     public init(_ desired: DesiredContainer, clusterId: String) {
         let env = desired.engineEnvironment
         var exposed: [String: EmptyObject]?
@@ -60,7 +61,16 @@ extension ContainerCreateBody {
                 memory: desired.limits.memoryBytes,
                 portBindings: bindings,
                 mounts: mounts.isEmpty ? nil : mounts,
-                restartPolicy: RestartPolicy(name: "no")
+                restartPolicy: RestartPolicy(name: "no"),
+                privileged: desired.host?.privileged == true ? true : nil,
+                capAdd: desired.host.flatMap { $0.capAdd.isEmpty ? nil : $0.capAdd },
+                devices: desired.host.flatMap { host in
+                    host.devices.isEmpty ? nil : host.devices.map {
+                        DeviceMapping(pathOnHost: $0.hostPath, pathInContainer: $0.containerPath, cgroupPermissions: $0.permissions)
+                    }
+                },
+                pidMode: desired.host?.pid,
+                ipcMode: desired.host?.ipc
             )
         )
     }

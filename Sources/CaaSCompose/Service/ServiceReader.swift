@@ -29,6 +29,7 @@ struct ServiceReader {
         "image", "build", "command", "entrypoint", "environment", "ports", "expose", "volumes", "tmpfs",
         "restart", "links", "external_links", "depends_on", "labels", "deploy", "scale", "cpus", "mem_limit",
         "mem_reservation", "healthcheck", "network_mode", "net", "stop_grace_period",
+        "privileged", "cap_add", "devices", "pid", "ipc",
     ]
 
     /// Compose keys caas recognises but does not model: warned, never silently dropped.
@@ -43,12 +44,12 @@ struct ServiceReader {
             "volume_driver": "'volume_driver' is not supported by caas (declare the driver on a top-level volume); ignored",
         ]
         let others = [
-            "develop", "annotations", "attach", "blkio_config", "cap_add", "cap_drop", "cgroup", "cgroup_parent", "configs",
+            "develop", "annotations", "attach", "blkio_config", "cap_drop", "cgroup", "cgroup_parent", "configs",
             "cpu_count", "cpu_percent", "cpu_quota", "cpu_period", "cpu_rt_period", "cpu_rt_runtime", "cpuset",
-            "credential_spec", "device_cgroup_rules", "devices", "dns", "dns_opt", "dns_search", "domainname",
-            "label_file", "provider", "extra_hosts", "gpus", "group_add", "hostname", "init", "ipc", "isolation",
+            "credential_spec", "device_cgroup_rules", "dns", "dns_opt", "dns_search", "domainname",
+            "label_file", "provider", "extra_hosts", "gpus", "group_add", "hostname", "init", "isolation",
             "logging", "log_driver", "log_opt", "mac_address", "mem_swappiness", "memswap_limit", "models", "oom_kill_disable",
-            "oom_score_adj", "pid", "pids_limit", "platform", "post_start", "pre_stop", "privileged", "profiles",
+            "oom_score_adj", "pids_limit", "platform", "post_start", "pre_stop", "profiles",
             "pull_policy", "pull_refresh_after", "read_only", "runtime", "security_opt", "shm_size", "secrets", "sysctls",
             "stdin_open", "stop_signal", "storage_opt", "tty", "ulimits", "use_api_socket", "user", "uts", "userns_mode",
             "working_dir", "dockerfile",
@@ -185,7 +186,13 @@ struct ServiceReader {
 
         if let n = node["healthcheck"] { spec.healthcheck = readHealthcheck(n) }
         if let n = node["network_mode"] ?? node["net"] { spec.networkMode = readNetworkMode(n, service: name, edges: &edges) }
+        // A service runs on the node's network unless it asks for bridge or none (caas's default
+        // today), written or not: that is what the host policy rules on.
+        if !["bridge", "none"].contains(spec.networkMode ?? "host") {
+            log.declare(.hostNetwork, at: node["network_mode"] ?? node["net"] ?? node)
+        }
         if let n = node["stop_grace_period"], let v = reader.duration(n) { spec.stopGracePeriodSeconds = v }
+        spec.host = readHostOptions(node)
 
         // Extension fields.
         spec.routes = extensions.routes

@@ -65,6 +65,7 @@ extension ServiceReader {
                 do { mount = try VolumeSyntax.parseShort(text) } catch { log.error(item, error.message); continue }
             }
             if mount.kind == .volume, let name = mount.source, !checkNamedVolume(name, at: item) { continue }
+            if mount.kind == .bind, let source = mount.source { log.declare(.bind(source), at: item) }
             out.append(mount)
         }
         return out

@@ -1,6 +1,10 @@
-/// Collects diagnostics while a compose text is read; the parser reports them all at once.
+import CaaSModel
+
+/// Collects diagnostics while a compose text is read, and where the text asks for host access;
+/// the parser reports them all at once.
 final class DiagnosticLog {
     private(set) var items: [ComposeDiagnostic] = []
+    private(set) var hostAccess: [HostAccessDeclaration] = []
 
     var hasErrors: Bool { items.contains { $0.severity == .error } }
 
@@ -25,8 +29,15 @@ final class DiagnosticLog {
         items.append(ComposeDiagnostic(severity: severity, path: path, line: line, column: column, message: message))
     }
 
+    /// Records that the text asks for `access` at `node` (the host policy rules on it later).
+    func declare(_ access: HostAccess, at node: YNode) {
+        hostAccess.append(HostAccessDeclaration(access: access, path: node.path, line: node.line, column: node.column))
+    }
+
+    func sorted() -> [ComposeDiagnostic] { Self.sorted(items) }
+
     /// Sorted by position; diagnostics without a position come last. Stable for equal positions.
-    func sorted() -> [ComposeDiagnostic] {
+    static func sorted(_ items: [ComposeDiagnostic]) -> [ComposeDiagnostic] {
         items.enumerated().sorted { a, b in
             let la = a.element.line ?? Int.max, lb = b.element.line ?? Int.max
             if la != lb { return la < lb }

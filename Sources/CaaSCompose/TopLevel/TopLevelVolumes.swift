@@ -23,6 +23,7 @@ enum TopLevelVolumes {
             if let n = body["driver"], let driver = reader.string(n) { volume.driver = driver }
             if let n = body["driver_opts"], let options = reader.keyValues(n, what: "driver option") {
                 for (key, value, _) in options { volume.driverOptions[key] = value ?? "" }
+                if let access = hostAccess(of: volume) { log.declare(access, at: options.last { $0.key == "device" }?.node ?? n) }
             }
             if let n = body["labels"], let labels = reader.keyValues(n, what: "label") {
                 for (key, value, _) in labels { volume.labels[key] = value ?? "" }
@@ -46,10 +47,22 @@ enum TopLevelVolumes {
                 if volume.external, let driverEntry = body.entry("driver") ?? body.entry("driver_opts") {
                     log.error(key: driverEntry, "an external volume already exists: it cannot specify '\(driverEntry.key)'")
                 }
+                if volume.external { log.declare(.externalVolume(volume.externalName ?? volume.name), at: n) }
             }
             out.append(volume)
         }
         return out
+    }
+
+    /// What a `local` volume's options make the engine mount from the host: `o: bind` with an
+    /// absolute `device` is a bind mount of that path; any other absolute `device` (`type: ext4`,
+    /// `device: /dev/sda1`) mounts a host device. Network and tmpfs devices are not host paths.
+    static func hostAccess(of volume: VolumeSpec) -> HostAccess? {
+        guard volume.driver == nil || volume.driver == "local", let device = volume.driverOptions["device"], device.hasPrefix("/") else {
+            return nil
+        }
+        let flags = (volume.driverOptions["o"] ?? "").split(separator: ",").map { String($0).trimmingSpaces }
+        return flags.contains("bind") || flags.contains("rbind") ? .bind(device) : .device(device)
     }
 
     /// A `name:` becomes (part of) an engine volume name: the engine's characters only.

@@ -82,6 +82,8 @@ public struct DesiredContainer: Codable, Sendable, Equatable {
     public var state: DesiredContainerState
     /// SIGTERM, then this long, then SIGKILL.
     public var stopGracePeriodSeconds: Double
+    /// Privileged mode, added capabilities, devices, PID and IPC namespaces; `nil`: none.
+    public var host: HostOptions?
 
     public init(
         containerId: String,
@@ -103,7 +105,8 @@ public struct DesiredContainer: Codable, Sendable, Equatable {
         probe: Probe? = nil,
         healthcheck: HealthCheck? = nil,
         state: DesiredContainerState = .running,
-        stopGracePeriodSeconds: Double = 10
+        stopGracePeriodSeconds: Double = 10,
+        host: HostOptions? = nil
     ) {
         self.containerId = containerId
         self.tenantId = tenantId
@@ -125,6 +128,7 @@ public struct DesiredContainer: Codable, Sendable, Equatable {
         self.healthcheck = healthcheck
         self.state = state
         self.stopGracePeriodSeconds = stopGracePeriodSeconds
+        self.host = host
     }
 }
 

@@ -32,6 +32,8 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
     /// `aliyun.log_store_<name>`: log collection targets.
     public var logStores: [LogStore]
     public var stopGracePeriodSeconds: Double?
+    /// `privileged`, `cap_add`, `devices`, `pid`, `ipc`; `nil` when the service asks none of them.
+    public var host: HostOptions?
 
     public init(
         name: String,
@@ -59,7 +61,8 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
         routes: [Route] = [],
         autoScaling: AutoScalingPolicy? = nil,
         logStores: [LogStore] = [],
-        stopGracePeriodSeconds: Double? = nil
+        stopGracePeriodSeconds: Double? = nil,
+        host: HostOptions? = nil
     ) {
         self.name = name
         self.image = image
@@ -87,6 +90,7 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
         self.autoScaling = autoScaling
         self.logStores = logStores
         self.stopGracePeriodSeconds = stopGracePeriodSeconds
+        self.host = host
     }
 }
 

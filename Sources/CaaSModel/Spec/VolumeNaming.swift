@@ -6,8 +6,8 @@
 /// node arrive at the same one.
 ///
 /// An `external` volume already exists and keeps the name it was given (`name:`, else its key).
-/// This is the one place external volumes pass through; a tenant's host policy decides here
-/// whether a tenant may name one at all.
+/// Whether a tenant may name one at all is its host policy's decision (`HostPolicy.externalVolumes`),
+/// taken where compose text is validated and deployed, not here.
 public enum VolumeNaming {
     /// The engine volume for `volume`, declared by application `appId` of tenant `tenantId`.
     /// A non-external volume's `name:` (when given) replaces its key in the last part.

@@ -46,7 +46,7 @@ public final class ControlPlane: Sendable {
             store: store,
             failures: RateLimiter(ratePerSecond: settings.authFailurePerSecond, burst: settings.authFailureBurst),
             logger: logger)
-        self.routes = TenantRoutes.all + TokenRoutes.all + AuditRoutes.all + EventRoutes.all + ResourceRoutes.all + SchedulerRoutes.all + additionalRoutes
+        self.routes = TenantRoutes.all + PolicyRoutes.all + TokenRoutes.all + AuditRoutes.all + EventRoutes.all + ResourceRoutes.all + SchedulerRoutes.all + additionalRoutes
     }
 
     /// The server's entry point: the store on `pool` (transactions run as `caas_app`), the

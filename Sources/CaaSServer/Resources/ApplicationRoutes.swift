@@ -94,6 +94,9 @@ enum ApplicationRoutes {
                            applicationID: String, context: APIContext) async throws -> ApplicationDefinition {
         let secrets = try ApplicationSecrets(key: context.plane.secretsKey, tenantID: try context.tenantScope().tenantID,
                                              applicationID: applicationID)
+        // Checked on every create and update: a policy made stricter leaves running applications
+        // alone, and refuses their next change until it fits.
+        let policy = try await context.inTenant { try $0.tenant().hostPolicy }
         var definition: ApplicationDefinition
         switch request {
         case .template(var templateID, let number):
@@ -117,11 +120,11 @@ enum ApplicationRoutes {
             // The template's seals opened: the application seals the values as its own below.
             let text = try TemplateSecrets(key: context.plane.secretsKey, tenantID: try context.tenantScope().tenantID, templateID: id)
                 .openText(version.compose)
-            let spec = try ComposeChecks.deployableSpec(text, variables: variables, pointer: "/template_version")
+            let spec = try ComposeChecks.deployableSpec(text, variables: variables, policy: policy, pointer: "/template_version")
             definition = ApplicationDefinition(source: .template, templateID: id, templateVersion: version.number,
                                                compose: text, spec: spec)
         case .compose(let text):
-            let spec = try ComposeChecks.deployableSpec(text, variables: variables, pointer: "/compose")
+            let spec = try ComposeChecks.deployableSpec(text, variables: variables, policy: policy, pointer: "/compose")
             definition = ApplicationDefinition(source: .compose, compose: text, spec: spec)
         case .image(let imageID, let reference):
             var image = reference
@@ -153,7 +156,7 @@ enum ApplicationRoutes {
                     throw APIError.invalidBody([FieldError(pointer: "/replicas", detail: "replicas applies to applications from an image; scale a service instead")])
                 }
                 let text = current.compose ?? ""
-                let spec = try ComposeChecks.deployableSpec(text, variables: variables, pointer: "/variables")
+                let spec = try ComposeChecks.deployableSpec(text, variables: variables, policy: policy, pointer: "/variables")
                 definition = ApplicationDefinition(source: current.source, templateID: current.templateID,
                                                    templateVersion: current.templateVersion, compose: text, spec: spec)
             case .image:

@@ -26,10 +26,11 @@ enum ComposeChecks {
             description: description, author: author)
     }
 
-    /// Parses a deployment's text with its variables: the spec, or a 422 naming every error or
-    /// every missing variable.
-    static func deployableSpec(_ text: String, variables: [String: String], pointer: String) throws -> AppSpec {
-        let result = ComposeParser.parse(text, variables: variables)
+    /// Parses a deployment's text with its variables under the tenant's host policy: the spec, or
+    /// a 422 naming every error (what the policy refuses among them, at its line) or every missing
+    /// variable.
+    static func deployableSpec(_ text: String, variables: [String: String], policy: HostPolicy, pointer: String) throws -> AppSpec {
+        let result = ComposeParser.parse(text, variables: variables).checked(against: policy)
         let errors = result.errors.filter { !isAboutUnsetVariable($0) }
         if !errors.isEmpty { throw APIError.invalidCompose(errors, pointer: pointer) }
         if !result.missingVariables.isEmpty || !result.errors.isEmpty {

@@ -49,7 +49,8 @@ enum TemplateRoutes {
         let body = try context.body(validateSchema)
         let variables = LabelRules.map(body["variables"]) ?? [:]
         let text = body["compose"]!.stringValue!
-        let result = ComposeParser.parse(text, variables: variables)
+        let policy = try await context.inTenant { try $0.tenant().hostPolicy }
+        let result = ComposeParser.parse(text, variables: variables).checked(against: policy)
         // Shown as a deployment would store it: secret values (and what they are interpolated into) masked.
         let secretValues = variables.filter { SecretNames.isSecret($0.key) }.map(\.value)
         return .json(.object([

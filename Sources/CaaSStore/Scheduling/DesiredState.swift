@@ -79,7 +79,7 @@ extension SystemTransaction {
                 volumes: spec.volumes.map { DesiredVolume($0, declared: declared, tenantId: tenantID, appId: name.app) },
                 limits: spec.resources.limits, labels: spec.labels, probe: spec.probe, healthcheck: spec.healthcheck,
                 state: DesiredContainerState(rawValue: try row.decode("desired_state", as: String.self)) ?? .running,
-                stopGracePeriodSeconds: spec.stopGracePeriodSeconds ?? 10))
+                stopGracePeriodSeconds: spec.stopGracePeriodSeconds ?? 10, host: spec.host))
         }
         let nodes = byNode.keys.sorted().map { DesiredNodeState(nodeId: $0, containers: byNode[$0]!) }
         var removals: [VolumeRemoval] = []

@@ -11,8 +11,9 @@ struct TenantCommand: AsyncParsableCommand {
               caasctl tenant create acme --display-name "ACME Corp" --quota applications=20
               caasctl token create acme-admin --role admin --tenant acme
               caasctl tenant suspend acme --reason "unpaid invoice"
+              caasctl tenant policy set acme --bind-prefix /srv/data
             """,
-        subcommands: [Create.self, List.self, Inspect.self, Suspend.self, Resume.self, Remove.self])
+        subcommands: [Create.self, List.self, Inspect.self, Suspend.self, Resume.self, Remove.self, Policy.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
