@@ -68,15 +68,7 @@ struct CaaSServerCommand: AsyncParsableCommand {
         @OptionGroup var options: ServerOptions
 
         func run() async throws {
-            let configuration = try options.configuration()
-            LogSetup.bootstrap(format: configuration.logFormat, level: configuration.logLevel)
-            let logger = Logger(label: "caas.server")
-            do {
-                try await ServerRuntime.serve(configuration: configuration, logger: logger)
-            } catch {
-                logger.critical("caas-server failed", metadata: ["error": "\(error)"])
-                throw ExitCode.failure
-            }
+            try await options.run(failing: "caas-server failed") { try await ServerRuntime.serve(configuration: $0, logger: $1) }
         }
     }
 
@@ -86,15 +78,7 @@ struct CaaSServerCommand: AsyncParsableCommand {
         @OptionGroup var options: ServerOptions
 
         func run() async throws {
-            let configuration = try options.configuration()
-            LogSetup.bootstrap(format: configuration.logFormat, level: configuration.logLevel)
-            let logger = Logger(label: "caas.server")
-            do {
-                try await ServerRuntime.migrate(configuration: configuration, logger: logger)
-            } catch {
-                logger.critical("migration failed", metadata: ["error": "\(error)"])
-                throw ExitCode.failure
-            }
+            try await options.run(failing: "migration failed") { try await ServerRuntime.migrate(configuration: $0, logger: $1) }
         }
     }
 
@@ -110,17 +94,27 @@ struct CaaSServerCommand: AsyncParsableCommand {
         @OptionGroup var options: ServerOptions
 
         func run() async throws {
-            let configuration = try options.configuration()
-            LogSetup.bootstrap(format: configuration.logFormat, level: configuration.logLevel)
-            let logger = Logger(label: "caas.server")
-            do {
+            try await options.run(failing: "rotating the system token failed") { configuration, logger in
                 let secret = try await ServerRuntime.rotateSystemToken(configuration: configuration, logger: logger)
                 print("caas: new system administrator token (shown once, keep it safe): \(secret)")
                 print("caas: every earlier system administrator token is revoked")
-            } catch {
-                logger.critical("rotating the system token failed", metadata: ["error": "\(error)"])
-                throw ExitCode.failure
             }
+        }
+    }
+}
+
+extension ServerOptions {
+    /// What every subcommand does: resolve the configuration, set up logging, run `body`; a
+    /// failure is logged as `what` and exits 1.
+    func run(failing what: String, _ body: (ServerConfiguration, Logger) async throws -> Void) async throws {
+        let configuration = try configuration()
+        LogSetup.bootstrap(format: configuration.logFormat, level: configuration.logLevel)
+        let logger = Logger(label: "caas.server")
+        do {
+            try await body(configuration, logger)
+        } catch {
+            logger.critical("\(what)", metadata: ["error": "\(error)"])
+            throw ExitCode.failure
         }
     }
 }
