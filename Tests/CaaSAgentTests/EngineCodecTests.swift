@@ -91,6 +91,41 @@ import Testing
         #expect(host["IpcMode"] as? String == "host")
     }
 
+    @Test func createBodyCarriesProcessOptionsAndLiftedConfinementAndNothingWithout() throws {
+        var desired = DesiredContainer(containerId: "ctr_x", tenantId: "ten_1", appId: "app_1", appName: "a", serviceName: "s", slot: 1,
+                                       generation: 1, image: "img")
+        func body() throws -> [String: Any] {
+            try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(ContainerCreateBody(desired, clusterId: "clu_1"))) as? [String: Any])
+        }
+        let plain = try body()
+        for key in ["User", "WorkingDir", "StopSignal"] { #expect(plain[key] == nil, "\(key)") }
+        let plainHost = try #require(plain["HostConfig"] as? [String: Any])
+        for key in ["CapDrop", "ReadonlyRootfs", "SecurityOpt", "PidsLimit", "Sysctls", "GroupAdd", "UTSMode", "UsernsMode", "CgroupnsMode", "DeviceCgroupRules"] {
+            #expect(plainHost[key] == nil, "\(key)")
+        }
+
+        desired.process = ProcessOptions(user: "1000:1000", groupAdd: ["audio"], workingDir: "/srv", stopSignal: "SIGINT",
+                                         readOnlyRootFilesystem: true, capDrop: ["ALL"], noNewPrivileges: true, pidsLimit: 64,
+                                         sysctls: ["kernel.shmmax": "1024"])
+        desired.host = HostOptions(securityOptions: ["seccomp=unconfined"], uts: "host", userns: "host", cgroup: "private",
+                                   deviceCgroupRules: ["c 10:229 rwm"])
+        let json = try body()
+        #expect(json["User"] as? String == "1000:1000")
+        #expect(json["WorkingDir"] as? String == "/srv")
+        #expect(json["StopSignal"] as? String == "SIGINT")
+        let host = try #require(json["HostConfig"] as? [String: Any])
+        #expect(host["CapDrop"] as? [String] == ["ALL"])
+        #expect(host["ReadonlyRootfs"] as? Bool == true)
+        #expect(host["SecurityOpt"] as? [String] == ["seccomp=unconfined", "no-new-privileges:true"])
+        #expect(host["PidsLimit"] as? Int == 64)
+        #expect(host["Sysctls"] as? [String: String] == ["kernel.shmmax": "1024"])
+        #expect(host["GroupAdd"] as? [String] == ["audio"])
+        #expect(host["UTSMode"] as? String == "host")
+        #expect(host["UsernsMode"] as? String == "host")
+        #expect(host["CgroupnsMode"] as? String == "private")
+        #expect(host["DeviceCgroupRules"] as? [String] == ["c 10:229 rwm"])
+    }
+
     @Test func engineStatesMapToTheForwardOnlyLifecycle() {
         #expect(ObservedContainerState(engineStatus: "created") == .starting)
         #expect(ObservedContainerState(engineStatus: "running") == .running)

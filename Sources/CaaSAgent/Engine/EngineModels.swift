@@ -86,9 +86,13 @@ public struct ContainerDetails: Decodable, Sendable, Equatable {
         public var env: [String]?
         public var cmd: [String]?
         public var labels: [String: String]?
+        public var user: String?
+        public var workingDir: String?
+        public var stopSignal: String?
 
         enum CodingKeys: String, CodingKey {
             case image = "Image", env = "Env", cmd = "Cmd", labels = "Labels"
+            case user = "User", workingDir = "WorkingDir", stopSignal = "StopSignal"
         }
     }
 
@@ -101,10 +105,21 @@ public struct ContainerDetails: Decodable, Sendable, Equatable {
         public var capAdd: [String]?
         public var pidMode: String?
         public var ipcMode: String?
+        public var capDrop: [String]?
+        public var readonlyRootfs: Bool?
+        public var securityOpt: [String]?
+        public var pidsLimit: Int64?
+        public var sysctls: [String: String]?
+        public var groupAdd: [String]?
+        public var utsMode: String?
+        public var usernsMode: String?
+        public var cgroupnsMode: String?
 
         enum CodingKeys: String, CodingKey {
             case nanoCpus = "NanoCpus", memory = "Memory", networkMode = "NetworkMode", initProcess = "Init"
             case privileged = "Privileged", capAdd = "CapAdd", pidMode = "PidMode", ipcMode = "IpcMode"
+            case capDrop = "CapDrop", readonlyRootfs = "ReadonlyRootfs", securityOpt = "SecurityOpt", pidsLimit = "PidsLimit"
+            case sysctls = "Sysctls", groupAdd = "GroupAdd", utsMode = "UTSMode", usernsMode = "UsernsMode", cgroupnsMode = "CgroupnsMode"
         }
     }
 
@@ -193,10 +208,25 @@ public struct ContainerCreateBody: Encodable, Sendable, Equatable {
         public var devices: [DeviceMapping]?
         public var pidMode: String?
         public var ipcMode: String?
+        public var utsMode: String?
+        public var usernsMode: String?
+        public var cgroupnsMode: String?
+        public var deviceCgroupRules: [String]?
+        /// Confinement lifted (`seccomp=unconfined`, …) and kept (`no-new-privileges:true`).
+        public var securityOpt: [String]?
+        /// What the service gives up or sets for itself: nil members are left out of the request.
+        public var capDrop: [String]?
+        public var readonlyRootfs: Bool?
+        public var pidsLimit: Int64?
+        public var sysctls: [String: String]?
+        public var groupAdd: [String]?
         enum CodingKeys: String, CodingKey {
             case networkMode = "NetworkMode", initProcess = "Init", nanoCpus = "NanoCpus", memory = "Memory"
             case portBindings = "PortBindings", mounts = "Mounts", restartPolicy = "RestartPolicy"
             case privileged = "Privileged", capAdd = "CapAdd", devices = "Devices", pidMode = "PidMode", ipcMode = "IpcMode"
+            case utsMode = "UTSMode", usernsMode = "UsernsMode", cgroupnsMode = "CgroupnsMode", deviceCgroupRules = "DeviceCgroupRules"
+            case securityOpt = "SecurityOpt", capDrop = "CapDrop", readonlyRootfs = "ReadonlyRootfs", pidsLimit = "PidsLimit"
+            case sysctls = "Sysctls", groupAdd = "GroupAdd"
         }
     }
 
@@ -208,12 +238,17 @@ public struct ContainerCreateBody: Encodable, Sendable, Equatable {
     public var exposedPorts: [String: EmptyObject]?
     public var stopTimeout: Int?
     public var hostConfig: HostConfig
+    /// `nil` members keep the image's.
+    public var user: String?
+    public var workingDir: String?
+    public var stopSignal: String?
 
     public struct EmptyObject: Encodable, Sendable, Equatable {}
 
     enum CodingKeys: String, CodingKey {
         case image = "Image", cmd = "Cmd", entrypoint = "Entrypoint", env = "Env", labels = "Labels"
         case exposedPorts = "ExposedPorts", stopTimeout = "StopTimeout", hostConfig = "HostConfig"
+        case user = "User", workingDir = "WorkingDir", stopSignal = "StopSignal"
     }
 }
 

@@ -4,8 +4,9 @@ extension ContainerCreateBody {
     /// The engine's create request for a desired container: our labels, the environment,
     /// host networking or port bindings, mounts (named volumes by their engine names), cpu and memory limits,
     /// `Init` (so SIGTERM reaches the process), no engine restart policy (restarting is
-    /// the control plane's decision), and the host options the tenant's policy allowed
-    /// (privileged, added capabilities, devices, PID and IPC modes).
+    /// the control plane's decision), the host options the tenant's policy allowed
+    /// (privileged, added capabilities, devices, host namespaces, lifted confinement) and the
+    /// process options (user, read-only root, dropped capabilities, no new privileges, …).
     public init(_ desired: DesiredContainer, clusterId: String) {
         let env = desired.engineEnvironment
         var exposed: [String: EmptyObject]?
@@ -46,6 +47,8 @@ extension ContainerCreateBody {
             let source = volume.kind == .anonymous || volume.kind == .tmpfs ? nil : volume.source
             return Mount(type: type, source: source, target: volume.target, readOnly: volume.readOnly, volumeOptions: options)
         }
+        let host = desired.host ?? HostOptions(), process = desired.process ?? ProcessOptions()
+        let securityOptions = host.securityOptions + (process.noNewPrivileges ? ["no-new-privileges:true"] : [])
         self.init(
             image: desired.image,
             cmd: desired.command,
@@ -69,9 +72,22 @@ extension ContainerCreateBody {
                         DeviceMapping(pathOnHost: $0.hostPath, pathInContainer: $0.containerPath, cgroupPermissions: $0.permissions)
                     }
                 },
-                pidMode: desired.host?.pid,
-                ipcMode: desired.host?.ipc
-            )
+                pidMode: host.pid,
+                ipcMode: host.ipc,
+                utsMode: host.uts,
+                usernsMode: host.userns,
+                cgroupnsMode: host.cgroup,
+                deviceCgroupRules: host.deviceCgroupRules.isEmpty ? nil : host.deviceCgroupRules,
+                securityOpt: securityOptions.isEmpty ? nil : securityOptions,
+                capDrop: process.capDrop.isEmpty ? nil : process.capDrop,
+                readonlyRootfs: process.readOnlyRootFilesystem ? true : nil,
+                pidsLimit: process.pidsLimit.map(Int64.init),
+                sysctls: process.sysctls.isEmpty ? nil : process.sysctls,
+                groupAdd: process.groupAdd.isEmpty ? nil : process.groupAdd
+            ),
+            user: process.user,
+            workingDir: process.workingDir,
+            stopSignal: process.stopSignal
         )
     }
 }

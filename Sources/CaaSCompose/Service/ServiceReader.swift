@@ -29,7 +29,11 @@ struct ServiceReader {
         "image", "build", "command", "entrypoint", "environment", "ports", "expose", "volumes", "tmpfs",
         "restart", "links", "external_links", "depends_on", "labels", "deploy", "scale", "cpus", "mem_limit",
         "mem_reservation", "healthcheck", "network_mode", "net", "stop_grace_period",
-        "privileged", "cap_add", "devices", "pid", "ipc",
+        // Host access, ruled on by the tenant's host policy (HostOptionsSyntax).
+        "privileged", "cap_add", "devices", "pid", "ipc", "uts", "userns_mode", "cgroup", "device_cgroup_rules",
+        "security_opt", "use_api_socket",
+        // How the processes run (ProcessOptionsSyntax).
+        "user", "group_add", "working_dir", "stop_signal", "read_only", "cap_drop", "pids_limit", "sysctls",
     ]
 
     /// Compose keys caas recognises but does not model: warned, never silently dropped.
@@ -44,15 +48,14 @@ struct ServiceReader {
             "volume_driver": "'volume_driver' is not supported by caas (declare the driver on a top-level volume); ignored",
         ]
         let others = [
-            "develop", "annotations", "attach", "blkio_config", "cap_drop", "cgroup", "cgroup_parent", "configs",
+            "develop", "annotations", "attach", "blkio_config", "cgroup_parent", "configs",
             "cpu_count", "cpu_percent", "cpu_quota", "cpu_period", "cpu_rt_period", "cpu_rt_runtime", "cpuset",
-            "credential_spec", "device_cgroup_rules", "dns", "dns_opt", "dns_search", "domainname",
-            "label_file", "provider", "extra_hosts", "gpus", "group_add", "hostname", "init", "isolation",
+            "credential_spec", "dns", "dns_opt", "dns_search", "domainname",
+            "label_file", "provider", "extra_hosts", "gpus", "hostname", "init", "isolation",
             "logging", "log_driver", "log_opt", "mac_address", "mem_swappiness", "memswap_limit", "models", "oom_kill_disable",
-            "oom_score_adj", "pids_limit", "platform", "post_start", "pre_stop", "profiles",
-            "pull_policy", "pull_refresh_after", "read_only", "runtime", "security_opt", "shm_size", "secrets", "sysctls",
-            "stdin_open", "stop_signal", "storage_opt", "tty", "ulimits", "use_api_socket", "user", "uts", "userns_mode",
-            "working_dir", "dockerfile",
+            "oom_score_adj", "platform", "post_start", "pre_stop", "profiles",
+            "pull_policy", "pull_refresh_after", "runtime", "shm_size", "secrets",
+            "stdin_open", "storage_opt", "tty", "ulimits", "dockerfile",
         ]
         for key in others where out[key] == nil {
             out[key] = "'\(key)' is not supported by caas; ignored"
@@ -193,6 +196,7 @@ struct ServiceReader {
         }
         if let n = node["stop_grace_period"], let v = reader.duration(n) { spec.stopGracePeriodSeconds = v }
         spec.host = readHostOptions(node)
+        spec.process = readProcessOptions(node, networkMode: spec.networkMode, ipc: spec.host?.ipc)
 
         // Extension fields.
         spec.routes = extensions.routes

@@ -82,8 +82,10 @@ public struct DesiredContainer: Codable, Sendable, Equatable {
     public var state: DesiredContainerState
     /// SIGTERM, then this long, then SIGKILL.
     public var stopGracePeriodSeconds: Double
-    /// Privileged mode, added capabilities, devices, PID and IPC namespaces; `nil`: none.
+    /// Privileged mode, added capabilities, devices, host namespaces, …; `nil`: none.
     public var host: HostOptions?
+    /// User, read-only root, dropped capabilities, …; `nil`: the image's defaults.
+    public var process: ProcessOptions?
 
     public init(
         containerId: String,
@@ -106,7 +108,8 @@ public struct DesiredContainer: Codable, Sendable, Equatable {
         healthcheck: HealthCheck? = nil,
         state: DesiredContainerState = .running,
         stopGracePeriodSeconds: Double = 10,
-        host: HostOptions? = nil
+        host: HostOptions? = nil,
+        process: ProcessOptions? = nil
     ) {
         self.containerId = containerId
         self.tenantId = tenantId
@@ -129,6 +132,7 @@ public struct DesiredContainer: Codable, Sendable, Equatable {
         self.state = state
         self.stopGracePeriodSeconds = stopGracePeriodSeconds
         self.host = host
+        self.process = process
     }
 }
 

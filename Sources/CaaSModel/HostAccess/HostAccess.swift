@@ -16,6 +16,11 @@ public enum HostAccess: Sendable, Equatable, Hashable {
     case hostPID
     /// `ipc: host`.
     case hostIPC
+    /// A `security_opt` entry that lifts confinement (`seccomp=unconfined`, …), a host
+    /// namespace beyond PID and IPC (`uts: host`, `userns_mode: host`, `cgroup: host`) or a
+    /// `device_cgroup_rules` entry: as much as privileged mode gives, so ruled on like it. The
+    /// text is what the compose file says (`security_opt 'seccomp=unconfined'`).
+    case unconfined(String)
     /// A top-level volume with `external: true` (its engine name).
     case externalVolume(String)
 }

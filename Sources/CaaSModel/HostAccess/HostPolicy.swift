@@ -80,6 +80,9 @@ extension HostPolicy {
                 : "the node's network (network_mode 'host', caas's default) is not allowed by the tenant's host policy: give network_mode 'bridge' or 'none'"
         case .privileged:
             return privileged ? nil : "privileged mode is not allowed by the tenant's host policy"
+        case .unconfined(let what):
+            return privileged ? nil
+                : "\(what) lifts the container's confinement: allowed only where the tenant's host policy allows privileged mode"
         case .capability(let name):
             if capabilities.contains("ALL") || (name != "ALL" && capabilities.contains(name)) { return nil }
             return "adding capability \(name) is not allowed by the tenant's host policy (\(Self.allowed(capabilities, what: "capabilities")))"

@@ -32,8 +32,10 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
     /// `aliyun.log_store_<name>`: log collection targets.
     public var logStores: [LogStore]
     public var stopGracePeriodSeconds: Double?
-    /// `privileged`, `cap_add`, `devices`, `pid`, `ipc`; `nil` when the service asks none of them.
+    /// `privileged`, `cap_add`, `devices`, `pid`, `ipc`, …; `nil` when the service asks none of them.
     public var host: HostOptions?
+    /// `user`, `read_only`, `cap_drop`, …; `nil` when the service sets none of them.
+    public var process: ProcessOptions?
 
     public init(
         name: String,
@@ -62,7 +64,8 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
         autoScaling: AutoScalingPolicy? = nil,
         logStores: [LogStore] = [],
         stopGracePeriodSeconds: Double? = nil,
-        host: HostOptions? = nil
+        host: HostOptions? = nil,
+        process: ProcessOptions? = nil
     ) {
         self.name = name
         self.image = image
@@ -91,6 +94,7 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
         self.logStores = logStores
         self.stopGracePeriodSeconds = stopGracePeriodSeconds
         self.host = host
+        self.process = process
     }
 }
 

@@ -17,6 +17,9 @@ public enum SpecBounds {
     /// A container's exit code and restart count as an agent reports them (PostgreSQL `int4`).
     public static let exitCode: ClosedRange<Int> = Int(Int32.min)...Int(Int32.max)
     public static let restartCount: ClosedRange<Int> = 0...Int(Int32.max)
+    /// `pids_limit`: -1 or 0 for the engine's default (no limit), else at most the kernel's
+    /// largest PID count.
+    public static let pidsLimit: ClosedRange<Int> = -1...4_194_304
 }
 
 extension FixedWidthInteger {

@@ -79,7 +79,8 @@ extension SystemTransaction {
                 volumes: spec.volumes.map { DesiredVolume($0, declared: declared, tenantId: tenantID, appId: name.app) },
                 limits: spec.resources.limits, labels: spec.labels, probe: spec.probe, healthcheck: spec.healthcheck,
                 state: DesiredContainerState(rawValue: try row.decode("desired_state", as: String.self)) ?? .running,
-                stopGracePeriodSeconds: spec.stopGracePeriodSeconds ?? 10, host: spec.host))
+                stopGracePeriodSeconds: spec.stopGracePeriodSeconds ?? 10, host: spec.host,
+                process: spec.process))
         }
         let nodes = byNode.keys.sorted().map { DesiredNodeState(nodeId: $0, containers: byNode[$0]!) }
         var removals: [VolumeRemoval] = []
