@@ -10,7 +10,10 @@ extension TenantCommand {
             discussion: """
                 By default a tenant may bind-mount no host path and use no privileged mode, added
                 capability, device, host PID or IPC namespace; host networking and external volumes
-                are allowed. The engine socket is never mountable. Compose text that asks for more
+                are allowed. --allow-privileged also allows what lifts confinement as much
+                (security_opt seccomp=unconfined, apparmor, label; uts, userns_mode or cgroup host;
+                device_cgroup_rules). The engine socket is never mountable, nor use_api_socket.
+                Compose text that asks for more
                 than the policy allows is refused at validation and deployment, at its line.
 
                 Example:
@@ -63,7 +66,7 @@ extension TenantCommand {
             var devicePrefixes: [String] = []
             @Option(name: .customLong("cap-add"), help: ArgumentHelp("A capability cap_add may name (or ALL); repeatable.", valueName: "name"))
             var capabilities: [String] = []
-            @Flag(name: .customLong("allow-privileged"), help: "Allow privileged: true.") var privileged = false
+            @Flag(name: .customLong("allow-privileged"), help: "Allow privileged: true, and security_opt, uts/userns_mode/cgroup host and device_cgroup_rules that lift confinement.") var privileged = false
             @Flag(name: .customLong("allow-host-pid"), help: "Allow pid: host.") var hostPID = false
             @Flag(name: .customLong("allow-host-ipc"), help: "Allow ipc: host.") var hostIPC = false
             @Flag(name: .customLong("no-host-network"), help: "Refuse the node's network (network_mode host, or none given): services must ask for bridge or none.") var noHostNetwork = false
