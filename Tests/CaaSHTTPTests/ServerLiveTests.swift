@@ -276,6 +276,55 @@ struct ServerLiveTests {
         }
     }
 
+    @Test("connections per address: the one over the cap gets 429 and is closed; other addresses and exempt ones are served")
+    func maxConnectionsPerAddress() async throws {
+        var limits = HTTPServerLimits()
+        limits.maxConnectionsPerAddress = 3
+        let logs = LogCapture()
+        try await withLiveServer(limits: limits, logs: logs, exemptFromAddressLimit: { $0 == "127.0.0.3" }, responder: liveResponder) { server in
+            let port = server.port!
+            var held: [RawConnection] = []
+            for _ in 0..<3 {
+                let client = try RawConnection.tcp(port: port)
+                try await client.send("GET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
+                #expect(try await client.readResponse().status == 200)
+                held.append(client)
+            }
+            let refused = try RawConnection.tcp(port: port)
+            try await refused.send("GET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
+            let answer = try await refused.readResponse()
+            #expect(answer.status == 429)
+            #expect(answer.headers["Retry-After"] == "1")
+            #expect(String(decoding: answer.body, as: UTF8.self).contains("at most 3"))
+            #expect(try await refused.readsEOF())
+            #expect(logs.contains("connection refused: too many connections from this address"))
+
+            // Another client address is not held back by the first one's connections.
+            let other = try RawConnection.tcp(port: port, source: "127.0.0.2")
+            try await other.send("GET /remote HTTP/1.1\r\nHost: x\r\n\r\n")
+            let otherAnswer = try await other.readResponse()
+            #expect(otherAnswer.status == 200)
+            #expect(String(decoding: otherAnswer.body, as: UTF8.self).hasPrefix("127.0.0.2:"))
+            // An exempt address (a trusted proxy) is never counted.
+            var proxied: [RawConnection] = []
+            for _ in 0..<5 {
+                let client = try RawConnection.tcp(port: port, source: "127.0.0.3")
+                try await client.send("GET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
+                #expect(try await client.readResponse().status == 200)
+                proxied.append(client)
+            }
+
+            // A closed connection gives its place back.
+            held[0].shutdownWrite()
+            #expect(try await held[0].readsEOF())
+            #expect(try await eventually { server.connectionCount <= 2 + 1 + 5 })
+            let again = try RawConnection.tcp(port: port)
+            try await again.send("GET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try await again.readResponse().status == 200)
+            _ = (held, proxied)
+        }
+    }
+
     @Test("large bodies with backpressure: 3 MiB bytes and 4 MiB streamed arrive whole")
     func largeResponses() async throws {
         try await withLiveServer(responder: liveResponder) { server in

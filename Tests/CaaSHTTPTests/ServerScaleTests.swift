@@ -22,7 +22,9 @@ struct ServerScaleTests {
         let limit = HTTPServer.raiseFileDescriptorLimit(to: 2 * count + 256)
         try #require(limit >= 2 * count + 256, "RLIMIT_NOFILE too low")
 
-        try await withLiveServer(responder: liveResponder) { server in
+        var limits = HTTPServerLimits()
+        limits.maxConnectionsPerAddress = count + 1  // every client is on 127.0.0.1
+        try await withLiveServer(limits: limits, responder: liveResponder) { server in
             let port = server.port!
             // Warm up so that per-loop buffers and the runtime are not counted per connection.
             let warm = try RawConnection.tcp(port: port)

@@ -56,4 +56,16 @@ import Testing
             try TenancySettings.resolve(environment: ["CAAS_RATE_LIMIT": "lots"])
         }
     }
+
+    @Test func theConnectionCapPerAddressIsSetAndTrustedProxiesAreNotCounted() throws {
+        #expect(TenancySettings().maximumConnectionsPerAddress == 256)
+        var configuration = ServerConfiguration()
+        configuration.tenancy = try TenancySettings.resolve(environment: ["CAAS_MAX_CONNECTIONS_PER_ADDRESS": "20", "CAAS_TRUSTED_PROXIES": "10.0.0.0/8"])
+        let http = ServerRuntime.httpConfiguration(configuration)
+        #expect(http.limits.maxConnectionsPerAddress == 20)
+        #expect(http.exemptFromAddressLimit("10.1.2.3") && !http.exemptFromAddressLimit("192.0.2.1"))
+        #expect(throws: ConfigurationError(setting: "CAAS_MAX_CONNECTIONS_PER_ADDRESS", message: "0 is not an integer from 1 to 1000000")) {
+            try TenancySettings.resolve(environment: ["CAAS_MAX_CONNECTIONS_PER_ADDRESS": "0"])
+        }
+    }
 }

@@ -25,6 +25,8 @@ final class HTTPConnection: EventLoopHandler, @unchecked Sendable {
     let loop: EventLoop
     private let core: ServerCore
     private let remoteAddress: String
+    /// The client address this connection is counted under for the per-address limit.
+    private let countedAddress: String?
     private var tls: TLSSession?
     private var info: HTTPConnectionInfo?
     private var parser: HTTPRequestParser
@@ -59,32 +61,40 @@ final class HTTPConnection: EventLoopHandler, @unchecked Sendable {
     private static let maxPipelinedBytes = 64 * 1024
     private static let lingerNanoseconds: UInt64 = 1_000_000_000
 
-    init(fd: Int32, loop: EventLoop, core: ServerCore, remoteAddress: String, tls: TLSSession?) {
+    init(fd: Int32, loop: EventLoop, core: ServerCore, remoteAddress: String, countedAddress: String?, tls: TLSSession?) {
         self.fd = fd
         self.loop = loop
         self.core = core
         self.remoteAddress = remoteAddress
+        self.countedAddress = countedAddress
         self.tls = tls
         self.parser = HTTPRequestParser(limits: core.limits.parserLimits)
         self.lastWriteProgress = loop.now
     }
 
     /// Registers with the loop and starts the idle timer (loop thread).
-    func start(rejectWithServiceUnavailable: Bool) {
+    func start(admission: ServerCore.Admission) {
         guard loop.register(fd: fd, handler: self, events: Linux.eventIn) else {
             Glibc.close(fd)
             closedFlag.store(true, ordering: .relaxed)
-            core.connectionClosed()
+            core.connectionClosed(address: countedAddress)
             return
         }
         setDeadline(.idle)
-        if rejectWithServiceUnavailable {
+        switch admission {
+        case .overTotal:
             core.logger.warning("connection refused: too many connections", metadata: [
                 "http.remote": "\(remoteAddress)", "http.status": "503", "limit": "\(core.limits.maxConnections)",
             ])
             sendErrorResponse(.serviceUnavailable, detail: "The server has too many connections.", extraHeaders: "Retry-After: 1\r\n")
-        } else if core.isDraining {
-            close()
+        case .overAddress:
+            core.logger.warning("connection refused: too many connections from this address", metadata: [
+                "http.remote": "\(remoteAddress)", "http.status": "429", "limit": "\(core.limits.maxConnectionsPerAddress)",
+            ])
+            sendErrorResponse(.tooManyRequests, detail: "Too many open connections from this address (at most \(core.limits.maxConnectionsPerAddress)).",
+                              extraHeaders: "Retry-After: 1\r\n")
+        case .admitted:
+            if core.isDraining { close() }
         }
     }
 
@@ -675,7 +685,7 @@ final class HTTPConnection: EventLoopHandler, @unchecked Sendable {
         outbound = []
         outboundOffset = 0
         tls = nil
-        core.connectionClosed()
+        core.connectionClosed(address: countedAddress)
     }
 
     /// Server shutdown: close now if between requests, else after the current response.

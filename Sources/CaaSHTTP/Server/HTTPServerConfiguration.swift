@@ -35,6 +35,9 @@ public struct HTTPServerConfiguration: Sendable {
     public var tls: TLSConfiguration?
     /// `listen(2)` backlog.
     public var backlog: Int32
+    /// Client addresses (without port) that `HTTPServerLimits.maxConnectionsPerAddress` does not
+    /// count: the operator's load balancers, through which every client arrives.
+    public var exemptFromAddressLimit: @Sendable (String) -> Bool = { _ in false }
 
     public init(addresses: [Address] = [.tcp(host: "127.0.0.1", port: 8080)],
                 limits: HTTPServerLimits = HTTPServerLimits(),
@@ -71,6 +74,9 @@ public struct HTTPServerLimits: Sendable, Hashable {
     public var writeTimeout: Duration = .seconds(30)
     /// Most open connections; the next one gets `503` and is closed.
     public var maxConnections: Int = 16_384
+    /// Most open connections from one client address (TCP; unix sockets are not counted); the
+    /// next one gets `429` and is closed, so one client cannot take every connection.
+    public var maxConnectionsPerAddress: Int = 256
     /// Response bytes queued for one connection before a streaming writer waits.
     public var writeHighWatermark: Int = 256 * 1024
     /// Request body bytes buffered for a handler before the server stops reading.

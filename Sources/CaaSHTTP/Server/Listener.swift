@@ -39,18 +39,21 @@ final class Listener: EventLoopHandler, @unchecked Sendable {
                 return
             }
             let remote = isUnix ? "unix" : SocketAddress.describe(&storage)
+            let counted = isUnix ? nil : core.addressKey(SocketAddress.host(&storage))
             if !isUnix {
                 var one: Int32 = 1
                 setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
             }
-            let overLimit = core.connectionOpened()
-            if overLimit && core.tlsContext != nil {
-                // No plaintext 503 is possible before a handshake: refuse at accept.
-                core.logger.warning("connection refused: too many connections", metadata: [
-                    "http.remote": "\(remote)", "limit": "\(core.limits.maxConnections)",
+            let admission = core.connectionOpened(address: counted)
+            if admission != .admitted && core.tlsContext != nil {
+                // No plaintext answer is possible before a handshake: refuse at accept.
+                core.logger.warning(admission == .overAddress ? "connection refused: too many connections from this address"
+                                                              : "connection refused: too many connections", metadata: [
+                    "http.remote": "\(remote)",
+                    "limit": "\(admission == .overAddress ? core.limits.maxConnectionsPerAddress : core.limits.maxConnections)",
                 ])
                 Glibc.close(client)
-                core.connectionClosed()
+                core.connectionClosed(address: counted)
                 continue
             }
             let target = core.nextLoop()
@@ -61,12 +64,12 @@ final class Listener: EventLoopHandler, @unchecked Sendable {
                     session = try? TLSSession(context: context)
                     if session == nil {
                         Glibc.close(client)
-                        core.connectionClosed()
+                        core.connectionClosed(address: counted)
                         return
                     }
                 }
-                let connection = HTTPConnection(fd: client, loop: target, core: core, remoteAddress: remote, tls: session)
-                connection.start(rejectWithServiceUnavailable: overLimit)
+                let connection = HTTPConnection(fd: client, loop: target, core: core, remoteAddress: remote, countedAddress: counted, tls: session)
+                connection.start(admission: admission)
             }
             if target === loop { adopt() } else { target.execute(adopt) }
         }
@@ -158,6 +161,14 @@ enum SocketAddress {
             }
             return (fd, address)
         }
+    }
+
+    /// The address alone, without its port: `127.0.0.1`, `::1`.
+    static func host(_ storage: inout sockaddr_storage) -> String {
+        let text = describe(&storage)
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") { return String(text[text.index(after: text.startIndex)..<close]) }
+        if let colon = text.lastIndex(of: ":") { return String(text[..<colon]) }
+        return text
     }
 
     /// `ip:port` (`[ip]:port` for IPv6).

@@ -9,8 +9,11 @@ final class ServerCore: Sendable {
     let logger: Logger
     let loops: [EventLoop]
     let tlsContext: TLSContext?
+    let exemptFromAddressLimit: @Sendable (String) -> Bool
 
     private let activeConnections = Atomic<Int>(0)
+    /// Open connections by client address (only addresses the per-address limit counts).
+    private let connectionsByAddress = Mutex<[String: Int]>([:])
     private let nextLoopIndex = Atomic<Int>(0)
     private let drainingFlag = Atomic<Bool>(false)
     private let zeroWaiters = Mutex<[UInt64: CheckedContinuation<Void, Never>]>([:])
@@ -22,6 +25,7 @@ final class ServerCore: Sendable {
         self.responder = responder
         self.logger = logger
         self.tlsContext = tlsContext
+        exemptFromAddressLimit = configuration.exemptFromAddressLimit
         let sweep = configuration.limits.sweepInterval
         loops = (0..<configuration.eventLoopCount).map { EventLoop(index: $0, sweepInterval: sweep) }
     }
@@ -30,12 +34,43 @@ final class ServerCore: Sendable {
     var isDraining: Bool { drainingFlag.load(ordering: .relaxed) }
     func startDraining() { drainingFlag.store(true, ordering: .relaxed) }
 
-    /// Counts a new connection; true when it is over the limit (it will be answered 503).
-    func connectionOpened() -> Bool {
-        activeConnections.wrappingAdd(1, ordering: .relaxed).newValue > limits.maxConnections
+    /// Whether a new connection may be served.
+    enum Admission: Equatable {
+        case admitted
+        /// Over `maxConnections`: answered 503.
+        case overTotal
+        /// Over `maxConnectionsPerAddress` for its client address: answered 429.
+        case overAddress
     }
 
-    func connectionClosed() {
+    /// Counts a new connection from `address` (`nil`: not counted per address, as for unix
+    /// sockets); every call is matched by one `connectionClosed(address:)` with the same address.
+    func connectionOpened(address: String?) -> Admission {
+        let total = activeConnections.wrappingAdd(1, ordering: .relaxed).newValue
+        var perAddress = 0
+        if let address {
+            perAddress = connectionsByAddress.withLock { counts in
+                let next = counts[address, default: 0] + 1
+                counts[address] = next
+                return next
+            }
+        }
+        if perAddress > limits.maxConnectionsPerAddress { return .overAddress }
+        return total > limits.maxConnections ? .overTotal : .admitted
+    }
+
+    /// The address a connection from `address` is counted under, or `nil` when it is not.
+    func addressKey(_ address: String) -> String? {
+        exemptFromAddressLimit(address) ? nil : address
+    }
+
+    func connectionClosed(address: String?) {
+        if let address {
+            connectionsByAddress.withLock { counts in
+                let left = counts[address, default: 1] - 1
+                if left <= 0 { counts.removeValue(forKey: address) } else { counts[address] = left }
+            }
+        }
         if activeConnections.wrappingSubtract(1, ordering: .relaxed).newValue == 0 {
             let waiters = zeroWaiters.withLock { waiters in
                 defer { waiters = [:] }

@@ -140,6 +140,7 @@ public enum ServerRuntime {
     static func httpConfiguration(_ configuration: ServerConfiguration) -> HTTPServerConfiguration {
         var limits = HTTPServerLimits()
         limits.maxBodySize = configuration.tenancy.maximumBodyBytes
+        limits.maxConnectionsPerAddress = configuration.tenancy.maximumConnectionsPerAddress
         let addresses: [HTTPServerConfiguration.Address] = configuration.listen.map {
             switch $0 {
             case .tcp(let host, let port): .tcp(host: host, port: port)
@@ -151,6 +152,9 @@ public enum ServerRuntime {
             tls = TLSConfiguration(certificateChainFile: certificate, privateKeyFile: key, trustedCAFile: configuration.tlsClientCAFile,
                                    requireClientCertificate: configuration.tlsClientCAFile != nil)
         }
-        return HTTPServerConfiguration(addresses: addresses, limits: limits, tls: tls)
+        var http = HTTPServerConfiguration(addresses: addresses, limits: limits, tls: tls)
+        let proxies = configuration.tenancy.trustedProxies
+        http.exemptFromAddressLimit = { proxies.trusts($0) }
+        return http
     }
 }

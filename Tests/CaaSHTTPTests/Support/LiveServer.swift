@@ -52,11 +52,13 @@ func withLiveServer(
     execution: HTTPServerConfiguration.HandlerExecution = .eventLoop,
     tls: TLSConfiguration? = nil,
     logs: LogCapture = LogCapture(),
+    exemptFromAddressLimit: @escaping @Sendable (String) -> Bool = { _ in false },
     responder: any HTTPResponder,
     _ body: (HTTPServer) async throws -> Void
 ) async throws {
-    let configuration = HTTPServerConfiguration(addresses: addresses, limits: limits, eventLoopCount: eventLoops,
+    var configuration = HTTPServerConfiguration(addresses: addresses, limits: limits, eventLoopCount: eventLoops,
                                                 handlerExecution: execution, tls: tls)
+    configuration.exemptFromAddressLimit = exemptFromAddressLimit
     let server = try HTTPServer(configuration: configuration, responder: responder, logger: logs.logger)
     try server.start()
     do {

@@ -25,13 +25,21 @@ final class RawConnection: @unchecked Sendable {
 
     deinit { Glibc.close(fd) }
 
-    static func tcp(host: String = "127.0.0.1", port: Int, timeout: Int = 5) throws -> RawConnection {
+    /// `source`: an IPv4 address to connect from (another loopback address, say `127.0.0.2`).
+    static func tcp(host: String = "127.0.0.1", port: Int, source: String? = nil, timeout: Int = 5) throws -> RawConnection {
         var v4 = sockaddr_in()
         var v6 = sockaddr_in6()
         if inet_pton(AF_INET, host, &v4.sin_addr) == 1 {
             v4.sin_family = sa_family_t(AF_INET)
             v4.sin_port = in_port_t(UInt16(port).bigEndian)
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            if let source {
+                var local = sockaddr_in()
+                local.sin_family = sa_family_t(AF_INET)
+                guard inet_pton(AF_INET, source, &local.sin_addr) == 1,
+                      withUnsafePointer(to: &local, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }) == 0
+                else { let e = errno; Glibc.close(fd); throw Failure(description: "bind to \(source) failed: \(e)") }
+            }
             let result = withUnsafePointer(to: &v4) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
             guard result == 0 else { let e = errno; Glibc.close(fd); throw Failure(description: "connect failed: \(e)") }
             var one: Int32 = 1
