@@ -59,6 +59,13 @@ final class HTTPConnection: EventLoopHandler, @unchecked Sendable {
     private var writeWaiters: [CheckedContinuation<Void, any Error>] = []
 
     private static let maxPipelinedBytes = 64 * 1024
+    /// Set while pipelined requests wait because answers to earlier ones are not read yet; the
+    /// write timeout, not the header timeout, then bounds the wait.
+    private var pausedForWrites = false
+
+    /// More answer bytes wait for the client than `writeHighWatermark`: read and answer no more
+    /// requests until it has read some.
+    private var writeBacklogFull: Bool { outbound.count - outboundOffset > core.limits.writeHighWatermark }
     private static let lingerNanoseconds: UInt64 = 1_000_000_000
 
     init(fd: Int32, loop: EventLoop, core: ServerCore, remoteAddress: String, countedAddress: String?, tls: TLSSession?) {
@@ -235,7 +242,12 @@ final class HTTPConnection: EventLoopHandler, @unchecked Sendable {
                     return
                 }
             case .idle, .readingHead:
-                break
+                if writeBacklogFull {
+                    pausedForWrites = true
+                    clearDeadline()
+                    updateInterest()
+                    return
+                }
             }
             let event: HTTPParserEvent?
             do {
@@ -627,6 +639,13 @@ final class HTTPConnection: EventLoopHandler, @unchecked Sendable {
             writeWaiters = []
             for waiter in waiters { waiter.resume() }
         }
+        if pausedForWrites && outbound.count - outboundOffset <= core.limits.writeHighWatermark / 2 {
+            // The client read enough: go on with its pipelined requests (later in this loop
+            // iteration, not inside the write that made room).
+            pausedForWrites = false
+            setDeadline(phase == .idle ? .idle : .header)
+            loop.execute { [self] in processInput() }
+        }
         updateInterest()
     }
 
@@ -634,7 +653,8 @@ final class HTTPConnection: EventLoopHandler, @unchecked Sendable {
         guard phase != .closed else { return }
         var events: UInt32 = 0
         let pipelineFull = phase == .inFlight && bodyComplete && parser.bufferedByteCount >= HTTPConnection.maxPipelinedBytes
-        if !readClosed && !readPausedForBody && !pipelineFull { events |= Linux.eventIn }
+        let answersWaiting = pausedForWrites || (phase != .inFlight && writeBacklogFull)
+        if !readClosed && !readPausedForBody && !pipelineFull && !answersWaiting { events |= Linux.eventIn }
         if outboundOffset < outbound.count { events |= Linux.eventOut }
         if events != registeredEvents {
             registeredEvents = events
