@@ -129,14 +129,23 @@ extension TenantTransaction {
 extension SystemTransaction {
     /// The token whose secret hashes to `digestHex`, with its tenant's standing; `nil` if none.
     public func credential(digestHex: String) throws -> TokenCredential? {
+        try credential(where: "t.secret_digest = decode($1, 'hex')", digestHex)
+    }
+
+    /// The same, found by the token's id: what a long-lived stream checks again now and then.
+    public func credential(tokenID: String) throws -> TokenCredential? {
+        try credential(where: "t.id = $1", tokenID)
+    }
+
+    private func credential(where condition: String, _ value: String) throws -> TokenCredential? {
         let rows = try connection.query("""
             SELECT t.id, t.tenant_id, t.name, t.role, t.created_by, t.created_at, t.expires_at, t.revoked_at,
                    t.last_used_at, t.version, t.created_at::text AS sort_time,
                    encode(t.secret_digest, 'hex') AS digest, n.name AS tenant_name, n.status AS tenant_status,
                    n.suspended_reason
             FROM api_tokens t LEFT JOIN tenants n ON n.id = t.tenant_id
-            WHERE t.secret_digest = decode($1, 'hex')
-            """, [digestHex])
+            WHERE \(condition)
+            """, [value])
         guard let row = rows.first else { return nil }
         return TokenCredential(
             token: try TokenRecord(row: row),

@@ -17,6 +17,19 @@ public struct APIContext: Sendable {
     public var store: Store { plane.store }
     public var settings: TenancySettings { plane.settings }
 
+    /// A streamed body that holds one of the caller's tenant's stream places while it runs and
+    /// ends when the caller's token no longer admits it (`StreamGuard`); 429 when the tenant has
+    /// every place taken.
+    public func guardedStream(_ body: @escaping @Sendable (any ResponseStreamWriter) async throws -> Void) throws -> APIResponse.Body {
+        try reserveStream()?.stream(body) ?? .stream(body)
+    }
+
+    /// One of the caller's tenant's stream places, for a stream whose body is made later
+    /// (`nil` on anonymous routes); 429 when every place is taken.
+    public func reserveStream() throws -> StreamGuard.Reservation? {
+        try principal.map { try plane.streams.reserve($0) }
+    }
+
     /// A path parameter (the route table guarantees it is there).
     public func parameter(_ name: String) -> String { parameters[name] ?? "" }
 

@@ -20,6 +20,8 @@ public final class ControlPlane: Sendable {
     public let secretsKey: [UInt8]
     let authenticator: Authenticator
     let tokenLimiter: RateLimiter
+    /// Open streams per tenant, and the token checks that end them.
+    public let streams: StreamGuard
     /// Every route of the API pipeline.
     public let routes: [APIRoute]
 
@@ -42,6 +44,8 @@ public final class ControlPlane: Sendable {
         self.logger = logger
         self.notifier = store.eventNotifier
         self.tokenLimiter = RateLimiter(ratePerSecond: settings.rateLimitPerSecond, burst: settings.rateLimitBurst)
+        self.streams = StreamGuard(store: store, limit: settings.maximumStreamsPerTenant,
+                                   recheckSeconds: Double(settings.streamRecheckSeconds), logger: logger)
         self.authenticator = Authenticator(
             store: store,
             failures: RateLimiter(ratePerSecond: settings.authFailurePerSecond, burst: settings.authFailureBurst),

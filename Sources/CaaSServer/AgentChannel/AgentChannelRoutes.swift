@@ -120,6 +120,7 @@ public enum AgentChannelRoutes {
         guard placement.nodeID != nil, !["pending", "assigned"].contains(placement.observedState) else {
             throw APIError.conflict("container \(id) has not been created on a node yet (\(placement.observedState))")
         }
+        let reservation = try context.reserveStream()
         guard let channel = await service.directory.mtlsChannel(for: placement.clusterID) else {
             throw APIError.unavailable("the agent of cluster \(placement.clusterID) is not connected")
         }
@@ -135,9 +136,10 @@ public enum AgentChannelRoutes {
             throw APIError.unavailable("the agent answered \(upstream.status) for the logs of \(id)")
         }
         let body = upstream.body
+        let copy: @Sendable (any ResponseStreamWriter) async throws -> Void = { writer in
+            for try await chunk in body { try await writer.write(chunk) }
+        }
         return APIResponse(status: 200, headers: [("Content-Type", "text/plain; charset=utf-8"), ("Cache-Control", "no-store")],
-                           body: .stream { writer in
-                               for try await chunk in body { try await writer.write(chunk) }
-                           })
+                           body: reservation.map { $0.stream(copy) } ?? .stream(copy))
     }
 }

@@ -30,6 +30,11 @@ public struct TenancySettings: Sendable, Equatable {
     /// Most open connections from one client address on the API and agent listeners
     /// (`CAAS_MAX_CONNECTIONS_PER_ADDRESS`); addresses of `trustedProxies` are not counted.
     public var maximumConnectionsPerAddress: Int = 256
+    /// Most open event streams and followed logs per tenant (`CAAS_MAX_STREAMS_PER_TENANT`).
+    public var maximumStreamsPerTenant: Int = 64
+    /// Seconds between checks of an open stream's token (`CAAS_STREAM_RECHECK`): a revoked or
+    /// expired token, or a suspended tenant, ends the stream at the next check.
+    public var streamRecheckSeconds: Int = 15
 
     public init() {}
 
@@ -72,6 +77,8 @@ public struct TenancySettings: Sendable, Equatable {
         if let v = try integer("CAAS_AUDIT_RETENTION", 60...(10 * 365 * 86_400)) { settings.retention.auditSeconds = v }
         if let v = try integer("CAAS_MAX_BODY", 1024...(64 << 20)) { settings.maximumBodyBytes = v }
         if let v = try integer("CAAS_MAX_CONNECTIONS_PER_ADDRESS", 1...1_000_000) { settings.maximumConnectionsPerAddress = v }
+        if let v = try integer("CAAS_MAX_STREAMS_PER_TENANT", 1...100_000) { settings.maximumStreamsPerTenant = v }
+        if let v = try integer("CAAS_STREAM_RECHECK", 1...3600) { settings.streamRecheckSeconds = v }
         if let token = environment["CAAS_BOOTSTRAP_TOKEN"], !token.isEmpty {
             guard TokenSecret.isWellFormed(token) else {
                 throw ConfigurationError(setting: "CAAS_BOOTSTRAP_TOKEN", message: "must be caas_ followed by at least 52 base32 characters (a-z, 2-7); make one with `caasctl token generate` or `echo caas_$(head -c32 /dev/urandom | base32 | tr -d = | tr A-Z a-z)`")

@@ -50,7 +50,7 @@ enum EventRoutes {
         let query = try parse(context)
         let scope = try context.tenantScope()
         if (context.request.header("accept") ?? "").contains("text/event-stream") {
-            return stream(context, scope: scope, query: query)
+            return try stream(context, scope: scope, query: query)
         }
         var events = try await fetch(context.store, scope, query)
         if events.isEmpty, query.wait > 0 {
@@ -76,7 +76,7 @@ enum EventRoutes {
 
     /// One server-sent event per event; a comment line every `heartbeatSeconds` keeps proxies
     /// from closing an idle stream.
-    static func stream(_ context: APIContext, scope: TenantScope, query: Query) -> APIResponse {
+    static func stream(_ context: APIContext, scope: TenantScope, query: Query) throws -> APIResponse {
         let store = context.store
         let notifier = context.plane.notifier
         let heartbeat = heartbeatSeconds
@@ -84,7 +84,7 @@ enum EventRoutes {
             ("Content-Type", "text/event-stream"),
             ("Cache-Control", "no-store"),
         ])
-        response.body = .stream { writer in
+        response.body = try context.guardedStream { writer in
             var cursor = query
             try await writer.write(Array(": caas events for \(scope.tenantID)\nretry: 2000\n\n".utf8))
             while !Task.isCancelled {
