@@ -456,9 +456,12 @@ final class AgentChannelHarness: @unchecked Sendable {
     }
 
     @Test func joinTokensExpireJoinsNeedHTTPSEndpointsAndJoinsAndRenewalsAreAudited() async throws {
-        let h = try await AgentChannelHarness.make("agent_join_ttl") { $0.joinTokenTTL = 1 }
+        // A TTL long enough for the joins below on a busy machine; the expiry check then waits
+        // for it from the token's making.
+        let h = try await AgentChannelHarness.make("agent_join_ttl") { $0.joinTokenTTL = 5 }
         defer { Task { await h.stop() } }
         let (admin, clusterID, token) = try await h.cluster("acme")
+        let made = ContinuousClock.now
         do {
             _ = try await h.join(token, endpoint: "http://127.0.0.1:7443")
             Issue.record("a plain http endpoint was accepted")
@@ -474,7 +477,7 @@ final class AgentChannelHarness: @unchecked Sendable {
             _ = try await client.renew(key: key, hostname: "h", endpoint: "http://127.0.0.1:7443", agentVersion: "t")
         }
         _ = issued
-        try await Task.sleep(for: .milliseconds(1200))
+        try await Task.sleep(until: made.advanced(by: .milliseconds(5300)))
         do {
             _ = try await h.join(token)
             Issue.record("an expired join token joined")

@@ -133,6 +133,63 @@ final class ClientConnection: @unchecked Sendable {
         }
     }
 
+    /// What a read that does not wait found.
+    enum ReadAttempt: Sendable {
+        case data([UInt8])
+        case end
+        /// Nothing yet: wait for the socket to be readable (`ClientReadiness`), then try again.
+        case wouldBlock
+    }
+
+    /// `read`, but never waiting for the socket: non-blocking calls only, so it may run on any
+    /// thread. A TLS record that arrives in pieces answers `wouldBlock` until it is whole.
+    func readWithoutWaiting() throws(HTTPClientError) -> ReadAttempt {
+        if !readBuffer.isEmpty {
+            defer { readBuffer.removeAll() }
+            return .data(readBuffer)
+        }
+        // A TLS alert or key update to send back is a few bytes: bounded, never a long wait.
+        let flushDeadline = ContinuousClock.now.advanced(by: .seconds(5))
+        while true {
+            if let tls {
+                let result: TLSReadResult
+                do {
+                    result = try tls.readPlaintext()
+                } catch {
+                    try? flushTLS(deadline: flushDeadline)
+                    throw .tls(error as? TLSError ?? .protocolError("\(error)"))
+                }
+                try flushTLS(deadline: flushDeadline)
+                switch result {
+                case .data(let bytes): return .data(bytes)
+                case .closed: return .end
+                case .wantMore: break
+                }
+            }
+            var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+            let count = buffer.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, $0.count, 0) }
+            if count > 0 {
+                buffer.removeSubrange(count...)
+                guard let tls else { return .data(buffer) }
+                tls.feed(buffer)
+                continue
+            }
+            if count == 0 {
+                if isAborted { throw .cancelled }
+                return .end
+            }
+            let error = errno
+            if error == EINTR { continue }
+            if error == EAGAIN || error == EWOULDBLOCK { return .wouldBlock }
+            if isAborted { throw .cancelled }
+            if error == ECONNRESET { return .end }
+            throw .io("recv: \(String(cString: strerror(error)))")
+        }
+    }
+
+    /// The socket, for `ClientReadiness` to watch (the owner's task only).
+    var descriptor: Int32 { fd }
+
     /// Puts bytes back for the next `read` (what a parser did not consume).
     func unread(_ bytes: [UInt8]) { readBuffer = bytes + readBuffer }
 

@@ -292,12 +292,39 @@ final class ClientExchange: @unchecked Sendable {
 
     private func readMore(deadline: ClientDeadline?) async throws(HTTPClientError) {
         let connection = self.connection
-        let chunk = try await client.blocking(connection) { () throws(HTTPClientError) in try connection.read(deadline: deadline) }
+        let chunk: [UInt8]?
+        if deadline == nil {
+            // No deadline: a streamed body that may be quiet for hours. Wait for readability
+            // without a thread of our own.
+            chunk = try await readWhenReadable(connection)
+        } else {
+            chunk = try await client.blocking(connection) { () throws(HTTPClientError) in try connection.read(deadline: deadline) }
+        }
         if let chunk {
             receivedResponseBytes = true
             pending += try parser.parse(chunk)
         } else {
             pending += try parser.finish()
+        }
+    }
+
+    private func readWhenReadable(_ connection: ClientConnection) async throws(HTTPClientError) -> [UInt8]? {
+        while true {
+            if Task.isCancelled || connection.isAborted {
+                connection.abort()
+                throw .cancelled
+            }
+            switch try connection.readWithoutWaiting() {
+            case .data(let bytes): return bytes
+            case .end: return nil
+            case .wouldBlock:
+                do {
+                    try await ClientReadiness.shared.waitReadable(connection.descriptor)
+                } catch {
+                    connection.abort()
+                    throw .cancelled
+                }
+            }
         }
     }
 
