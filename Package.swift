@@ -10,10 +10,11 @@ let package = Package(
     name: "caas",
     platforms: [.macOS(.v14)],
     products: [
-        // Libraries the Benchmarks package builds against.
+        // Libraries the Benchmarks and Fuzz packages build against.
         .library(name: "CaaSModel", targets: ["CaaSModel"]),
         .library(name: "CaaSPlanner", targets: ["CaaSPlanner"]),
         .library(name: "CaaSHTTP", targets: ["CaaSHTTP"]),
+        .library(name: "CaaSCompose", targets: ["CaaSCompose"]),
         .library(name: "CaaSPostgres", targets: ["CaaSPostgres"]),
         .library(name: "CaaSStore", targets: ["CaaSStore"]),
         .library(name: "CaaSServer", targets: ["CaaSServer"]),
