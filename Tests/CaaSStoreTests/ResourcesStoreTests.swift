@@ -30,7 +30,7 @@ import Testing
         let db = try await StoreTestDatabase.make("res_rls")
         let alpha = try await seed(db, name: "alpha")
         _ = try await seed(db, name: "beta")
-        for table in ["clusters", "nodes", "applications", "services", "deployments", "reconcile_requests"] {
+        for table in ["clusters", "nodes", "applications", "services", "deployments", "jobs"] {
             #expect(try await db.rawCount(table) == 0, "\(table) is visible without a scope")
             #expect(try await db.rawCount(table, tenant: alpha.tenant) == 1, "\(table) in alpha's scope")
             #expect(try await db.rawCount(table, system: true) == 2, "\(table) in the system scope")

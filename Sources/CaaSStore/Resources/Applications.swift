@@ -174,7 +174,7 @@ extension TenantTransaction {
                         summary: "application \(new.name) created from \(describe(definition)) with \(definition.spec.services.count) service(s)")
         let deployment = try startDeployment(applicationID: new.id, appName: new.name, from: nil, to: 1,
                                              strategy: "create", spec: definition.spec, rollout: rollout)
-        try ReconcileRequests.enqueue(app: new.id, reason: "created", in: self)
+        try enqueue(.reconcile(applicationID: new.id, tenantID: tenantID))
         return (try requireApplication(new.id), deployment)
     }
 
@@ -254,7 +254,7 @@ extension TenantTransaction {
                         summary: "application \(name) moves to generation \(next) (\(describe(definition)))")
         let deployment = try startDeployment(applicationID: id, appName: name, from: previous, to: next,
                                              strategy: "rolling", spec: definition.spec, rollout: rollout)
-        try ReconcileRequests.enqueue(app: id, reason: "updated to generation \(next)", in: self)
+        try enqueue(.reconcile(applicationID: id, tenantID: tenantID))
         return (try requireApplication(id), deployment)
     }
 
@@ -302,7 +302,7 @@ extension TenantTransaction {
             try supersedeDeployments(applicationID: id, reason: "the application is being deleted")
             try appendEvent(type: "app.deleting", objectKind: "application", objectID: id,
                             summary: "application \(name) marked for deletion; its containers are to be removed")
-            try ReconcileRequests.enqueue(app: id, reason: "deleted", in: self)
+            try enqueue(.reconcile(applicationID: id, tenantID: tenantID))
         }
         if try finishApplicationDeletion(id) {
             // No container was left to wait for, so no scheduler pass will push: push the removal.

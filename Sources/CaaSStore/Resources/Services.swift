@@ -115,7 +115,7 @@ extension TenantTransaction {
             """, [id, replicas])
         try appendEvent(type: "service.scaled", objectKind: "service", objectID: id,
                         summary: "service \(name) scaled from \(previous) to \(replicas)")
-        try ReconcileRequests.enqueue(app: appID, reason: "service \(name) scaled to \(replicas)", in: self)
+        try enqueue(.reconcile(applicationID: appID, tenantID: tenantID))
         guard let service = try service(id) else { throw StoreError.notFound(kind: "service", id: id) }
         return service
     }

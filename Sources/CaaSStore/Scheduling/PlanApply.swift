@@ -123,10 +123,6 @@ struct PlanApplier {
         try JobSQL.enqueue(live.compactMap { item in
             item.plan.nextReviewAt.map { NewJob.reconcile(applicationID: item.appID, tenantID: tenantID, runAfter: $0) }
         }, on: connection)
-        _ = try connection.execute("""
-            UPDATE reconcile_requests SET claimed_at = COALESCE(claimed_at, now()), done_at = now()
-            WHERE application_id = ANY($1::text[]) AND done_at IS NULL
-            """, [live.map(\.appID)])
         // An application deleted with its volumes needs one more push, read now that it is gone.
         var removesVolumes = false
         for item in live where item.snapshot.deleting {
