@@ -68,4 +68,18 @@ import Testing
             try TenancySettings.resolve(environment: ["CAAS_MAX_CONNECTIONS_PER_ADDRESS": "0"])
         }
     }
+
+    @Test func workerSettingsAreCheckedAndTheRolloutDeadlineIsOneSetting() throws {
+        let configuration = try ServerConfiguration.resolve(flags: .init(), environment: [
+            "CAAS_NODE_DOWN_AFTER": "7.5", "CAAS_RECONCILE_BATCH": "8", "CAAS_ROLLOUT_DEADLINE": "120",
+        ])
+        #expect(configuration.workers.nodeDownAfter == 7.5 && configuration.workers.reconcileBatch == 8)
+        #expect(configuration.resources.rolloutDeadlineSeconds == 120 && configuration.workers.planner.rolloutTimeout == 120)
+        #expect(throws: ConfigurationError(setting: "CAAS_JOB_LEASE", message: "0 is not a number of seconds from 1 to 3600")) {
+            try ServerConfiguration.resolve(flags: .init(), environment: ["CAAS_JOB_LEASE": "0"])
+        }
+        #expect(throws: ConfigurationError(setting: "CAAS_RECONCILE_CONCURRENCY", message: "many is not an integer from 1 to 64")) {
+            try ServerConfiguration.resolve(flags: .init(), environment: ["CAAS_RECONCILE_CONCURRENCY": "many"])
+        }
+    }
 }

@@ -3,7 +3,7 @@ import Logging
 
 /// Everything caas-server is told at start-up. Each setting comes from its flag, else its
 /// environment variable, else its default; `resolve` is a pure function so it is tested on values.
-public struct ServerConfiguration: Sendable, Equatable {
+public struct ServerConfiguration: Sendable {
     /// `CAAS_LISTEN` / `--listen`: comma-separated addresses.
     public var listen: [ListenAddress] = [.tcp(host: "127.0.0.1", port: 8080)]
     /// `CAAS_DATABASE_URL` / `--database-url`. `nil` starts the embedded PostgreSQL in `dataDirectory`.
@@ -37,6 +37,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var tenancy = TenancySettings()
     /// Secrets key, rollout deadline, default cluster network (`ResourceSettings`).
     public var resources = ResourceSettings()
+    /// The scheduler's workers (`WorkerSettings`): node timeouts, job lease, reconcile concurrency
+    /// and batch; their rollout deadline is `resources.rolloutDeadlineSeconds`.
+    public var workers = WorkerSettings()
 
     public init() {}
 
@@ -121,6 +124,8 @@ public struct ServerConfiguration: Sendable, Equatable {
         }
         config.tenancy = try TenancySettings.resolve(environment: environment)
         config.resources = try ResourceSettings.resolve(environment: environment)
+        config.workers = try WorkerSettings.resolve(environment: environment)
+        config.workers.planner.rolloutTimeout = TimeInterval(config.resources.rolloutDeadlineSeconds)
         return config
     }
 }

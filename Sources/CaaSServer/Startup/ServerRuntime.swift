@@ -82,7 +82,7 @@ public enum ServerRuntime {
                                      dev: configuration.dev, additionalRoutes: channel.routes, logger: logger)
             // The scheduler's workers: reconcile and push job loops (woken by LISTEN caas_jobs) and the
             // singleton loops under an advisory lock; pushes go to each cluster's agent over mTLS.
-            var workerSettings = WorkerSettings.fromEnvironment()
+            var workerSettings = configuration.workers
             workerSettings.quotas = configuration.tenancy.quotaDefaults
             let workers = SchedulerWorkers(store: store, database: pool.configuration.connection, agents: channel.directory,
                                            secretsKey: plane.secretsKey,

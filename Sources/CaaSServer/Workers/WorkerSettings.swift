@@ -51,16 +51,30 @@ public struct WorkerSettings: Sendable {
 }
 
 extension WorkerSettings {
-    /// The defaults, with `CAAS_NODE_DOWN_AFTER` (seconds), `CAAS_JOB_LEASE` (seconds),
-    /// `CAAS_RECONCILE_CONCURRENCY`, `CAAS_RECONCILE_BATCH` and `CAAS_ROLLOUT_TIMEOUT` (seconds) when set.
-    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> WorkerSettings {
+    /// The defaults, with `CAAS_NODE_DOWN_AFTER` and `CAAS_NODE_UNREACHABLE_AFTER` (seconds),
+    /// `CAAS_JOB_LEASE` (seconds), `CAAS_RECONCILE_CONCURRENCY` and `CAAS_RECONCILE_BATCH` when
+    /// set; a value out of its range is refused naming the setting.
+    public static func resolve(environment: [String: String]) throws(ConfigurationError) -> WorkerSettings {
         var settings = WorkerSettings()
-        if let value = environment["CAAS_NODE_DOWN_AFTER"].flatMap(Double.init), value > 0 { settings.nodeDownAfter = value }
-        if let value = environment["CAAS_NODE_UNREACHABLE_AFTER"].flatMap(Double.init), value > 0 { settings.nodeUnreachableAfter = value }
-        if let value = environment["CAAS_JOB_LEASE"].flatMap(Double.init), value > 0 { settings.jobLease = value }
-        if let value = environment["CAAS_RECONCILE_CONCURRENCY"].flatMap(Int.init), value > 0 { settings.reconcileConcurrency = value }
-        if let value = environment["CAAS_RECONCILE_BATCH"].flatMap(Int.init), value > 0 { settings.reconcileBatch = value }
-        if let value = environment["CAAS_ROLLOUT_TIMEOUT"].flatMap(Double.init), value > 0 { settings.planner.rolloutTimeout = value }
+        func seconds(_ name: String, _ range: ClosedRange<Double>, _ shown: String) throws(ConfigurationError) -> Double? {
+            guard let text = environment[name], !text.isEmpty else { return nil }
+            guard let value = Double(text), range.contains(value) else {
+                throw ConfigurationError(setting: name, message: "\(text) is not a number of seconds from \(shown)")
+            }
+            return value
+        }
+        func count(_ name: String, _ range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
+            guard let text = environment[name], !text.isEmpty else { return nil }
+            guard let value = Int(text), range.contains(value) else {
+                throw ConfigurationError(setting: name, message: "\(text) is not an integer from \(range.lowerBound) to \(range.upperBound)")
+            }
+            return value
+        }
+        if let value = try seconds("CAAS_NODE_DOWN_AFTER", 0.1...3600, "0.1 to 3600") { settings.nodeDownAfter = value }
+        if let value = try seconds("CAAS_NODE_UNREACHABLE_AFTER", 0.1...3600, "0.1 to 3600") { settings.nodeUnreachableAfter = value }
+        if let value = try seconds("CAAS_JOB_LEASE", 1...3600, "1 to 3600") { settings.jobLease = value }
+        if let value = try count("CAAS_RECONCILE_CONCURRENCY", 1...64) { settings.reconcileConcurrency = value }
+        if let value = try count("CAAS_RECONCILE_BATCH", 1...1000) { settings.reconcileBatch = value }
         return settings
     }
 }
