@@ -20,6 +20,8 @@ import Testing
             process.arguments = arguments
             var env = ProcessInfo.processInfo.environment
             for key in env.keys where key.hasPrefix("CAAS_") { env[key] = nil }
+            // The agent channel on a port of its own, not the default 8443 another server may hold.
+            env["CAAS_AGENT_LISTEN"] = "127.0.0.1:0"
             env.merge(environment) { _, new in new }
             process.environment = env
             let handle = try FileHandle(forWritingTo: output)

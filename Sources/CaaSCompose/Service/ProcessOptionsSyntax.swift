@@ -2,9 +2,10 @@ import CaaSModel
 
 /// `user`, `group_add`, `working_dir`, `stop_signal`, `read_only`, `cap_drop`,
 /// `security_opt: [no-new-privileges]`, `pids_limit` and `sysctls`: read into `ProcessOptions`.
-/// Nothing here reaches beyond the container, so no host policy rules on it; what would (a
-/// sysctl the kernel keeps for the whole node, or for a namespace the service shares with the
-/// node) is refused at its line.
+/// Nothing here reaches beyond the container, so no host policy rules on it; what would is
+/// never passed on: a sysctl the kernel keeps for the whole node is refused at its line, and one
+/// of a namespace the service shares with the node (`net.*` on caas's default node network, IPC
+/// ones with `ipc: host`) is not applied, with a warning at its line.
 enum ProcessOptionsSyntax {
     struct Failure: Error, Equatable { var message: String }
 
@@ -41,22 +42,31 @@ enum ProcessOptionsSyntax {
         return text
     }
 
-    /// Why a `sysctls` entry cannot be set for a service, or `nil` when it can: only namespaced
-    /// parameters, and only for a namespace the service does not share with the node.
-    static func sysctlRefusal(_ name: String, value: String?, sharesNodeNetwork: Bool, sharesNodeIPC: Bool) -> String? {
-        guard let value, !value.isEmpty else { return "sysctl '\(name)' needs a value" }
+    /// What becomes of one `sysctls` entry.
+    enum SysctlDecision: Equatable {
+        case set
+        /// Refused: an error at its line.
+        case refused(String)
+        /// Not applied (it would change the node): a warning at its line.
+        case notApplied(String)
+    }
+
+    /// Only namespaced parameters are set, and only for a namespace the service does not share
+    /// with the node.
+    static func sysctl(_ name: String, value: String?, sharesNodeNetwork: Bool, sharesNodeIPC: Bool) -> SysctlDecision {
+        guard let value, !value.isEmpty else { return .refused("sysctl '\(name)' needs a value") }
         if value.count > 4096 || value.contains(where: { $0 == "\n" || $0 == "\0" }) {
-            return "the value of sysctl '\(name)' must be one line of at most 4096 characters"
+            return .refused("the value of sysctl '\(name)' must be one line of at most 4096 characters")
         }
         switch NamespacedSysctls.namespace(of: name) {
         case nil:
-            return "sysctl '\(name)' is kept by the kernel for the whole node: a container may set only net.*, kernel.shm*, kernel.msg*, kernel.sem and fs.mqueue.*"
+            return .refused("sysctl '\(name)' is kept by the kernel for the whole node: a container may set only net.*, kernel.shm*, kernel.msg*, kernel.sem and fs.mqueue.*")
         case .network where sharesNodeNetwork:
-            return "sysctl '\(name)' would change the node's own network (the service runs on the node's network): give network_mode 'bridge' or 'none'"
+            return .notApplied("sysctl '\(name)' is not applied: the service runs on the node's network, where it would change the node (give network_mode 'bridge' or 'none' to set it)")
         case .ipc where sharesNodeIPC:
-            return "sysctl '\(name)' would change the node's own IPC namespace (the service has ipc 'host')"
+            return .notApplied("sysctl '\(name)' is not applied: the service shares the node's IPC namespace (ipc 'host'), where it would change the node")
         default:
-            return nil
+            return .set
         }
     }
 }
@@ -114,10 +124,10 @@ extension ServiceReader {
             let sharesNodeNetwork = !["bridge", "none"].contains(networkMode ?? "host")
             for (name, value, item) in entries {
                 let name = name.trimmingSpaces
-                if let refusal = ProcessOptionsSyntax.sysctlRefusal(name, value: value, sharesNodeNetwork: sharesNodeNetwork, sharesNodeIPC: ipc == "host") {
-                    log.error(item, refusal)
-                } else if let value {
-                    options.sysctls[name] = value
+                switch ProcessOptionsSyntax.sysctl(name, value: value, sharesNodeNetwork: sharesNodeNetwork, sharesNodeIPC: ipc == "host") {
+                case .set: options.sysctls[name] = value ?? ""
+                case .refused(let message): log.error(item, message)
+                case .notApplied(let message): log.warning(item, message)
                 }
             }
         }
