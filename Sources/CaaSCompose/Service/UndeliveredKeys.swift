@@ -1,6 +1,6 @@
 /// Compose keys caas reads and checks (their references, their syntax) but does not deliver yet.
 /// Validation says so at the key's line: a file that relies on them is told, never quietly
-/// "valid" (issue 11: no silent half-support). Each entry goes when its feature lands.
+/// "valid": no silent half-support. Each entry goes when its feature is delivered.
 enum UndeliveredKeys {
     /// Service keys, with what the user should know.
     static let service: [String: String] = [

@@ -5,7 +5,8 @@ import Foundation
 
 /// Applications: deployed into a cluster from a template version plus variables, from inline
 /// compose text, or from one image. Every change of what runs is a new generation with its
-/// deployment record; the scheduler (issue 5) does the rest. Until then, desired state only.
+/// deployment record. The routes record desired state only (and queue the application's
+/// reconcile); the scheduler's workers place, start and replace containers.
 enum ApplicationRoutes {
     static let imageProperties: [String: JSONSchema] = [
         "image_id": .string(maxLength: 40), "image": .string(maxLength: 512), "service_name": .name,

@@ -2,7 +2,7 @@ import CaaSModel
 import CaaSStore
 import Foundation
 
-/// Every route of the resource API (issue 4), in the order openapi.yaml lists them.
+/// Every route of the resource API, in the order openapi.yaml lists them.
 enum ResourceRoutes {
     static let all: [APIRoute] = ClusterRoutes.all + NodeRoutes.all + TemplateRoutes.all + ImageRoutes.all
         + ApplicationRoutes.all + ServiceRoutes.all + ContainerRoutes.all + DeploymentRoutes.all

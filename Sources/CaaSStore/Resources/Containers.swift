@@ -90,7 +90,8 @@ public struct ContainerFilter: Sendable, Equatable {
     }
 }
 
-/// A container the scheduler decided on (issue 5 writes these; nothing in the public API does).
+/// A container decided on outside the planner's batched apply (tests and operators' tools use
+/// it; the scheduler's workers insert theirs in `PlanApply`).
 public struct NewContainer: Sendable, Equatable {
     public var id: String
     public var serviceID: String
