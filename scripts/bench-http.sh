@@ -8,8 +8,8 @@ cd "$(dirname "$0")/.."
 rounds=${1:-3}
 duration=${2:-10s}
 command -v wrk >/dev/null || { sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo; $sudo apt-get install -y -qq wrk >/dev/null; }
-(cd Benchmarks && swift build -c release --product CaaSPeer --product HummingbirdPeer >/dev/null 2>&1) \
-  || (cd Benchmarks && swift build -c release --product CaaSPeer && swift build -c release --product HummingbirdPeer)
+# One product per build: with two --product flags swift build links only the last one.
+(cd Benchmarks && swift build -c release --product CaaSPeer && swift build -c release --product HummingbirdPeer)
 bin=Benchmarks/.build/release
 ours_port=18180
 hb_port=18181
