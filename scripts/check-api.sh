@@ -27,6 +27,8 @@ else echo "check-api: schemathesis is missing: run CAAS_WITH_TEST_TOOLS=1 script
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/caas-check-api.XXXXXX")
+# As root the embedded PostgreSQL runs as the postgres user, which must reach the data directory.
+chmod 711 "$work"
 server_pid=""
 cleanup() {
   local status=$?
@@ -104,7 +106,7 @@ run() {
   local t0
   t0=$(date +%s)
   echo "check-api: schemathesis as $who ($examples examples per operation, seed $seed)" >&2
-  if timeout --kill-after=10 "$run_timeout" "${st[@]}" run "$root/openapi.yaml" \
+  if timeout --kill-after=10 "$run_timeout" "${st[@]}" --config-file "$root/scripts/schemathesis.toml" run "$root/openapi.yaml" \
       --url "$base" \
       --header "Authorization: Bearer $token" \
       --checks all \
