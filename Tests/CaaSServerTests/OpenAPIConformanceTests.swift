@@ -53,4 +53,25 @@ import Testing
         let fine = try await api.call("GET", "/v1/admin/jobs?limit=500&cursor=", token: api.systemToken)
         #expect(fine.status == 200, "\(fine.text)")
     }
+
+    @Test func eventCursorsAndAuditFiltersAreCheckedWhereverTheyArrive() async throws {
+        let api = try await APIHarness.make("cursor_headers")
+        let tenant = try await api.makeTenant("cursors")
+        let viewer = tenant.tokens["viewer"]!
+        // A malformed Last-Event-ID is named even when `after` (which wins) is given too.
+        let both = try await api.call("GET", "/v1/events?after=0", token: viewer, headers: ["Last-Event-ID": ""])
+        #expect(both.status == 400 && both.text.contains("\"pointer\":\"Last-Event-ID\""), "\(both.text)")
+        let header = try await api.call("GET", "/v1/events", token: viewer, headers: ["Last-Event-ID": "x1"])
+        #expect(header.status == 400, "\(header.text)")
+        let fine = try await api.call("GET", "/v1/events?after=1", token: viewer, headers: ["Last-Event-ID": "0"])
+        #expect(fine.status == 200, "\(fine.text)")
+
+        // tenant_id of the audit log: an id of a tenant (400 otherwise), and only for the system administrator (403).
+        let foreign = try await api.call("GET", "/v1/audit?tenant_id=\(tenant.id)", token: tenant.tokens["admin"])
+        #expect(foreign.status == 403, "\(foreign.text)")
+        let malformed = try await api.call("GET", "/v1/audit?tenant_id=acme", token: api.systemToken)
+        #expect(malformed.status == 400 && malformed.text.contains("\"pointer\":\"tenant_id\""), "\(malformed.text)")
+        let system = try await api.call("GET", "/v1/audit?tenant_id=\(tenant.id)", token: api.systemToken)
+        #expect(system.status == 200, "\(system.text)")
+    }
 }
