@@ -101,36 +101,49 @@ call "$admin_token" POST /v1/apps "{\"name\":\"seed\",\"cluster_id\":\"$cluster_
 echo "check-api: server on $base ready and seeded in $(( $(date +%s) - started ))s" >&2
 
 failed=0
+# The coverage phase (schemathesis 4.32.5) sends `If-Match: 0` as its schema-valid value of the
+# optional If-Match header although `0` does not match the header's pattern (an entity-tag is
+# quoted: `"0"`), and then counts the server's 400 as a valid request refused. So it runs on its
+# own without that one check; every other check runs in every phase, and positive data is checked
+# by the examples, fuzzing and stateful phases.
+# NUL characters are not generated: openapi.yaml says every string refuses them (400), and
+# OpenAPIConformanceTests pins that.
 run() {
-  local who=$1 token=$2
-  local t0
+  local who=$1 token=$2 phases=$3
+  shift 3
+  local t0 log="$work/schemathesis-$who-${phases//,/-}.log"
   t0=$(date +%s)
-  echo "check-api: schemathesis as $who ($examples examples per operation, seed $seed)" >&2
+  echo "check-api: schemathesis as $who, phases $phases ($examples examples per operation, seed $seed)" >&2
   if timeout --kill-after=10 "$run_timeout" "${st[@]}" --config-file "$root/scripts/schemathesis.toml" run "$root/openapi.yaml" \
       --url "$base" \
       --header "Authorization: Bearer $token" \
-      --checks all \
+      --phases "$phases" \
+      --checks all "$@" \
       --max-examples "$examples" \
       --seed "$seed" \
       --workers 2 \
       --request-timeout 10 \
+      --generation-allow-x00 false \
       --generation-database none \
       --suppress-health-check all \
       --no-color \
-      --report junit --report-dir "$work/report-$who" \
-      >"$work/schemathesis-$who.log" 2>&1; then
-    tail -n 25 "$work/schemathesis-$who.log" >&2
+      >"$log" 2>&1; then
+    grep -E '^(Test cases:|  [0-9]+ generated|=+ .* in [0-9.]+s =+$)' "$log" >&2 || tail -n 5 "$log" >&2
   else
     local rc=$?
-    cat "$work/schemathesis-$who.log" >&2
+    cat "$log" >&2
     [ "$rc" = 124 ] && echo "check-api: schemathesis as $who did not finish within ${run_timeout}s" >&2
-    echo "check-api: schemathesis as $who FAILED" >&2
+    echo "check-api: schemathesis as $who, phases $phases FAILED" >&2
     failed=1
   fi
-  echo "check-api: schemathesis as $who took $(( $(date +%s) - t0 ))s" >&2
+  echo "check-api: schemathesis as $who, phases $phases took $(( $(date +%s) - t0 ))s" >&2
 }
-run tenant-admin "$admin_token"
-run system "$system_token"
+for who in tenant-admin system; do
+  token=$admin_token
+  [ "$who" = system ] && token=$system_token
+  run "$who" "$token" examples,fuzzing,stateful
+  run "$who" "$token" coverage --exclude-checks positive_data_acceptance
+done
 
 # A 5xx fails the not_a_server_error check above; the server also logs each one it answered.
 if grep -E 'request failed|database error' "$work/server.log" >/dev/null 2>&1; then

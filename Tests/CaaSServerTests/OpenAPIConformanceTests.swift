@@ -74,4 +74,32 @@ import Testing
         let system = try await api.call("GET", "/v1/audit?tenant_id=\(tenant.id)", token: api.systemToken)
         #expect(system.status == 200, "\(system.text)")
     }
+
+    @Test func nulCharactersAre400NamingTheFieldNot500() async throws {
+        let api = try await APIHarness.make("nul_strings")
+        let tenant = try await api.makeTenant("nul")
+        let suspend = try await api.call("POST", "/v1/tenants/\(tenant.id)/suspend", token: api.systemToken, body: #"{"reason":"a\u0000b"}"#)
+        #expect(suspend.status == 400 && suspend.text.contains("\"pointer\":\"/reason\""), "\(suspend.text)")
+        let labels = try await api.call("POST", "/v1/clusters", token: tenant.tokens["admin"], body: #"{"name":"c","labels":{"a\u0000":"x"}}"#)
+        #expect(labels.status == 400, "\(labels.text)")
+        let query = try await api.call("GET", "/v1/clusters?name_prefix=a%00", token: tenant.tokens["admin"])
+        #expect(query.status == 400 && query.text.contains("\"pointer\":\"name_prefix\""), "\(query.text)")
+        let unchanged = try await api.call("GET", "/v1/tenants/\(tenant.id)", token: api.systemToken)
+        #expect(unchanged["status"]?.stringValue == "active")
+    }
+
+    @Test func everyRFC3339DateTimeIsRead() throws {
+        #expect(Timestamp.parse("1970-01-01T00:00:00Z")?.timeIntervalSince1970 == 0)
+        #expect(Timestamp.parse("1970-01-01t01:00:00+01:00")?.timeIntervalSince1970 == 0)
+        #expect(Timestamp.parse("1970-01-01T00:00:00.25z")?.timeIntervalSince1970 == 0.25)
+        #expect(Timestamp.parse("2000-02-29T12:00:00Z")?.timeIntervalSince1970 == 951_825_600)
+        // Early years and odd offsets (Foundation's parser refuses these).
+        #expect(Timestamp.parse("0580-09-16T18:09:41-23:13") != nil)
+        #expect(Timestamp.parse("0000-01-01T00:00:00Z")?.timeIntervalSince1970 == -62_167_219_200)
+        #expect(Timestamp.parse("2016-12-31T23:59:60Z")?.timeIntervalSince1970 == 1_483_228_800)
+        for bad in ["2001-02-29T00:00:00Z", "2001-13-01T00:00:00Z", "2001-01-01T24:00:00Z", "2001-01-01T00:00:00",
+                    "2001-01-01 00:00:00Z", "2001-01-01T00:00:00.Z", "2001-01-01T00:00:00+24:00", "yesterday", ""] {
+            #expect(Timestamp.parse(bad) == nil, "\(bad)")
+        }
+    }
 }
