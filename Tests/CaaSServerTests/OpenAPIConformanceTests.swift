@@ -102,4 +102,22 @@ import Testing
             #expect(Timestamp.parse(bad) == nil, "\(bad)")
         }
     }
+
+    @Test func integralNumbersAreIntegersAndLabelLimitsCountCharacters() async throws {
+        let api = try await APIHarness.make("integral_numbers")
+        let created = try await api.call("POST", "/v1/tenants", token: api.systemToken, body: #"{"name":"ints","quotas":{"clusters":3.0}}"#)
+        #expect(created.status == 201, "\(created.text)")
+        #expect(created["quotas"]?["clusters"]?.integerValue == 3, "\(created.text)")
+        let fraction = try await api.call("POST", "/v1/tenants", token: api.systemToken, body: #"{"name":"frac","quotas":{"clusters":3.5}}"#)
+        #expect(fraction.status == 400 && fraction.text.contains("/quotas/clusters"))
+
+        let tenant = try await api.makeTenant("labels")
+        let value = String(repeating: "é", count: 256)  // 512 bytes, 256 characters: maxLength 256
+        let accepted = try await api.call("POST", "/v1/clusters", token: tenant.tokens["admin"], body: #"{"name":"c1","labels":{"k":"\#(value)"}}"#)
+        #expect(accepted.status == 201, "\(accepted.text)")
+        let longer = try await api.call("POST", "/v1/clusters", token: tenant.tokens["admin"], body: #"{"name":"c2","labels":{"k":"\#(value)é"}}"#)
+        #expect(longer.status == 400 && longer.text.contains("/labels/k"), "\(longer.text)")
+        let space = try await api.call("POST", "/v1/clusters", token: tenant.tokens["admin"], body: #"{"name":"c3","labels":{"a\u0085b":"x"}}"#)
+        #expect(space.status == 400, "\(space.text)")
+    }
 }

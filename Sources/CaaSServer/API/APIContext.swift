@@ -37,7 +37,7 @@ public struct APIContext: Sendable {
         }
         let value: JSONValue
         do {
-            value = try JSONParser.parse(request.body)
+            value = Self.integralNumbersAsIntegers(try JSONParser.parse(request.body))
         } catch {
             throw APIError.malformedJSON(error)
         }
@@ -46,6 +46,18 @@ public struct APIContext: Sendable {
         let nul = Self.nulCharacters(in: value, pointer: "")
         if !nul.isEmpty { throw APIError.invalidBody(nul) }
         return value
+    }
+
+    /// JSON has one number type: `3.0` is the integer 3 (as JSON Schema's `integer` has it), so
+    /// integral numbers that fit exactly are read as integers before the schema sees them.
+    static func integralNumbersAsIntegers(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .number(let number) where number.rounded() == number && abs(number) <= 9_007_199_254_740_992:
+            return .integer(Int64(number))
+        case .array(let items): return .array(items.map(integralNumbersAsIntegers))
+        case .object(let members): return .object(members.mapValues(integralNumbersAsIntegers))
+        default: return value
+        }
     }
 
     /// Strings and member names holding U+0000, which no PostgreSQL text can store: each is a
