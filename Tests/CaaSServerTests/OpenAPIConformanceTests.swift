@@ -120,4 +120,15 @@ import Testing
         let space = try await api.call("POST", "/v1/clusters", token: tenant.tokens["admin"], body: #"{"name":"c3","labels":{"a\u0085b":"x"}}"#)
         #expect(space.status == 400, "\(space.text)")
     }
+
+    @Test func tlsForAUnixEndpointIs422() async throws {
+        let api = try await APIHarness.make("node_tls")
+        let tenant = try await api.makeTenant("tls")
+        let admin = tenant.tokens["admin"]!
+        let cluster = try await api.call("POST", "/v1/clusters", token: admin, body: #"{"name":"c"}"#)
+        let id = try #require(cluster["id"]?.stringValue)
+        let node = try await api.call("POST", "/v1/clusters/\(id)/nodes", token: admin,
+                                      body: #"{"name":"n1","engine_endpoint":"unix:///run/x.sock","engine_tls":true}"#)
+        #expect(node.status == 422 && node.text.contains("/engine_tls"), "\(node.text)")
+    }
 }

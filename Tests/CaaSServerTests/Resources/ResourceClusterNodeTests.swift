@@ -188,7 +188,6 @@ import Testing
             (#""engine_endpoint":"tcp://host:99999""#, "/engine_endpoint"),
             (#""engine_endpoint":"unix://relative.sock""#, "/engine_endpoint"),
             (#""engine_endpoint":"tcp://bad host:2376""#, "/engine_endpoint"),
-            (#""engine_endpoint":"unix:///run/d.sock","engine_tls":true"#, "/engine_tls"),
             (#""engine_endpoint":"unix:///run/d.sock","capacity":{"cpus":"many"}"#, "/capacity/cpus"),
             (#""engine_endpoint":"unix:///run/d.sock","capacity":{"memory_bytes":-1}"#, "/capacity/memory_bytes"),
         ]
