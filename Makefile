@@ -22,6 +22,8 @@ test: deps
 	# and their time bounds assume the machine is not also running every other suite at once.
 	$(SWIFT) test --skip-build --no-parallel
 	@scripts/check-openapi.sh
+	# openapi.yaml against a live server: schemathesis, both tokens, a few minutes.
+	@scripts/check-api.sh
 	# The request, chunked-body and response parsers and the compose parser under libFuzzer, 60 s each.
 	@scripts/fuzz.sh
 

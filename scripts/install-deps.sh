@@ -4,6 +4,7 @@
 set -euo pipefail
 
 want=()
+pip_want=()
 [ -x /usr/lib/postgresql/15/bin/initdb ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || want+=(postgresql)
 [ -f /usr/include/postgresql/libpq-fe.h ] || want+=(libpq-dev)
 [ -f /usr/include/openssl/ssl.h ] || want+=(libssl-dev)
@@ -13,7 +14,12 @@ if [ "${CAAS_WITH_ENGINES:-1}" = 1 ]; then
   dpkg -s busybox-static >/dev/null 2>&1 || want+=(busybox-static)
 fi
 if [ "${CAAS_WITH_TEST_TOOLS:-0}" = 1 ]; then
-  python3 -c 'import openapi_spec_validator' 2>/dev/null || pip_want=1
+  command -v curl >/dev/null || want+=(curl)
+  python3 -c 'import openapi_spec_validator' 2>/dev/null || pip_want+=(openapi-spec-validator)
+  # schemathesis (scripts/check-api.sh), pinned: its checks and options change between versions.
+  schemathesis_version=4.32.5
+  [ "$(python3 -c 'import importlib.metadata as m; print(m.version("schemathesis"))' 2>/dev/null)" = "$schemathesis_version" ] \
+    || pip_want+=("schemathesis==$schemathesis_version")
 fi
 
 if ((${#want[@]})); then
@@ -23,6 +29,7 @@ if ((${#want[@]})); then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
 fi
-if [ "${pip_want:-0}" = 1 ]; then
-  python3 -m pip install -q openapi-spec-validator
+if ((${#pip_want[@]})); then
+  echo "installing from PyPI: ${pip_want[*]}" >&2
+  python3 -m pip install -q "${pip_want[@]}"
 fi

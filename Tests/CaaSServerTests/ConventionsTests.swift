@@ -24,7 +24,6 @@ import Testing
             (#"{"name": "x'; DROP TABLE api_tokens; --", "role": "admin"}"#, "/name", "invalid-body"),
             (#"{"name": "ok", "role": "root"}"#, "/role", "invalid-body"),
             (#"{"name": "ok", "role": "admin", "expires_at": "yesterday"}"#, "/expires_at", "invalid-body"),
-            (#"{"name": "ok", "role": "admin", "expires_at": "2001-01-01T00:00:00Z"}"#, "/expires_at", "invalid-body"),
             ("[1,2]", "", "invalid-body"),
         ]
         for (body, pointer, slug) in cases {

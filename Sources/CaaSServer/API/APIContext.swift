@@ -50,13 +50,48 @@ public struct APIContext: Sendable {
         }
         let value: JSONValue
         do {
-            value = try JSONParser.parse(request.body)
+            value = Self.integralNumbersAsIntegers(try JSONParser.parse(request.body))
         } catch {
             throw APIError.malformedJSON(error)
         }
         let errors = schema.validate(value)
         if !errors.isEmpty { throw APIError.invalidBody(errors) }
+        let nul = Self.nulCharacters(in: value, pointer: "")
+        if !nul.isEmpty { throw APIError.invalidBody(nul) }
         return value
+    }
+
+    /// JSON has one number type: `3.0` is the integer 3 (as JSON Schema's `integer` has it), so
+    /// integral numbers that fit exactly are read as integers before the schema sees them.
+    static func integralNumbersAsIntegers(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .number(let number) where number.rounded() == number && abs(number) <= 9_007_199_254_740_992:
+            return .integer(Int64(number))
+        case .array(let items): return .array(items.map(integralNumbersAsIntegers))
+        case .object(let members): return .object(members.mapValues(integralNumbersAsIntegers))
+        default: return value
+        }
+    }
+
+    /// Strings and member names holding U+0000, which no PostgreSQL text can store: each is a
+    /// 400 naming it, where it would otherwise fail in the database (a 500).
+    static func nulCharacters(in value: JSONValue, pointer: String) -> [FieldError] {
+        switch value {
+        case .string(let text):
+            return text.utf8.contains(0) ? [FieldError(pointer: pointer, detail: "must not contain the NUL character (U+0000)")] : []
+        case .array(let items):
+            return items.enumerated().flatMap { nulCharacters(in: $0.element, pointer: pointer + "/\($0.offset)") }
+        case .object(let members):
+            return members.sorted { $0.key < $1.key }.flatMap { key, member -> [FieldError] in
+                let escaped = key.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+                if key.utf8.contains(0) {
+                    return [FieldError(pointer: pointer + "/" + escaped, detail: "member names must not contain the NUL character (U+0000)")]
+                }
+                return nulCharacters(in: member, pointer: pointer + "/" + escaped)
+            }
+        default:
+            return []
+        }
     }
 
     /// `limit` and `cursor` of a list.
@@ -103,6 +138,7 @@ public struct APIContext: Sendable {
     public func queryText(_ name: String, maxLength: Int = 200) throws -> String? {
         guard let value = request.query[name] else { return nil }
         guard value.count <= maxLength else { throw APIError.badRequest("\(name) is longer than \(maxLength) characters", pointer: name) }
+        guard !value.utf8.contains(0) else { throw APIError.badRequest("\(name) must not contain the NUL character (U+0000)", pointer: name) }
         return value
     }
 

@@ -56,6 +56,13 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
                         detail: summary, errors: errors)
     }
 
+    /// A well-formed body whose values cannot be carried out together or now (a past expiry, a
+    /// node subnet no longer than its network): 422 naming each member by JSON pointer.
+    public static func unprocessable(_ errors: [FieldError]) -> APIError {
+        APIError(status: 422, slug: "unprocessable", title: "The request cannot be carried out",
+                 detail: errors.prefix(3).map(\.description).joined(separator: "; "), errors: errors)
+    }
+
     public static func malformedJSON(_ error: JSONSyntaxError) -> APIError {
         APIError(status: 400, slug: "malformed-json", title: "The request body is not JSON", detail: error.description)
     }

@@ -98,17 +98,23 @@ public final class ControlPlane: Sendable {
     private func dispatch(_ request: APIRequest, requestID: String, logger: Logger,
                           principal: inout Principal?, route matched: inout APIRoute?) async throws -> APIResponse {
         var allowed: [String] = []
+        // Methods of routes whose id parameters have the shape of their kind: `/v1/templates/validate`
+        // fits `/v1/templates/{template_id}` too, but `validate` is no template id, so its Allow is POST.
+        var allowedWithIDs: [String] = []
         var found: (APIRoute, [String: String])?
         for route in routes {
             guard let parameters = route.match(request.path) else { continue }
             allowed.append(route.method)
+            if route.idParameters.allSatisfy({ name, kind in parameters[name].map { Identifier.isValid($0, kind: kind) } ?? true }) {
+                allowedWithIDs.append(route.method)
+            }
             if route.method == request.method || (request.method == "HEAD" && route.method == "GET") {
                 found = (route, parameters)
             }
         }
         guard let (route, parameters) = found else {
             if allowed.isEmpty { throw APIError.routeNotFound(request.path) }
-            throw APIError.methodNotAllowed(allowed)
+            throw APIError.methodNotAllowed(allowedWithIDs.isEmpty ? allowed : allowedWithIDs)
         }
         if route.access != .anonymous {
             let caller: Principal

@@ -103,7 +103,8 @@ enum ApplicationRoutes {
         case .template(var templateID, let number):
             if templateID.isEmpty {
                 guard let current, current.source == .template, let id = current.templateID else {
-                    throw APIError.invalidBody([FieldError(pointer: "/template_version", detail: "this application was not made from a template: give template_id too")])
+                    // The body is well-formed; what it asks does not fit this application: 422.
+                    throw APIError.unprocessable([FieldError(pointer: "/template_version", detail: "this application was not made from a template: give template_id too")])
                 }
                 templateID = id
             }

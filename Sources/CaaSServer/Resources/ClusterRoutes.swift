@@ -28,6 +28,9 @@ enum ClusterRoutes {
         let network: IPv4Network
         switch IPv4Network.parse(text) {
         case .success(let parsed): network = parsed
+        case .failure(.hostBitsSet(let detail)):
+            // Well-formed (a.b.c.d/n) but not a network's own address: 422, like a prefix that cannot be carved.
+            throw APIError.unprocessable([FieldError(pointer: "/network_cidr", detail: detail)])
         case .failure(let error):
             throw APIError.invalidBody([FieldError(pointer: "/network_cidr", detail: error.description)])
         }
@@ -35,8 +38,9 @@ enum ClusterRoutes {
             throw APIError.invalidBody([FieldError(pointer: "/network_cidr", detail: "the prefix length must be 8 to 28")])
         }
         let prefix = body["node_subnet_prefix"]?.integerValue.map(Int.init) ?? SubnetAllocator.defaultNodePrefix(for: network)
+        // Each value is in range on its own (the schema checked it); together they may not fit: 422.
         if let problem = SubnetAllocator.problem(network: network, nodePrefix: prefix) {
-            throw APIError.invalidBody([FieldError(pointer: "/node_subnet_prefix", detail: problem)])
+            throw APIError.unprocessable([FieldError(pointer: "/node_subnet_prefix", detail: problem)])
         }
         return (network, prefix)
     }

@@ -40,10 +40,14 @@ enum NodeRoutes {
                 errors.append(FieldError(pointer: "/capacity/cpus", detail: "must be a number from 0 to 4096"))
             }
         }
-        if body["engine_tls"]?.boolValue == true, let endpoint = body["engine_endpoint"]?.stringValue, endpoint.hasPrefix("unix://") {
-            errors.append(FieldError(pointer: "/engine_tls", detail: "TLS applies to tcp:// endpoints only"))
-        }
         return errors
+    }
+
+    /// TLS asked for a unix:// endpoint: both values are well-formed, they do not fit together (422).
+    static func checkTLS(_ body: JSONValue) throws {
+        if body["engine_tls"]?.boolValue == true, let endpoint = body["engine_endpoint"]?.stringValue, endpoint.hasPrefix("unix://") {
+            throw APIError.unprocessable([FieldError(pointer: "/engine_tls", detail: "TLS applies to tcp:// endpoints only")])
+        }
     }
 
     static func cpuValue(_ value: JSONValue) -> Double? {
@@ -61,6 +65,7 @@ enum NodeRoutes {
         let body = try context.body(createSchema)
         let errors = check(body)
         if !errors.isEmpty { throw APIError.invalidBody(errors) }
+        try checkTLS(body)
         let new = NewNode(id: Identifier.make(.node), clusterID: clusterID, name: body["name"]!.stringValue!,
                           engineEndpoint: body["engine_endpoint"]!.stringValue!, engineTLS: body["engine_tls"]?.boolValue ?? false,
                           labels: LabelRules.map(body["labels"]) ?? [:],
@@ -112,6 +117,7 @@ enum NodeRoutes {
         var errors = check(patch.objectValue.map { JSONValue.object($0.filter { $0.key != "labels" }) } ?? patch)
         errors += LabelRules.checkPatch(patch["labels"], pointer: "/labels")
         if !errors.isEmpty { throw APIError.invalidBody(errors) }
+        try checkTLS(patch)
         let expected = try context.expectedVersion()
         let node = try await context.inTenant { tx -> NodeRecord in
             try tx.beginWrite()

@@ -56,10 +56,11 @@ enum LabelRules {
         var errors: [FieldError] = []
         if members.count > maximumCount { errors.append(FieldError(pointer: pointer, detail: "more than \(maximumCount) labels")) }
         for key in members.keys.sorted() {
-            if key.isEmpty || key.utf8.count > 128 || key.contains(where: { $0.isWhitespace || $0.isNewline }) {
+            // Counted in Unicode code points, as JSON Schema's maxLength counts (openapi.yaml says so).
+            if key.isEmpty || key.unicodeScalars.count > 128 || key.unicodeScalars.contains(where: { $0.properties.isWhitespace }) {
                 errors.append(FieldError(pointer: pointer + "/" + key, detail: "label keys are 1 to 128 characters without white space"))
             }
-            if let text = members[key]?.stringValue, text.utf8.count > 256 {
+            if let text = members[key]?.stringValue, text.unicodeScalars.count > 256 {
                 errors.append(FieldError(pointer: pointer + "/" + key, detail: "label values are at most 256 characters"))
             }
         }

@@ -25,12 +25,13 @@ enum AuditRoutes {
         let entries: [AuditEntry]
         if let scope = context.principal?.scope {
             if context.request.query["tenant_id"] != nil {
-                throw APIError.badRequest("tenant_id is for the system administrator; a tenant reads its own audit log", pointer: "tenant_id")
+                // Well-formed, but the caller's role may not use it: 403, as for a route it may not call.
+                throw APIError.forbidden("tenant_id is for the system administrator; a tenant reads its own audit log")
             }
             let chosen = filter
             entries = try await context.store.transaction(scope) { try $0.auditEntries(filter: chosen, limit: page.limit, before: before) }
         } else {
-            filter.tenantID = try context.queryText("tenant_id")
+            filter.tenantID = try context.queryID("tenant_id", kind: .tenant)
             let chosen = filter
             entries = try await context.store.systemTransaction { try $0.auditEntries(filter: chosen, limit: page.limit, before: before) }
         }

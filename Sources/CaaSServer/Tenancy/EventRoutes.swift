@@ -23,8 +23,15 @@ enum EventRoutes {
     }
 
     static func parse(_ context: APIContext) throws -> Query {
+        // Both are checked when both are given (`after` wins): a malformed one is named, never ignored.
         var after: Int64 = 0
-        if let text = context.request.query["after"] ?? context.request.header("last-event-id") {
+        if let text = context.request.header("last-event-id") {
+            guard let value = Int64(text), value >= 0 else {
+                throw APIError.badRequest("Last-Event-ID must be an event id (an integer ≥ 0)", pointer: "Last-Event-ID")
+            }
+            after = value
+        }
+        if let text = context.request.query["after"] {
             guard let value = Int64(text), value >= 0 else { throw APIError.badRequest("after must be an event id (an integer ≥ 0)", pointer: "after") }
             after = value
         }

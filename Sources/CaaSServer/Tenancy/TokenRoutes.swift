@@ -23,8 +23,12 @@ enum TokenRoutes {
         var expiry: Date?
         if let text = body["expires_at"]?.stringValue {
             expiry = Timestamp.parse(text)
-            guard let expiry, expiry > Date() else {
-                throw APIError.invalidBody([FieldError(pointer: "/expires_at", detail: "must be in the future")])
+            guard let expiry else {
+                throw APIError.invalidBody([FieldError(pointer: "/expires_at", detail: "must be an RFC 3339 date-time")])
+            }
+            // Well-formed but already past: the body is valid JSON of the right shape, so 422.
+            guard expiry > Date() else {
+                throw APIError.unprocessable([FieldError(pointer: "/expires_at", detail: "must be in the future")])
             }
         }
         let secret = try TokenSecret.generate()

@@ -29,11 +29,29 @@ enum SchedulerRoutes {
         return response
     }
 
+    /// `limit` as every list takes it: 1 to 500 (default 50); anything else is 400 naming it.
+    static func jobsLimit(_ text: String?) throws -> Int {
+        guard let text else { return 50 }
+        guard let value = Int(text), (1...PageRequest.maximumLimit).contains(value) else {
+            throw APIError.badRequest("limit must be an integer from 1 to \(PageRequest.maximumLimit)", pointer: "limit")
+        }
+        return value
+    }
+
+    /// The job list's cursor is the last job id of the previous page; empty is the first page.
+    static func jobsCursor(_ text: String?) throws -> Int64? {
+        guard let text, !text.isEmpty else { return nil }
+        guard let value = Int64(text), value > 0 else {
+            throw APIError.badRequest("cursor is not one this server issued", pointer: "cursor", type: "invalid-cursor")
+        }
+        return value
+    }
+
     static func listJobs(_ context: APIContext) async throws -> APIResponse {
         let state = try context.queryChoice("state", JobState.allCases.map(\.rawValue)).flatMap(JobState.init(rawValue:))
         let kind = try context.queryText("kind", maxLength: 100)
-        let limit = min(max(Int(context.request.query["limit"] ?? "") ?? 50, 1), 500)
-        let cursor = context.request.query["cursor"].flatMap { Int64($0) }
+        let limit = try jobsLimit(context.request.query["limit"])
+        let cursor = try jobsCursor(context.request.query["cursor"])
         let rows = try await context.store.systemTransaction { try $0.jobs(state: state, kind: kind, limit: limit + 1, before: cursor) }
         let page = Array(rows.prefix(limit))
         let next: JSONValue = rows.count > limit ? .string(String(page.last!.id)) : .null
