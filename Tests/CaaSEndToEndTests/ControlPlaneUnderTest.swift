@@ -33,14 +33,16 @@ final class ControlPlaneUnderTest: @unchecked Sendable {
         return logger
     }
 
-    /// `apiConnections`: the API's and workers' pool; the agent channel has its own, as in caas-server.
-    static func start(_ label: String, apiConnections: Int = 12,
+    /// `apiConnections`: the API's and workers' pool (`apiAcquireTimeout`: how long a request
+    /// waits for one of them); the agent channel has its own, as in caas-server, unless
+    /// `sharedAgentPool` (a control plane wired the wrong way, for tests that show the difference).
+    static func start(_ label: String, apiConnections: Int = 12, apiAcquireTimeout: Duration = .seconds(10), sharedAgentPool: Bool = false,
                       workerSettings: (inout WorkerSettings) -> Void = { _ in }) async throws -> ControlPlaneUnderTest {
-        let database = try await TestPostgres.makeDatabase(label: label, maxConnections: apiConnections)
+        let database = try await TestPostgres.makeDatabase(label: label, maxConnections: apiConnections, acquireTimeout: apiAcquireTimeout)
         try await applyMigrations(database.pool)
         let store = Store(source: database.pool)
         let agentPool = PostgresPool(configuration: .init(connection: database.pool.configuration.connection, maxConnections: 6))
-        let agentStore = Store(source: agentPool)
+        let agentStore = sharedAgentPool ? store : Store(source: agentPool)
         var settings = TenancySettings()
         settings.rateLimitBurst = 100_000
         settings.rateLimitPerSecond = 100_000

@@ -41,6 +41,10 @@ public struct WorkerSettings: Sendable {
     /// Leadership: how often a follower tries the lock, and how often the leader checks its connection.
     public var leaderRetryInterval: TimeInterval = 1
     public var leaderCheckInterval: TimeInterval = 1
+    /// How long the database keeps a leader's silent lock session before ending it (and so
+    /// releasing the lock for another replica): nil is five check intervals, at least 10 s.
+    /// `CAAS_LEADER_SESSION_TIMEOUT` (seconds).
+    public var leaderSessionTimeout: TimeInterval?
     public var planner = PlannerOptions()
     /// Test hook: runs after a reconcile plan is made, before it is applied.
     public var beforeApply: (@Sendable (ClaimedJob, Plan) async throws -> Void)?
@@ -60,6 +64,7 @@ extension WorkerSettings {
         if let value = environment["CAAS_JOB_LEASE"].flatMap(Double.init), value > 0 { settings.jobLease = value }
         if let value = environment["CAAS_RECONCILE_CONCURRENCY"].flatMap(Int.init), value > 0 { settings.reconcileConcurrency = value }
         if let value = environment["CAAS_RECONCILE_BATCH"].flatMap(Int.init), value > 0 { settings.reconcileBatch = value }
+        if let value = environment["CAAS_LEADER_SESSION_TIMEOUT"].flatMap(Double.init), value > 0 { settings.leaderSessionTimeout = value }
         if let value = environment["CAAS_ROLLOUT_TIMEOUT"].flatMap(Double.init), value > 0 { settings.planner.rolloutTimeout = value }
         return settings
     }
