@@ -79,6 +79,9 @@ import Glibc
             // No agent heartbeats here: the nodes stay ready.
             "CAAS_NODE_DOWN_AFTER": "3600",
             "CAAS_SHUTDOWN_GRACE": "1",
+            // A POST cut short by the kill holds its Idempotency-Key this long; the client's retry
+            // on another replica gets 409 until then and runs after.
+            "CAAS_IDEMPOTENCY_LEASE": "2",
         ]
         let replicas = try (0..<3).map { n in
             Replica(name: "s\(n)", apiPort: try ServerProcessTests.freePort(), agentPort: try ServerProcessTests.freePort(), environment: environment)
@@ -89,6 +92,13 @@ import Glibc
         for replica in replicas { try replica.start() }
         for replica in replicas { try await ServerProcessTests.waitUntilServing(client, replica.apiPort, try #require(replica.process)) }
 
+        final class Counter: @unchecked Sendable {
+            private let lock = NSLock()
+            private var value = 0
+            func add() { lock.lock(); value += 1; lock.unlock() }
+            var count: Int { lock.lock(); defer { lock.unlock() }; return value }
+        }
+        let retries = Counter()
         /// Calls any live replica, starting at `preferred`; a connection failure or a 5xx moves on to the next.
         @Sendable func call(_ method: HTTPMethod, _ path: String, token: String, body: String? = nil, key: String? = nil,
                             preferred: Int = 0) async throws -> (status: Int, json: [String: Any]) {
@@ -97,18 +107,27 @@ import Glibc
             if body != nil { headers.add("Content-Type", "application/json") }
             let deadline = Date().addingTimeInterval(30)
             var attempt = 0
+            var last = ""
             while true {
                 let replica = replicas[(preferred + attempt) % replicas.count]
                 attempt += 1
-                if replica.isRunning,
-                   let response = try? await client.execute(HTTPClientRequest(method: method, url: "http://127.0.0.1:\(replica.apiPort)\(path)",
-                                                                              headers: headers, body: body.map { .bytes(Array($0.utf8)) } ?? .none),
-                                                             timeout: .seconds(10)),
-                   response.status < 500 {
-                    let json = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:]
-                    return (response.status, json)
+                if replica.isRunning {
+                    do {
+                        let response = try await client.execute(HTTPClientRequest(method: method, url: "http://127.0.0.1:\(replica.apiPort)\(path)",
+                                                                                  headers: headers, body: body.map { .bytes(Array($0.utf8)) } ?? .none),
+                                                                timeout: .seconds(10))
+                        let inProgress = response.status == 409 && response.bodyText.contains("idempotency-in-progress")
+                        if response.status < 500 && !inProgress {
+                            let json = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:]
+                            return (response.status, json)
+                        }
+                        last = "\(replica.name): \(response.status) \(response.bodyText)"
+                    } catch {
+                        last = "\(replica.name): \(error)"
+                    }
                 }
-                guard Date() < deadline else { throw KillTestError.timeout("\(method) \(path)") }
+                retries.add()
+                guard Date() < deadline else { throw KillTestError.timeout("\(method) \(path) \(key ?? ""): \(attempt) attempts, the last \(last)") }
                 try await Task.sleep(for: .milliseconds(50))
             }
         }
@@ -152,10 +171,12 @@ import Glibc
                         throw KillTestError.timeout("deploy app-\(round)-\(n): \(reply)")
                     }
                     made.append(id)
+                    try await Task.sleep(for: .milliseconds(150))
                 }
                 return made
             }
-            try await Task.sleep(for: .milliseconds(Int.random(in: 0...500, using: &rng)))
+            // A random point of the round's deploys (about 0.5 s): mid-request, mid-reconcile, or between.
+            try await Task.sleep(for: .milliseconds(Int.random(in: 0...450, using: &rng)))
             let live = replicas.filter(\.isRunning)
             let victim = live[Int.random(in: 0..<live.count, using: &rng)]
             let killedAt = Date()
@@ -200,7 +221,7 @@ import Glibc
         print("""
             SIGKILL replicas: requested \(requested) containers in \(apps.count) applications (applications created \(totals.apps)); \
             placed \(totals.placedSlots) slots (\(totals.live) live rows, \(totals.placedEvents) placed events, \(totals.doubledEvents) doubled events); \
-            lost \(requested - totals.placedSlots), doubled \(totals.doubled); convergence after each kill (s): \
+            lost \(requested - totals.placedSlots), doubled \(totals.doubled); client calls retried on another replica \(retries.count); convergence after each kill (s): \
             \(convergence.map { String(format: "%.2f", $0) }); killed replica serving again after (s): \(restartsServing.map { String(format: "%.1f", $0) })
             """)
         #expect(totals.apps == apps.count && Set(apps).count == apps.count, "each application created once")

@@ -27,6 +27,9 @@ public struct TenancySettings: Sendable, Equatable {
     public var bootstrapToken: String?
     /// Largest request body accepted by the API (`CAAS_MAX_BODY`, bytes).
     public var maximumBodyBytes: Int = 1 << 20
+    /// `CAAS_IDEMPOTENCY_LEASE`: seconds a request's claim on its `Idempotency-Key` holds; a retry
+    /// of a request whose server died mid-way gets 409 until then, and runs after.
+    public var idempotencyLeaseSeconds: Int = 60
 
     public init() {}
 
@@ -68,6 +71,7 @@ public struct TenancySettings: Sendable, Equatable {
         if let v = try integer("CAAS_EVENT_RETENTION", 60...(10 * 365 * 86_400)) { settings.retention.eventSeconds = v }
         if let v = try integer("CAAS_AUDIT_RETENTION", 60...(10 * 365 * 86_400)) { settings.retention.auditSeconds = v }
         if let v = try integer("CAAS_MAX_BODY", 1024...(64 << 20)) { settings.maximumBodyBytes = v }
+        if let v = try integer("CAAS_IDEMPOTENCY_LEASE", 1...3_600) { settings.idempotencyLeaseSeconds = v }
         if let token = environment["CAAS_BOOTSTRAP_TOKEN"], !token.isEmpty {
             guard TokenSecret.isWellFormed(token) else {
                 throw ConfigurationError(setting: "CAAS_BOOTSTRAP_TOKEN", message: "must be caas_ followed by at least 52 base32 characters (a-z, 2-7); make one with `caasctl token generate` or `echo caas_$(head -c32 /dev/urandom | base32 | tr -d = | tr A-Z a-z)`")
