@@ -183,11 +183,12 @@ import Testing
             #expect(backReady, "the node is ready after the heal")
             // Long enough for the control plane to reconcile what it marked lost and for the agent
             // to apply any push and reconcile its engine (every 2 s) a few times.
-            let resynced = try await eventually(.seconds(20)) {
+            let resynced = try await eventually(.seconds(45)) {
                 let rows = try await cp.call(.get, "/v1/containers?app=\(appID)&limit=100", token: tenant.operator)
                 return rows.items.filter { $0["observed_state"] as? String == "running" && $0["desired_state"] as? String == "running" }.count == 3
             }
-            try await Task.sleep(for: .seconds(8))
+            print("agent partition: the control plane sees 3 running \(ContinuousClock.now - healedAt) after the heal (\(resynced))")
+            try await Task.sleep(for: .seconds(6))
             let after = try await Self.seen(engine, cluster: clusterID)
             let rows = try await cp.call(.get, "/v1/containers?app=\(appID)&limit=100", token: tenant.operator)
             let live = rows.items.filter { ($0["desired_state"] as? String) != "removed" }
