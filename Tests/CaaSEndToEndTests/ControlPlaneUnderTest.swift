@@ -33,14 +33,18 @@ final class ControlPlaneUnderTest: @unchecked Sendable {
         return logger
     }
 
-    /// `apiConnections`: the API's and workers' pool; the agent channel has its own, as in caas-server.
-    static func start(_ label: String, apiConnections: Int = 12,
+    /// `apiConnections`: the API's and workers' pool (`apiAcquireTimeout`: how long a request
+    /// waits for one of them); the agent channel has its own, as in caas-server, unless
+    /// `sharedAgentPool` (a control plane wired the wrong way, for tests that show the difference).
+    /// `agentChannel`: changes to the agent channel's settings (e.g. its port and advertised URL).
+    static func start(_ label: String, apiConnections: Int = 12, apiAcquireTimeout: Duration = .seconds(10), sharedAgentPool: Bool = false,
+                      agentChannel: (inout AgentChannelSettings) -> Void = { _ in },
                       workerSettings: (inout WorkerSettings) -> Void = { _ in }) async throws -> ControlPlaneUnderTest {
-        let database = try await TestPostgres.makeDatabase(label: label, maxConnections: apiConnections)
+        let database = try await TestPostgres.makeDatabase(label: label, maxConnections: apiConnections, acquireTimeout: apiAcquireTimeout)
         try await applyMigrations(database.pool)
         let store = Store(source: database.pool)
         let agentPool = PostgresPool(configuration: .init(connection: database.pool.configuration.connection, maxConnections: 6))
-        let agentStore = Store(source: agentPool)
+        let agentStore = sharedAgentPool ? store : Store(source: agentPool)
         var settings = TenancySettings()
         settings.rateLimitBurst = 100_000
         settings.rateLimitPerSecond = 100_000
@@ -52,6 +56,7 @@ final class ControlPlaneUnderTest: @unchecked Sendable {
         try await signal.start()
         var channelSettings = AgentChannelSettings()
         channelSettings.listenPort = 0
+        agentChannel(&channelSettings)
         let channel = try await AgentChannelService.start(store: agentStore, secretsKey: resources.secretsKey!, settings: channelSettings, signal: signal,
                                                           quotas: settings.quotaDefaults, logger: logger("caas.e2e.agent-channel"))
         let plane = ControlPlane(store: store, settings: settings, resources: resources, additionalRoutes: channel.routes,

@@ -30,8 +30,9 @@ enum Idempotency {
         }
 
         let deadline = Date().addingTimeInterval(waitSeconds)
+        let lease = context.plane.settings.idempotencyLeaseSeconds
         claiming: while true {
-            let claim = try await inScope { try $0.claimIdempotencyKey(key, requestDigestHex: digest) }
+            let claim = try await inScope { try $0.claimIdempotencyKey(key, requestDigestHex: digest, lease: lease) }
             switch claim {
             case .claimed:
                 break claiming

@@ -35,6 +35,9 @@ public struct TenancySettings: Sendable, Equatable {
     /// Seconds between checks of an open stream's token (`CAAS_STREAM_RECHECK`): a revoked or
     /// expired token, or a suspended tenant, ends the stream at the next check.
     public var streamRecheckSeconds: Int = 15
+    /// `CAAS_IDEMPOTENCY_LEASE`: seconds a request's claim on its `Idempotency-Key` holds; a retry
+    /// of a request whose server died mid-way gets 409 until then, and runs after.
+    public var idempotencyLeaseSeconds: Int = 60
 
     public init() {}
 
@@ -79,6 +82,7 @@ public struct TenancySettings: Sendable, Equatable {
         if let v = try integer("CAAS_MAX_CONNECTIONS_PER_ADDRESS", 1...1_000_000) { settings.maximumConnectionsPerAddress = v }
         if let v = try integer("CAAS_MAX_STREAMS_PER_TENANT", 1...100_000) { settings.maximumStreamsPerTenant = v }
         if let v = try integer("CAAS_STREAM_RECHECK", 1...3600) { settings.streamRecheckSeconds = v }
+        if let v = try integer("CAAS_IDEMPOTENCY_LEASE", 1...3_600) { settings.idempotencyLeaseSeconds = v }
         if let token = environment["CAAS_BOOTSTRAP_TOKEN"], !token.isEmpty {
             guard TokenSecret.isWellFormed(token) else {
                 throw ConfigurationError(setting: "CAAS_BOOTSTRAP_TOKEN", message: "must be caas_ followed by at least 52 base32 characters (a-z, 2-7); make one with `caasctl token generate` or `echo caas_$(head -c32 /dev/urandom | base32 | tr -d = | tr A-Z a-z)`")

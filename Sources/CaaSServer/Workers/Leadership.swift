@@ -25,6 +25,9 @@ public final class Leadership: Sendable {
     let configuration: PostgresConfiguration
     let retryInterval: TimeInterval
     let checkInterval: TimeInterval
+    /// How long the server keeps a silent lock session (`idle_session_timeout`): how soon another
+    /// replica can take over from a leader cut off from the database.
+    let sessionTimeout: TimeInterval
     let logger: Logger
     private let queue: DispatchQueue
     private let state = Mutex(LeaderState())
@@ -35,12 +38,14 @@ public final class Leadership: Sendable {
     }
 
     public init(name: String, store: Store, holder: String, configuration: PostgresConfiguration, retryInterval: TimeInterval = 1,
-                checkInterval: TimeInterval = 1, logger: Logger) {
+                checkInterval: TimeInterval = 1, sessionTimeout: TimeInterval? = nil, logger: Logger) {
         self.name = name
         self.key = Leadership.lockKey(name)
         self.store = store
         self.holder = holder
-        self.configuration = Leadership.lockSession(configuration, checkInterval: checkInterval)
+        let sessionTimeout = sessionTimeout ?? Leadership.defaultSessionTimeout(checkInterval: checkInterval)
+        self.sessionTimeout = sessionTimeout
+        self.configuration = Leadership.lockSession(configuration, sessionTimeout: sessionTimeout)
         self.retryInterval = retryInterval
         self.checkInterval = checkInterval
         self.logger = logger.with("leadership", name)
@@ -55,11 +60,14 @@ public final class Leadership: Sendable {
     /// A check that has not answered in this long is given up (the session is taken for lost).
     var checkTimeout: TimeInterval { max(3, checkInterval * 3) }
 
+    /// Five check intervals, at least 10 s (a loaded replica may be late with a check or two).
+    static func defaultSessionTimeout(checkInterval: TimeInterval) -> TimeInterval { max(10, checkInterval * 5) }
+
     /// The lock session's settings: the server ends it when its checks stop coming
-    /// (`idle_session_timeout`), and probes its peer often (`tcp_keepalives_*`).
-    static func lockSession(_ configuration: PostgresConfiguration, checkInterval: TimeInterval) -> PostgresConfiguration {
+    /// (`idle_session_timeout`, at least two check intervals), and probes its peer often (`tcp_keepalives_*`).
+    static func lockSession(_ configuration: PostgresConfiguration, sessionTimeout: TimeInterval) -> PostgresConfiguration {
         var lock = configuration
-        lock.sessionSettings["idle_session_timeout"] = "\(Int(max(10, checkInterval * 5) * 1000))ms"
+        lock.sessionSettings["idle_session_timeout"] = "\(Int(sessionTimeout * 1000))ms"
         lock.sessionSettings["tcp_keepalives_idle"] = "5"
         lock.sessionSettings["tcp_keepalives_interval"] = "2"
         lock.sessionSettings["tcp_keepalives_count"] = "3"

@@ -33,7 +33,7 @@ public struct SchedulerWorkers: Sendable {
         pusher = PushHandler(store: store, agents: agents, secretsKey: secretsKey, logger: logger)
         singletons = SingletonLoops(store: store, settings: settings, signal: signal, logger: logger)
         leadership = Leadership(name: "singletons", store: store, holder: settings.replicaID, configuration: database, retryInterval: settings.leaderRetryInterval,
-                                checkInterval: settings.leaderCheckInterval, logger: logger)
+                                checkInterval: settings.leaderCheckInterval, sessionTimeout: settings.leaderSessionTimeout, logger: logger)
     }
 
     public var queue: JobQueue { JobQueue(store: store, workerID: settings.replicaID, lease: settings.jobLease) }

@@ -41,6 +41,10 @@ public struct WorkerSettings: Sendable {
     /// Leadership: how often a follower tries the lock, and how often the leader checks its connection.
     public var leaderRetryInterval: TimeInterval = 1
     public var leaderCheckInterval: TimeInterval = 1
+    /// How long the database keeps a leader's silent lock session before ending it (and so
+    /// releasing the lock for another replica): nil is five check intervals, at least 10 s.
+    /// `CAAS_LEADER_SESSION_TIMEOUT` (seconds).
+    public var leaderSessionTimeout: TimeInterval?
     public var planner = PlannerOptions()
     /// Test hook: runs after a reconcile plan is made, before it is applied.
     public var beforeApply: (@Sendable (ClaimedJob, Plan) async throws -> Void)?
@@ -52,8 +56,8 @@ public struct WorkerSettings: Sendable {
 
 extension WorkerSettings {
     /// The defaults, with `CAAS_NODE_DOWN_AFTER` and `CAAS_NODE_UNREACHABLE_AFTER` (seconds),
-    /// `CAAS_JOB_LEASE` (seconds), `CAAS_RECONCILE_CONCURRENCY` and `CAAS_RECONCILE_BATCH` when
-    /// set; a value out of its range is refused naming the setting.
+    /// `CAAS_JOB_LEASE` and `CAAS_LEADER_SESSION_TIMEOUT` (seconds), `CAAS_RECONCILE_CONCURRENCY`
+    /// and `CAAS_RECONCILE_BATCH` when set; a value out of its range is refused naming the setting.
     public static func resolve(environment: [String: String]) throws(ConfigurationError) -> WorkerSettings {
         var settings = WorkerSettings()
         func seconds(_ name: String, _ range: ClosedRange<Double>, _ shown: String) throws(ConfigurationError) -> Double? {
@@ -75,6 +79,7 @@ extension WorkerSettings {
         if let value = try seconds("CAAS_JOB_LEASE", 1...3600, "1 to 3600") { settings.jobLease = value }
         if let value = try count("CAAS_RECONCILE_CONCURRENCY", 1...64) { settings.reconcileConcurrency = value }
         if let value = try count("CAAS_RECONCILE_BATCH", 1...1000) { settings.reconcileBatch = value }
+        if let value = try seconds("CAAS_LEADER_SESSION_TIMEOUT", 1...3600, "1 to 3600") { settings.leaderSessionTimeout = value }
         return settings
     }
 }
