@@ -15,6 +15,9 @@ public struct AgentConfiguration: Sendable {
     public var reconnectBackoff: (first: Duration, longest: Duration)
     /// Where HTTP and TCP probes connect (containers use host networking on loopback).
     public var probeHost: String
+    /// Silence from the control plane after which it is out of reach and dead containers are
+    /// restarted on the node by their restart policy.
+    public var outOfReachAfter: Duration = .seconds(5)
 
     public init(
         clusterId: String,

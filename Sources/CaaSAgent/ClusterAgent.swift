@@ -17,6 +17,8 @@ public actor ClusterAgent {
     /// Completes the states applied; `nil`: they arrive complete.
     public nonisolated let ports: PortAssignment?
     private let heartbeats: (any HeartbeatSink)?
+    /// When the control plane was last heard (pushes, report and heartbeat answers).
+    public nonisolated let contact: ControlPlaneContact
     private var executors: [String: NodeExecutor] = [:]
     private var nodeOrder: [String] = []
     private(set) public var appliedGeneration: Int64 = 0
@@ -27,14 +29,17 @@ public actor ClusterAgent {
     public init(configuration: AgentConfiguration, nodes: [AgentNode], makeTransport: @escaping EngineTransportFactory,
                 reporter: any AgentReporter, heartbeats: (any HeartbeatSink)? = nil, ports: PortAssignment? = nil) {
         self.configuration = configuration
-        self.batcher = ReportBatcher(clusterId: configuration.clusterId, reporter: reporter, window: configuration.reportWindow)
+        let contact = ControlPlaneContact(outOfReachAfter: configuration.outOfReachAfter)
+        self.contact = contact
+        self.batcher = ReportBatcher(clusterId: configuration.clusterId, reporter: reporter, window: configuration.reportWindow,
+                                     contact: contact)
         self.heartbeats = heartbeats
         self.ports = ports
         for node in nodes where executors[node.nodeId] == nil {
             let engine = EngineClient(transport: makeTransport(node.endpoint))
             let runner = ProbeRunner(engine: engine, makeTransport: makeTransport, host: configuration.probeHost)
             executors[node.nodeId] = NodeExecutor(nodeId: node.nodeId, engine: engine, configuration: configuration, batcher: batcher,
-                                                  probeRunner: runner, ports: ports)
+                                                  probeRunner: runner, ports: ports, contact: contact)
             nodeOrder.append(node.nodeId)
         }
     }
@@ -60,6 +65,7 @@ public actor ClusterAgent {
             return .ignored(reason: "generation \(state.generation) is older than the applied generation \(appliedGeneration)")
         }
         appliedGeneration = state.generation
+        contact.heard()
         let state = ports?.decorate(state) ?? state
         applied = state
         await batcher.setAppliedGeneration(state.generation)
@@ -157,7 +163,7 @@ public actor ClusterAgent {
             if let heartbeats {
                 group.addTask {
                     while !Task.isCancelled {
-                        try? await heartbeats.beat(await self.heartbeat())
+                        if (try? await heartbeats.beat(await self.heartbeat())) != nil { self.contact.heard() }
                         try? await Task.sleep(for: configuration.heartbeatInterval)
                     }
                 }

@@ -95,4 +95,39 @@ import CaaSModel
         #expect(labels["caas.cluster"] == "clu_x")
         #expect(labels["team"] == "a")
     }
+
+    @Test func aDeadContainerIsRestartedInPlaceOnlyWhenTheControlPlaneIsOutOfReach() {
+        let a = Self.want("ctr_a"), dead = Self.engine("e1", for: "ctr_a", .exited)
+        #expect(plan([a], [dead]) == [.leave(engineId: "e1", containerId: "ctr_a")], "the control plane replaces it")
+        let local = ExecutorPlanner.plan(clusterId: Self.cluster, desired: [a], observed: [dead], restartLocally: ["ctr_a"])
+        #expect(local.map(\.action) == [.start(engineId: "e1", containerId: "ctr_a")])
+        #expect(local.first?.reason.contains("out of reach") == true)
+    }
+
+    @Test func localRestartsFollowTheRestartPolicyWithABackoff() {
+        #expect(!LocalRestart.allows(nil, exitCode: 1, restartsSoFar: 0, sinceLast: nil), "an older control plane sent no policy")
+        #expect(!LocalRestart.allows(.no, exitCode: 1, restartsSoFar: 0, sinceLast: nil))
+        #expect(LocalRestart.allows(.always, exitCode: 0, restartsSoFar: 0, sinceLast: nil))
+        #expect(LocalRestart.allows(.unlessStopped, exitCode: nil, restartsSoFar: 0, sinceLast: nil))
+        #expect(!LocalRestart.allows(.onFailure(maximumRetries: nil), exitCode: 0, restartsSoFar: 0, sinceLast: nil), "a clean exit stays")
+        #expect(LocalRestart.allows(.onFailure(maximumRetries: 2), exitCode: 137, restartsSoFar: 1, sinceLast: .seconds(5)))
+        #expect(!LocalRestart.allows(.onFailure(maximumRetries: 2), exitCode: 137, restartsSoFar: 2, sinceLast: .seconds(99)), "retries used up")
+        // 1 s, 2 s, 4 s, … at most 60 s between restarts.
+        #expect(!LocalRestart.allows(.always, exitCode: 1, restartsSoFar: 3, sinceLast: .seconds(7)))
+        #expect(LocalRestart.allows(.always, exitCode: 1, restartsSoFar: 3, sinceLast: .seconds(8)))
+        #expect(LocalRestart.backoff(afterRestarts: 40) == .seconds(60))
+        #expect(ObservedEngineContainer.exitCode(fromStatus: "Exited (137) 5 seconds ago") == 137)
+        #expect(ObservedEngineContainer.exitCode(fromStatus: "Up 3 minutes") == nil)
+    }
+
+    @Test func theControlPlaneIsOutOfReachOnlyAfterItWasHeardAndThenFellSilent() {
+        let contact = ControlPlaneContact(outOfReachAfter: .seconds(5))
+        let start = ContinuousClock.now
+        #expect(!contact.isOutOfReach(at: start + .seconds(100)), "never heard: nothing to keep")
+        contact.heard(at: start)
+        #expect(!contact.isOutOfReach(at: start + .seconds(4)))
+        #expect(contact.isOutOfReach(at: start + .seconds(5)))
+        contact.heard(at: start + .seconds(6))
+        #expect(!contact.isOutOfReach(at: start + .seconds(7)))
+    }
 }

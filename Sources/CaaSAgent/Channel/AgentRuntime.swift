@@ -29,6 +29,9 @@ public struct AgentRuntimeOptions: Sendable {
     public var reconcileInterval: Duration = .seconds(10)
     public var statsInterval: Duration = .seconds(10)
     public var reportWindow: Duration = .milliseconds(50)
+    /// Silence from the control plane after which dead containers are restarted on the node by
+    /// their restart policy (`AgentConfiguration.outOfReachAfter`).
+    public var outOfReachAfter: Duration = .seconds(5)
     /// Engine operations in flight per node (create, start, stop, remove).
     public var maxOperationsPerNode = 8
     /// Renew at this fraction of the certificate's life.
@@ -102,9 +105,10 @@ public final class AgentRuntime: Sendable {
             }
             return AgentNode(nodeId: id, endpoint: parsed)
         }
-        let configuration = AgentConfiguration(clusterId: state.clusterId, agentVersion: options.agentVersion,
+        var configuration = AgentConfiguration(clusterId: state.clusterId, agentVersion: options.agentVersion,
                                                maxOperationsPerNode: options.maxOperationsPerNode, reconcileInterval: options.reconcileInterval, statsInterval: options.statsInterval,
                                                heartbeatInterval: options.heartbeatInterval, reportWindow: options.reportWindow)
+        configuration.outOfReachAfter = options.outOfReachAfter
         let ports = PortAssignment(range: options.portRange)
         let agent = ClusterAgent(configuration: configuration, nodes: nodes, makeTransport: makeTransport, reporter: client, heartbeats: client,
                                  ports: ports)

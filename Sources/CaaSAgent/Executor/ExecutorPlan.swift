@@ -61,13 +61,17 @@ public enum ExecutorPlanner {
     ///   - observed: every container the engine lists; those without this cluster's labels are
     ///     ignored entirely.
     ///   - adopted: caas container ids the executor already watches (no `adopt` for them).
+    ///   - restartLocally: dead containers to start again in place (the control plane is out of
+    ///     reach and their restart policy says so: `LocalRestart`); any other dead container is
+    ///     left for the control plane to replace.
     /// - Returns: actions ordered removals, stops, creates, starts, adoptions, then the rest;
     ///   by container id within each kind.
     public static func plan(
         clusterId: String,
         desired: [DesiredContainer],
         observed: [ObservedEngineContainer],
-        adopted: Set<String> = []
+        adopted: Set<String> = [],
+        restartLocally: Set<String> = []
     ) -> [PlannedAction] {
         var ours: [String: [ObservedEngineContainer]] = [:]
         for container in observed {
@@ -85,7 +89,8 @@ public enum ExecutorPlanner {
                 actions.append(PlannedAction(.remove(engineId: copy.engineId, containerId: want.containerId, graceSeconds: want.stopGracePeriodSeconds),
                                              "duplicate engine container \(copy.name) of \(want.containerId)"))
             }
-            actions.append(decide(want, kept, adopted: adopted.contains(want.containerId)))
+            actions.append(decide(want, kept, adopted: adopted.contains(want.containerId),
+                                  restartLocally: restartLocally.contains(want.containerId)))
         }
 
         for (id, copies) in ours where !wanted.contains(id) {
@@ -98,7 +103,8 @@ public enum ExecutorPlanner {
             .sorted { ($0.action.order, $0.action.containerId) < ($1.action.order, $1.action.containerId) }
     }
 
-    private static func decide(_ want: DesiredContainer, _ existing: ObservedEngineContainer?, adopted: Bool) -> PlannedAction {
+    private static func decide(_ want: DesiredContainer, _ existing: ObservedEngineContainer?, adopted: Bool,
+                               restartLocally: Bool) -> PlannedAction {
         let id = want.containerId
         guard let existing else {
             switch want.state {
@@ -126,6 +132,9 @@ public enum ExecutorPlanner {
                     : PlannedAction(.adopt(engineId: engineId, containerId: id), "found \(existing.status.rawValue): adopted, not restarted")
             case .created:
                 return PlannedAction(.start(engineId: engineId, containerId: id), "created but never started")
+            case .exited where restartLocally, .dead where restartLocally:
+                return PlannedAction(.start(engineId: engineId, containerId: id),
+                                     "\(existing.status.rawValue) while the control plane is out of reach: restarted in place by its restart policy")
             case .exited, .dead, .removing, .unknown:
                 return PlannedAction(.leave(engineId: engineId, containerId: id),
                                      "\(existing.status.rawValue): replacing it is the control plane's decision")

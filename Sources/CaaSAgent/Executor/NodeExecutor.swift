@@ -32,9 +32,14 @@ public actor NodeExecutor {
     private var lastStats: [String: ContainerStats] = [:]
     private var node: NodeObservation
     private var convergeChain: Task<[PlannedAction], Never>?
+    /// Whether the control plane is out of reach (`nil`: never restart locally).
+    private let contact: ControlPlaneContact?
+    /// Restarts made on the node while the control plane was out of reach, per container.
+    private var localRestarts: [String: (count: Int, at: ContinuousClock.Instant)] = [:]
 
     init(nodeId: String, engine: EngineClient, configuration: AgentConfiguration, batcher: ReportBatcher, probeRunner: ProbeRunner,
-         ports: PortAssignment? = nil) {
+         ports: PortAssignment? = nil, contact: ControlPlaneContact? = nil) {
+        self.contact = contact
         self.nodeId = nodeId
         self.engine = engine
         self.clusterId = configuration.clusterId
@@ -84,9 +89,10 @@ public actor NodeExecutor {
             markUnreachable(error)
             return []
         }
-        let plan = ExecutorPlanner.plan(clusterId: clusterId, desired: desired,
-                                        observed: listed.map(ObservedEngineContainer.init), adopted: Set(adopted.keys))
+        let observed = listed.map(ObservedEngineContainer.init)
         let byId = Dictionary(desired.map { ($0.containerId, $0) }, uniquingKeysWith: { first, _ in first })
+        let plan = ExecutorPlanner.plan(clusterId: clusterId, desired: desired, observed: observed, adopted: Set(adopted.keys),
+                                        restartLocally: localRestartsDue(observed, byId))
         let limit = configuration.maxOperationsPerNode
         let freeing = plan.filter { $0.action.order < 2 }
         let making = plan.filter { $0.action.order >= 2 }
@@ -94,6 +100,37 @@ public actor NodeExecutor {
         await forEach(making, atMost: limit) { step in await self.execute(step.action, byId[step.action.containerId]) }
         await removeVolumes()
         return plan
+    }
+
+    /// The dead containers to start again in place now: only while the control plane is out of
+    /// reach, as their restart policy allows, with a backoff between restarts (`LocalRestart`).
+    /// Counted as made: the plan starts each one.
+    private func localRestartsDue(_ observed: [ObservedEngineContainer], _ byId: [String: DesiredContainer]) -> Set<String> {
+        guard let contact, contact.isOutOfReach() else { return [] }
+        let now = ContinuousClock.now
+        var due: Set<String> = []
+        for container in observed where container.status == .exited || container.status == .dead {
+            guard let id = container.caasContainerId(in: clusterId), let want = byId[id], want.state == .running else { continue }
+            let history = localRestarts[id]
+            guard LocalRestart.allows(want.restart, exitCode: container.exitCode, restartsSoFar: history?.count ?? 0,
+                                      sinceLast: history.map { now - $0.at }) else { continue }
+            localRestarts[id] = ((history?.count ?? 0) + 1, now)
+            due.insert(id)
+        }
+        return due
+    }
+
+    /// After a container died: if the control plane is (or soon will be) out of reach, converge
+    /// once it is and the container's restart backoff has passed, so it is restarted on the node.
+    private func scheduleLocalRestart(_ containerId: String) {
+        guard let contact, let want = desiredById[containerId], want.state == .running,
+              want.restart != nil, want.restart != RestartPolicy.no else { return }
+        let backoff = localRestarts[containerId].map { LocalRestart.backoff(afterRestarts: $0.count) } ?? .zero
+        let wait = contact.isOutOfReach() ? backoff : max(backoff, contact.outOfReachAfter + .milliseconds(100))
+        Task { [self] in
+            try? await Task.sleep(for: wait)
+            await converge()
+        }
     }
 
     /// Removes the volumes of applications deleted with their volumes, after the containers went.
@@ -262,6 +299,7 @@ public actor NodeExecutor {
             reportRemoved(containerId)
         case "create", "start", "die", "oom", "stop", "pause", "unpause", "restart", "kill":
             await observe(containerId, engineId: event.actor.id)
+            if event.action == "die" { scheduleLocalRestart(containerId) }
         default:
             break
         }

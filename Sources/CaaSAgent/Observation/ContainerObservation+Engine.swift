@@ -8,7 +8,8 @@ extension ObservedEngineContainer {
                   name: summary.names.first.map { $0.hasPrefix("/") ? String($0.dropFirst()) : $0 } ?? summary.id,
                   labels: summary.labels,
                   status: Status(rawValue: summary.state) ?? .unknown,
-                  createdAt: summary.created)
+                  createdAt: summary.created,
+                  exitCode: ObservedEngineContainer.exitCode(fromStatus: summary.status))
     }
 }
 

@@ -15,11 +15,14 @@ public actor ReportBatcher {
     private var sequence: Int64 = 0
     private var appliedGeneration: Int64 = 0
     private var flushTask: Task<Void, Never>?
+    /// Told of every delivered report.
+    private let contact: ControlPlaneContact?
 
-    public init(clusterId: String, reporter: any AgentReporter, window: Duration = .milliseconds(50)) {
+    public init(clusterId: String, reporter: any AgentReporter, window: Duration = .milliseconds(50), contact: ControlPlaneContact? = nil) {
         self.clusterId = clusterId
         self.reporter = reporter
         self.window = window
+        self.contact = contact
     }
 
     public func setAppliedGeneration(_ generation: Int64) {
@@ -67,6 +70,7 @@ public actor ReportBatcher {
             full = false
             do {
                 try await reporter.deliver(report)
+                contact?.heard()
                 backoff = .milliseconds(100)
             } catch {
                 // Keep what was not delivered unless something newer arrived meanwhile.

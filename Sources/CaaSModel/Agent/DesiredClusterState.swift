@@ -86,6 +86,9 @@ public struct DesiredContainer: Codable, Sendable, Equatable {
     public var host: HostOptions?
     /// User, read-only root, dropped capabilities, …; `nil`: the image's defaults.
     public var process: ProcessOptions?
+    /// The service's restart policy: what the agent follows on its own while the control plane
+    /// is out of reach (`nil` from an older control plane: never restart locally).
+    public var restart: RestartPolicy?
 
     public init(
         containerId: String,
@@ -109,7 +112,8 @@ public struct DesiredContainer: Codable, Sendable, Equatable {
         state: DesiredContainerState = .running,
         stopGracePeriodSeconds: Double = 10,
         host: HostOptions? = nil,
-        process: ProcessOptions? = nil
+        process: ProcessOptions? = nil,
+        restart: RestartPolicy? = nil
     ) {
         self.containerId = containerId
         self.tenantId = tenantId
@@ -133,6 +137,7 @@ public struct DesiredContainer: Codable, Sendable, Equatable {
         self.stopGracePeriodSeconds = stopGracePeriodSeconds
         self.host = host
         self.process = process
+        self.restart = restart
     }
 }
 

@@ -80,7 +80,7 @@ extension SystemTransaction {
                 limits: spec.resources.limits, labels: spec.labels, probe: spec.probe, healthcheck: spec.healthcheck,
                 state: DesiredContainerState(rawValue: try row.decode("desired_state", as: String.self)) ?? .running,
                 stopGracePeriodSeconds: spec.stopGracePeriodSeconds ?? 10, host: spec.host,
-                process: spec.process))
+                process: spec.process, restart: spec.restart))
         }
         let nodes = byNode.keys.sorted().map { DesiredNodeState(nodeId: $0, containers: byNode[$0]!) }
         var removals: [VolumeRemoval] = []
