@@ -151,6 +151,12 @@ public final class ControlPlane: Sendable {
 
     /// The problem answer for anything a handler threw; unknown errors are 500s without details.
     func problem(for error: any Error, requestID: String, logger: Logger) -> APIError {
+        Self.problem(for: error, requestID: requestID, logger: logger)
+    }
+
+    /// The same, for every listener (the API's and the agents'): store errors, a database that
+    /// does not answer (503 with `Retry-After`), and 500 for anything else.
+    static func problem(for error: any Error, requestID: String, logger: Logger) -> APIError {
         switch error {
         case let error as APIError:
             if error.status >= 500 { logger.error("request failed", metadata: ["problem": "\(error)"]) }

@@ -65,22 +65,22 @@ struct AgentListenerResponder: HTTPResponder {
         } catch let error as AgentAPIError {
             if error == .unauthenticated { service.logger.notice("agent call refused: certificate not accepted") }
             return problem(error.status, error.description)
-        } catch let error as StoreError {
-            if case .notFound(let kind, let id) = error { return problem(404, "no \(kind) \(id)") }
-            service.logger.error("agent call failed", metadata: ["error": "\(error)"])
-            return problem(409, "\(error)")
         } catch let error as CryptoError {
             return problem(400, error.description)
         } catch {
-            service.logger.error("agent call failed", metadata: ["error": "\(error)"])
-            return problem(500, "internal error")
+            // Store and database errors map as on the API: a pool or database that does not
+            // answer is 503 with Retry-After (the agent tries again), never a 500.
+            let mapped = ControlPlane.problem(for: error, requestID: "agent", logger: service.logger)
+            return problem(mapped.status, mapped.detail, headers: mapped.headers)
         }
     }
 
-    static func problem(_ status: Int, _ detail: String) -> HTTPResponse {
+    static func problem(_ status: Int, _ detail: String, headers: [(String, String)] = []) -> HTTPResponse {
         let body = JSONValue.object(["type": .string("about:blank"), "title": .string(HTTPStatus(code: status).reasonPhrase),
                                      "status": .integer(Int64(status)), "detail": .string(detail)])
-        return HTTPResponse(status: HTTPStatus(code: status), headers: ["Content-Type": "application/problem+json"],
+        var fields: [String: String] = ["Content-Type": "application/problem+json"]
+        for (name, value) in headers { fields[name] = value }
+        return HTTPResponse(status: HTTPStatus(code: status), headers: HTTPHeaders(fields.map { ($0.key, $0.value) }),
                             body: HTTPResponseBody(string: body.serialized + "\n"))
     }
 }
