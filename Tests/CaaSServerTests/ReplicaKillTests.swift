@@ -1,6 +1,7 @@
 import CaaSModel
 @testable import CaaSServer
 import CaaSStore
+import CaaSTestSupport
 import CaaSWorkersTestSupport
 import Foundation
 import Testing
@@ -10,24 +11,13 @@ import Testing
 /// when its process is killed) and a fresh one starts. Each time everything converges within 5 s,
 /// and at the end no placement is lost or doubled.
 @Suite(.serialized) struct ReplicaKillTests {
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test(.timeLimit(.minutes(4)))
     func replicasKilledMidWorkLoseAndDoubleNothing() async throws {
         let h = try await WorkersHarness.make("wk_kill_scale")
         defer { Task { await h.shutdown() } }
         var live = ["r0", "r1", "r2"]
         for name in live { h.startReplica(name) }
-        var rng = SplitMix(state: 20261203)
+        var rng = SplitMix(seed: 20261203)
         var apps: [String] = []
         var convergence: [Double] = []
         for round in 0..<10 {

@@ -19,17 +19,6 @@ import Glibc
 /// the same `Idempotency-Key`. Each round waits for every application so far to be fully placed
 /// and reports the time from the kill; at the end it counts requested, placed, lost and doubled.
 @Suite(.serialized) struct ReplicaProcessKillTests {
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// One replica: its ports stay the same across restarts.
     final class Replica: @unchecked Sendable {
         let name: String
@@ -155,7 +144,7 @@ import Glibc
             }
         }
 
-        var rng = SplitMix(state: 20261204)
+        var rng = SplitMix(seed: 20261204)
         var apps: [String] = []
         var convergence: [Double] = []
         var restartsServing: [Double] = []
