@@ -242,13 +242,36 @@ public struct ContainerCreateBody: Encodable, Sendable, Equatable {
     public var user: String?
     public var workingDir: String?
     public var stopSignal: String?
+    /// The container's endpoint on a caas network: its fixed address (`nil`: not on one).
+    public var networkingConfig: NetworkingConfig? = nil
 
     public struct EmptyObject: Encodable, Sendable, Equatable {}
+
+    /// `NetworkingConfig.EndpointsConfig`: one endpoint per network name.
+    public struct NetworkingConfig: Encodable, Sendable, Equatable {
+        public struct IPAMConfig: Encodable, Sendable, Equatable {
+            public var ipv4Address: String
+            public init(ipv4Address: String) { self.ipv4Address = ipv4Address }
+            enum CodingKeys: String, CodingKey { case ipv4Address = "IPv4Address" }
+        }
+        public struct Endpoint: Encodable, Sendable, Equatable {
+            public var ipamConfig: IPAMConfig?
+            public var aliases: [String]?
+            public init(ipamConfig: IPAMConfig?, aliases: [String]? = nil) {
+                self.ipamConfig = ipamConfig
+                self.aliases = aliases
+            }
+            enum CodingKeys: String, CodingKey { case ipamConfig = "IPAMConfig", aliases = "Aliases" }
+        }
+        public var endpointsConfig: [String: Endpoint]
+        public init(endpointsConfig: [String: Endpoint]) { self.endpointsConfig = endpointsConfig }
+        enum CodingKeys: String, CodingKey { case endpointsConfig = "EndpointsConfig" }
+    }
 
     enum CodingKeys: String, CodingKey {
         case image = "Image", cmd = "Cmd", entrypoint = "Entrypoint", env = "Env", labels = "Labels"
         case exposedPorts = "ExposedPorts", stopTimeout = "StopTimeout", hostConfig = "HostConfig"
-        case user = "User", workingDir = "WorkingDir", stopSignal = "StopSignal"
+        case user = "User", workingDir = "WorkingDir", stopSignal = "StopSignal", networkingConfig = "NetworkingConfig"
     }
 }
 

@@ -1,0 +1,48 @@
+/// How a cluster's containers are networked, chosen when the cluster is created.
+public enum ClusterNetworking: String, Sendable, Codable, CaseIterable {
+    /// Every container on its node's host network, serving on a loopback address and the `PORT`
+    /// the agent gives it (nodes that cannot have caas networks, like the loopback test engines).
+    case host
+    /// Each node's engine gets a caas bridge network for the node's subnet, and each container its
+    /// own address from it, chosen at placement. Node subnets are routed between nodes by the
+    /// infrastructure (`GET /v1/clusters/{id}/routes`).
+    case nodeSubnets = "node_subnets"
+}
+
+/// Container addresses inside a node subnet: pure decisions, no I/O.
+///
+/// The subnet's first host address is the caas bridge's own (the containers' gateway); the
+/// network and broadcast addresses are never given. An address is held while the container row
+/// that holds it exists (until its removal is confirmed), so it is never given twice at once.
+public enum ContainerAddressAllocator {
+    /// The bridge's address in `subnet`: its first host address.
+    public static func gateway(of subnet: IPv4Network) -> String? {
+        guard subnet.prefixLength <= 30 else { return nil }
+        return IPv4Network.format(subnet.address + 1)
+    }
+
+    /// How many containers `subnet` can hold at once.
+    public static func capacity(of subnet: IPv4Network) -> Int {
+        subnet.prefixLength <= 30 ? Int(subnet.size) - 3 : 0
+    }
+
+    /// `count` free addresses of `subnet`, lowest first, none of `held`; fewer when the subnet is
+    /// full. Addresses outside the subnet in `held` are ignored.
+    public static func pick(_ count: Int, in subnet: IPv4Network, held: some Sequence<String>) -> [String] {
+        guard count > 0, subnet.prefixLength <= 30 else { return [] }
+        let taken = Set(held.compactMap { IPv4Network.parseAddress($0) })
+        let first = subnet.address + 2, last = subnet.address + UInt32(subnet.size - 2)
+        var picked: [String] = []
+        var candidate = first
+        while candidate <= last, picked.count < count {
+            if !taken.contains(candidate) { picked.append(IPv4Network.format(candidate)) }
+            candidate += 1
+        }
+        return picked
+    }
+
+    /// The engine network caas makes on every node of a cluster for its node subnet.
+    public static func networkName(clusterId: String) -> String {
+        "caas-" + clusterId
+    }
+}
