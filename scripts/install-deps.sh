@@ -13,6 +13,10 @@ if [ "${CAAS_WITH_ENGINES:-1}" = 1 ]; then
   dpkg -s busybox-static >/dev/null 2>&1 || want+=(busybox-static)
 fi
 if [ "${CAAS_WITH_TEST_TOOLS:-0}" = 1 ]; then
+  # The multi-host test cluster (Tests/CaaSEngineSupport/NamespaceCluster.swift): namespaces, veths, routes.
+  command -v ip >/dev/null || want+=(iproute2)
+  command -v nsenter >/dev/null || want+=(util-linux)
+  command -v iptables >/dev/null || want+=(iptables)
   python3 -c 'import openapi_spec_validator' 2>/dev/null || pip_want=1
 fi
 
