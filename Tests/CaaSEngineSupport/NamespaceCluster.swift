@@ -216,19 +216,27 @@ public final class NamespaceCluster: @unchecked Sendable {
         if status != 0, !quiet { throw NamespaceClusterError.command(arguments.joined(separator: " "), output) }
     }
 
+    /// Runs a command and answers its status and output. The output goes through a file, not a
+    /// pipe: a long-lived child another test spawns meanwhile may inherit a pipe's write end, and
+    /// reading to its end would then wait for that child.
     @discardableResult
     public static func capture(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("caas-nscmd-\(getpid())-\(UUID().uuidString)").path
+        guard FileManager.default.createFile(atPath: path, contents: nil), let output = FileHandle(forWritingAtPath: path) else {
+            throw NamespaceClusterError.command(arguments.joined(separator: " "), "cannot create \(path)")
+        }
+        defer { try? FileManager.default.removeItem(atPath: path) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: which(arguments[0]) ?? arguments[0])
         process.arguments = Array(arguments.dropFirst())
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
+        process.standardOutput = output
+        process.standardError = output
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try? output.close()
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        return (process.terminationStatus, text)
     }
 }
 

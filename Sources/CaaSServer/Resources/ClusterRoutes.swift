@@ -8,7 +8,8 @@ import Foundation
 enum ClusterRoutes {
     static let createSchema = JSONSchema.object(
         properties: ["name": .name, "description": .string(maxLength: 1000), "labels": .stringMap,
-                     "network_cidr": .string(maxLength: 18), "node_subnet_prefix": .integer(minimum: 1, maximum: 30)],
+                     "network_cidr": .string(maxLength: 18), "node_subnet_prefix": .integer(minimum: 1, maximum: 30),
+                     "networking": .enumeration(ClusterNetworking.allCases.map(\.rawValue))],
         required: ["name"])
     static let patchSchema = JSONSchema.object(properties: [
         "name": .name, "description": .string(maxLength: 1000), "labels": .nullable(.any),
@@ -58,7 +59,8 @@ enum ClusterRoutes {
         let token = try JoinToken.generate()
         let new = NewCluster(id: Identifier.make(.cluster), name: body["name"]!.stringValue!,
                              description: body["description"]?.stringValue ?? "", labels: LabelRules.map(body["labels"]) ?? [:],
-                             network: network, nodeSubnetPrefix: prefix, joinTokenDigestHex: JoinToken.digestHex(token))
+                             network: network, nodeSubnetPrefix: prefix, joinTokenDigestHex: JoinToken.digestHex(token),
+                             networking: body["networking"]?.stringValue.flatMap(ClusterNetworking.init(rawValue:)) ?? .host)
         let quotas = context.quotas
         let cluster = try await context.inTenant { try $0.createCluster(new, quotas: quotas) }
         return created(cluster, token: token, status: 201)
