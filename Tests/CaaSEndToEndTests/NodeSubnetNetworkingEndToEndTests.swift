@@ -59,6 +59,11 @@ import Testing
                 subnetByNode[try #require(item["id"] as? String)] = (node.index, subnet)
             }
 
+            // The route table for the infrastructure lists each node's subnet.
+            let routes = try await cp.call(.get, "/v1/clusters/\(joined.clusterID)/routes", token: tenant.operator)
+            #expect(routes.status == 200 && routes["networking"] as? String == "node_subnets", "\(routes.text)")
+            #expect(Set(routes.items.compactMap { $0["subnet"] as? String }) == Set(subnetByNode.values.map(\.subnet)), "\(routes.text)")
+
             let app = try await cp.call(.post, "/v1/apps", token: tenant.operator,
                                         body: ["name": "web", "cluster_id": joined.clusterID, "compose": Self.web])
             #expect(app.status == 202, "\(app.text)")

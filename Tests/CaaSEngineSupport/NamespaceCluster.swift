@@ -7,8 +7,10 @@ import Glibc
 
 /// A multi-host test cluster (issue 15 item 6, ../shared/TESTING.md): `nodes` network
 /// namespaces made by the test, each with its own dockerd *with* bridge networking and iptables
-/// inside it, a veth from the test's namespace to each node (198.19.K.1/30 ↔ 198.19.K.2/30) and a
-/// veth between every two nodes (198.19.0.X/30). Nothing outside these namespaces changes except
+/// inside it, a veth from the test's namespace to each node (198.19.L.1/30 ↔ 198.19.L.2/30, L unique
+/// per node of every cluster of the process) and a veth between every two nodes (198.19.0.X/30,
+/// inside the nodes only). Clusters that run at once must route disjoint subnets: routes live in
+/// the test process's one namespace. Nothing outside these namespaces changes except
 /// the host-side veths and the routes the test asks for (`route`), which go with the veths.
 ///
 /// Names carry the test process's pid (`caas-<pid hex>-…`), so `sweepLeftovers` removes what a
@@ -63,7 +65,7 @@ public final class NamespaceCluster: @unchecked Sendable {
     /// Starts `count` (2 or 3) nodes with their engines (the busybox test image imported) and links.
     /// Engines are named `<name>-<index>`. On any failure everything made so far is removed.
     public static func start(name: String, nodes count: Int = 2, client: HTTPClient) async throws -> NamespaceCluster {
-        precondition((1...9).contains(count))
+        precondition((1...7).contains(count))
         if let reason = unavailableReason { throw NamespaceClusterError.unavailable(reason) }
         let serial: Int = counter.withLock {
             if !swept { sweepLeftovers(); PrivateEngine.cleanUpLeftovers(); swept = true }
@@ -73,6 +75,9 @@ public final class NamespaceCluster: @unchecked Sendable {
         let tag = "\(pidTag)-\(serial)"
         // Interface names have at most 15 characters: "caas-" + pid hex (6) + serial + node.
         let hostInterface = { (k: Int) in "caas-\(pidTag)\(String(serial % 36, radix: 36))\(k)" }
+        // Links to the test's namespace get 198.19.L.0/30 with L = 8 × (serial mod 30) + K, so
+        // clusters running at once in one test process never share a link network.
+        let linkOctet = { (k: Int) in 8 * (serial % 30) + k }
         var made: [Node] = []
         var namespaces: [String] = []
         do {
@@ -83,12 +88,12 @@ public final class NamespaceCluster: @unchecked Sendable {
                 try run("ip", "-n", namespace, "link", "set", "lo", "up")
                 let host = hostInterface(k)
                 try run("ip", "link", "add", host, "type", "veth", "peer", "name", "caas-up", "netns", namespace)
-                try run("ip", "addr", "add", "198.19.\(k).1/30", "dev", host)
+                try run("ip", "addr", "add", "198.19.\(linkOctet(k)).1/30", "dev", host)
                 try run("ip", "link", "set", host, "up")
-                try run("ip", "-n", namespace, "addr", "add", "198.19.\(k).2/30", "dev", "caas-up")
+                try run("ip", "-n", namespace, "addr", "add", "198.19.\(linkOctet(k)).2/30", "dev", "caas-up")
                 try run("ip", "-n", namespace, "link", "set", "caas-up", "up")
-                made.append(Node(index: k, namespace: namespace, engine: PrivateEngine(name: "", directory: ""), address: "198.19.\(k).2",
-                                 hostAddress: "198.19.\(k).1", hostInterface: host, peerAddresses: [:]))
+                made.append(Node(index: k, namespace: namespace, engine: PrivateEngine(name: "", directory: ""), address: "198.19.\(linkOctet(k)).2",
+                                 hostAddress: "198.19.\(linkOctet(k)).1", hostInterface: host, peerAddresses: [:]))
             }
             // Node to node: one /30 of 198.19.0.0/24 per pair.
             var pair = 0
@@ -106,12 +111,12 @@ public final class NamespaceCluster: @unchecked Sendable {
                     pair += 1
                 }
             }
-            // The engines, concurrently; each node's default bridge gets 198.19.(100+K).1/24 (never routed).
+            // The engines, concurrently; each node's default bridge gets 198.19.250.1/24 (inside the node only, never routed).
             let engines = try await withThrowingTaskGroup(of: (Int, PrivateEngine).self) { group in
                 for node in made {
                     group.addTask {
                         let settings = PrivateEngine.NetworkNamespaceSettings(path: "/run/netns/" + node.namespace,
-                                                                              bridgeAddress: "198.19.\(100 + node.index).1/24")
+                                                                              bridgeAddress: "198.19.250.1/24")
                         let engine = try await PrivateEngine.start(name: "\(name)-\(node.index)", index: 9000 + serial * 10 + node.index,
                                                                    client: client, networkNamespace: settings)
                         return (node.index, engine)

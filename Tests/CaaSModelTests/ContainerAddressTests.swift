@@ -32,3 +32,12 @@ import Testing
         #expect(ClusterNetworking.allCases.map(\.rawValue) == ["host", "node_subnets"])
     }
 }
+
+@Suite struct NodeRouteTests {
+    @Test func theAddressLabelWinsThenATCPEngineHostElseNone() {
+        #expect(NodeRoute.via(labels: ["caas.address": "198.19.1.2"], engineEndpoint: "tcp://10.0.0.5:2376") == "198.19.1.2")
+        #expect(NodeRoute.via(labels: [:], engineEndpoint: "tcp://10.0.0.5:2376") == "10.0.0.5")
+        #expect(NodeRoute.via(labels: [:], engineEndpoint: "unix:///var/run/docker.sock") == nil)
+        #expect(NodeRoute.via(labels: ["caas.address": "not-an-address"], engineEndpoint: "tcp://node1.example:2376") == nil)
+    }
+}

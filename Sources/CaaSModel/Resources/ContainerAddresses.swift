@@ -46,3 +46,21 @@ public enum ContainerAddressAllocator {
         "caas-" + clusterId
     }
 }
+
+/// One entry of a cluster's route table for the infrastructure (`GET /v1/clusters/{id}/routes`):
+/// the node's subnet is to be routed to the node's address.
+public enum NodeRoute {
+    /// The label an operator sets on a node to name the address its subnet is routed to.
+    public static let addressLabel = "caas.address"
+
+    /// Where a node's subnet is routed: its `caas.address` label, else the host of a `tcp://`
+    /// engine endpoint when it is an IPv4 address; `nil` when neither says (a unix socket engine
+    /// without the label).
+    public static func via(labels: [String: String], engineEndpoint: String) -> String? {
+        if let address = labels[addressLabel], IPv4Network.parseAddress(address) != nil { return address }
+        guard engineEndpoint.hasPrefix("tcp://") else { return nil }
+        let authority = engineEndpoint.dropFirst("tcp://".count).split(separator: "/").first.map(String.init) ?? ""
+        let host = authority.split(separator: ":").first.map(String.init) ?? ""
+        return IPv4Network.parseAddress(host) != nil ? host : nil
+    }
+}
