@@ -68,7 +68,7 @@ public final class NamespaceCluster: @unchecked Sendable {
         precondition((1...7).contains(count))
         if let reason = unavailableReason { throw NamespaceClusterError.unavailable(reason) }
         let serial: Int = counter.withLock {
-            if !swept { sweepLeftovers(); PrivateEngine.cleanUpLeftovers(); swept = true }
+            if !swept { PrivateEngine.cleanUpNamespaceLeftovers(); sweepLeftovers(); swept = true }
             started += 1
             return started
         }
@@ -221,27 +221,36 @@ public final class NamespaceCluster: @unchecked Sendable {
         if status != 0, !quiet { throw NamespaceClusterError.command(arguments.joined(separator: " "), output) }
     }
 
-    /// Runs a command and answers its status and output. The output goes through a file, not a
-    /// pipe: a long-lived child another test spawns meanwhile may inherit a pipe's write end, and
-    /// reading to its end would then wait for that child.
+    /// Runs a command and answers its status and output. Spawned with `posix_spawn` and waited
+    /// for by its pid, not with Foundation's `Process`: with other tests starting processes at the
+    /// same time, `Process.waitUntilExit` was seen to miss a child's exit and wait for ever. The
+    /// output goes through a file, so no inherited pipe can hold the reader either.
     @discardableResult
     public static func capture(_ arguments: [String]) throws -> (status: Int32, output: String) {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("caas-nscmd-\(getpid())-\(UUID().uuidString)").path
-        guard FileManager.default.createFile(atPath: path, contents: nil), let output = FileHandle(forWritingAtPath: path) else {
-            throw NamespaceClusterError.command(arguments.joined(separator: " "), "cannot create \(path)")
-        }
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: which(arguments[0]) ?? arguments[0])
-        process.arguments = Array(arguments.dropFirst())
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        try? output.close()
+        let executable = which(arguments[0]) ?? arguments[0]
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments.dropFirst()).map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        guard spawned == 0 else {
+            throw NamespaceClusterError.command(arguments.joined(separator: " "), "posix_spawn: \(String(cString: strerror(spawned)))")
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 {
+            guard errno == EINTR else { throw NamespaceClusterError.command(arguments.joined(separator: " "), "waitpid: \(errno)") }
+        }
+        // WIFEXITED / WEXITSTATUS; a signal's death counts as 128 + its number.
+        let code: Int32 = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-        return (process.terminationStatus, text)
+        return (code, text)
     }
 }
 

@@ -32,6 +32,19 @@ public final class PrivateEngine: Sendable {
     }
 
     static let prefix = "/tmp/caas-eng-"
+    static let nsPrefix = "/tmp/caas-nseng-"
+
+    /// Stops and removes namespace-cluster engines whose test process is gone.
+    static func cleanUpNamespaceLeftovers() {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/tmp") else { return }
+        for entry in entries where ("/tmp/" + entry).hasPrefix(nsPrefix) {
+            let directory = "/tmp/" + entry
+            let owner = entry.dropFirst((nsPrefix as NSString).lastPathComponent.count).split(separator: "-").first.flatMap { pid_t($0) }
+            guard let owner, owner != getpid(), kill(owner, 0) != 0 else { continue }
+            PrivateEngine(name: entry, directory: directory).stop(timeoutSeconds: 5)
+            cleanUp(directory: directory)
+        }
+    }
 
     init(name: String, directory: String, tls: EngineTLS? = nil, networkNamespace: NetworkNamespaceSettings? = nil) {
         self.name = name
@@ -45,7 +58,9 @@ public final class PrivateEngine: Sendable {
     /// directory (`EngineTLS`).
     public static func start(name: String, index: Int, client: HTTPClient, tls: Bool = false,
                              networkNamespace: NetworkNamespaceSettings? = nil) async throws -> PrivateEngine {
-        let directory = "\(prefix)\(getpid())-\(index)"
+        // Engines in namespaces live apart (`nsPrefix`): `cleanUpLeftovers` of the shared harness
+        // stops this process's own engines under `prefix`, and must never stop a namespace cluster's.
+        let directory = "\(networkNamespace == nil ? prefix : nsPrefix)\(getpid())-\(index)"
         removeTree(directory)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let engine = PrivateEngine(name: name, directory: directory, tls: tls ? try EngineTLS.make(in: directory + "/tls") : nil,

@@ -41,3 +41,12 @@ import Testing
         #expect(NodeRoute.via(labels: ["caas.address": "not-an-address"], engineEndpoint: "tcp://node1.example:2376") == nil)
     }
 }
+
+@Suite struct ServiceHostsTests {
+    @Test func servicesAndLinkAliasesResolveToTheirContainersAddresses() {
+        let entries = ServiceHosts.entries(links: [ServiceLink(target: "db", alias: "mysql"), ServiceLink(target: "cache")],
+                                           addresses: ["db": ["198.18.1.2"], "web": ["198.18.1.3", "198.18.2.2"]])
+        #expect(entries == ["db:198.18.1.2", "web:198.18.1.3", "web:198.18.2.2", "mysql:198.18.1.2"])
+        #expect(ServiceHosts.entries(links: [], addresses: [:]).isEmpty)
+    }
+}

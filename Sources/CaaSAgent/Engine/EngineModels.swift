@@ -220,13 +220,15 @@ public struct ContainerCreateBody: Encodable, Sendable, Equatable {
         public var pidsLimit: Int64?
         public var sysctls: [String: String]?
         public var groupAdd: [String]?
+        /// `name:address` lines added to the container's `/etc/hosts`.
+        public var extraHosts: [String]? = nil
         enum CodingKeys: String, CodingKey {
             case networkMode = "NetworkMode", initProcess = "Init", nanoCpus = "NanoCpus", memory = "Memory"
             case portBindings = "PortBindings", mounts = "Mounts", restartPolicy = "RestartPolicy"
             case privileged = "Privileged", capAdd = "CapAdd", devices = "Devices", pidMode = "PidMode", ipcMode = "IpcMode"
             case utsMode = "UTSMode", usernsMode = "UsernsMode", cgroupnsMode = "CgroupnsMode", deviceCgroupRules = "DeviceCgroupRules"
             case securityOpt = "SecurityOpt", capDrop = "CapDrop", readonlyRootfs = "ReadonlyRootfs", pidsLimit = "PidsLimit"
-            case sysctls = "Sysctls", groupAdd = "GroupAdd"
+            case sysctls = "Sysctls", groupAdd = "GroupAdd", extraHosts = "ExtraHosts"
         }
     }
 

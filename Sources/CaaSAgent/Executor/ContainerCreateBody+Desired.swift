@@ -91,7 +91,8 @@ extension ContainerCreateBody {
                 readonlyRootfs: process.readOnlyRootFilesystem ? true : nil,
                 pidsLimit: process.pidsLimit.map(Int64.init),
                 sysctls: process.sysctls.isEmpty ? nil : process.sysctls,
-                groupAdd: process.groupAdd.isEmpty ? nil : process.groupAdd
+                groupAdd: process.groupAdd.isEmpty ? nil : process.groupAdd,
+                extraHosts: desired.network == .caas && desired.extraHosts?.isEmpty == false ? desired.extraHosts : nil
             ),
             user: process.user,
             workingDir: process.workingDir,

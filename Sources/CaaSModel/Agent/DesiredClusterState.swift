@@ -94,6 +94,8 @@ public struct DesiredContainer: Codable, Sendable, Equatable {
     public var network: DesiredNetwork
     /// Its own address on the node's caas network (with `.caas`), chosen at placement.
     public var address: String?
+    /// `/etc/hosts` entries `name:address` (`ServiceHosts`); `nil`: none.
+    public var extraHosts: [String]?
     /// Concrete bindings chosen at placement time (used with `.bridge`; informative with `.host`).
     public var ports: [DesiredPort]
     public var volumes: [DesiredVolume]
@@ -132,9 +134,11 @@ public struct DesiredContainer: Codable, Sendable, Equatable {
         stopGracePeriodSeconds: Double = 10,
         host: HostOptions? = nil,
         process: ProcessOptions? = nil,
-        address: String? = nil
+        address: String? = nil,
+        extraHosts: [String]? = nil
     ) {
         self.address = address
+        self.extraHosts = extraHosts
         self.containerId = containerId
         self.tenantId = tenantId
         self.appId = appId

@@ -64,3 +64,26 @@ public enum NodeRoute {
         return IPv4Network.parseAddress(host) != nil ? host : nil
     }
 }
+
+/// The `/etc/hosts` entries (`name:address`, the engine's `ExtraHosts`) a container of an
+/// application on caas networks gets: every service of its application by name, and every
+/// `links` alias (`db:mysql` → `mysql`), each to the addresses of that service's containers.
+/// A first slice of name resolution: written when the container is created, not updated after.
+public enum ServiceHosts {
+    /// - Parameters:
+    ///   - links: the container's service's `links`.
+    ///   - addresses: the application's container addresses by service name (other
+    ///     applications' are never passed, so their names do not resolve).
+    public static func entries(links: [ServiceLink], addresses: [String: [String]]) -> [String] {
+        var entries: [String] = []
+        var seen = Set<String>()
+        func add(_ name: String, _ service: String) {
+            for address in addresses[service] ?? [] where seen.insert("\(name):\(address)").inserted {
+                entries.append("\(name):\(address)")
+            }
+        }
+        for service in addresses.keys.sorted() { add(service, service) }
+        for link in links where link.alias != link.target { add(link.alias, link.target) }
+        return entries
+    }
+}

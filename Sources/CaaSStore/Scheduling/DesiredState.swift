@@ -56,6 +56,13 @@ extension SystemTransaction {
             WHERE n.cluster_id = $1 AND c.desired_state <> 'removed'
             ORDER BY c.node_id, c.id
             """, [clusterID])
+        // Each application's container addresses by service name: what its names resolve to.
+        var addressesByApp: [String: [String: [String]]] = [:]
+        for row in rows {
+            guard let address: String = try row.decode("ip_address"), let name = names[try row.decode("service_id")],
+                  try row.decode("desired_state", as: String.self) == "running" else { continue }
+            addressesByApp[name.app, default: [:]][name.service, default: []].append(address)
+        }
         for row in rows {
             if try row.decode("held", as: Bool?.self) == true {
                 let due: Date = try row.decode("not_before")
@@ -82,7 +89,8 @@ extension SystemTransaction {
                 limits: spec.resources.limits, labels: spec.labels, probe: spec.probe, healthcheck: spec.healthcheck,
                 state: DesiredContainerState(rawValue: try row.decode("desired_state", as: String.self)) ?? .running,
                 stopGracePeriodSeconds: spec.stopGracePeriodSeconds ?? 10, host: spec.host,
-                process: spec.process, address: address))
+                process: spec.process, address: address,
+                extraHosts: address == nil ? nil : ServiceHosts.entries(links: spec.links, addresses: addressesByApp[name.app] ?? [:])))
         }
         // With node subnets, every node's engine has the cluster's caas network for its subnet.
         var networks: [String: DesiredNodeNetwork] = [:]
