@@ -20,6 +20,10 @@ if [ "${CAAS_WITH_TEST_TOOLS:-0}" = 1 ]; then
   schemathesis_version=4.32.5
   [ "$(python3 -c 'import importlib.metadata as m; print(m.version("schemathesis"))' 2>/dev/null)" = "$schemathesis_version" ] \
     || pip_want+=("schemathesis==$schemathesis_version")
+  # The multi-host test cluster (Tests/CaaSEngineSupport/NamespaceCluster.swift): namespaces, veths, routes.
+  command -v ip >/dev/null || want+=(iproute2)
+  command -v nsenter >/dev/null || want+=(util-linux)
+  command -v iptables >/dev/null || want+=(iptables)
 fi
 
 if ((${#want[@]})); then

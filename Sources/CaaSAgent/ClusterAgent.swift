@@ -70,10 +70,10 @@ public actor ClusterAgent {
         applied = state
         await batcher.setAppliedGeneration(state.generation)
         let unknown = state.nodes.map(\.nodeId).filter { executors[$0] == nil }
-        let work = nodeOrder.compactMap { id in executors[id].map { ($0, state.node(id)?.containers ?? []) } }
+        let work = nodeOrder.compactMap { id in executors[id].map { ($0, state.node(id)?.containers ?? [], state.node(id)?.network) } }
         let results = await withTaskGroup(of: (String, [PlannedAction]).self) { group in
-            for (executor, containers) in work {
-                group.addTask { (executor.nodeId, await executor.setDesired(containers, volumeRemovals: state.volumeRemovals)) }
+            for (executor, containers, network) in work {
+                group.addTask { (executor.nodeId, await executor.setDesired(containers, volumeRemovals: state.volumeRemovals, network: network)) }
             }
             var results: [String: [PlannedAction]] = [:]
             for await (node, actions) in group { results[node] = actions }

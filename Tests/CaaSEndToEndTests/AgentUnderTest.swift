@@ -13,8 +13,10 @@ final class AgentUnderTest: @unchecked Sendable {
     let runtime: AgentRuntime
     private let task: Task<Void, Never>
 
-    static func join(_ cp: ControlPlaneUnderTest, adminToken: String, cluster name: String, engines: [PrivateEngine]) async throws -> AgentUnderTest {
-        let cluster = try await cp.call(.post, "/v1/clusters", token: adminToken, body: ["name": name])
+    /// `settings`: more members of the cluster's creation body (`network_cidr`, `networking`, …).
+    static func join(_ cp: ControlPlaneUnderTest, adminToken: String, cluster name: String, engines: [PrivateEngine],
+                     settings: [String: Any] = [:]) async throws -> AgentUnderTest {
+        let cluster = try await cp.call(.post, "/v1/clusters", token: adminToken, body: settings.merging(["name": name]) { _, new in new })
         guard cluster.status == 201, let clusterID = cluster["id"] as? String, let joinToken = cluster["join_token"] as? String else {
             throw E2EError("cluster: \(cluster.text)")
         }

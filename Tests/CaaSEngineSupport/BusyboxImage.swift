@@ -26,6 +26,9 @@ public enum BusyboxImage {
         }
         try Data("caas test page\n".utf8).write(to: URL(fileURLWithPath: root + "/www/index.html"))
         try Data("root:x:0:0:root:/:/bin/sh\n".utf8).write(to: URL(fileURLWithPath: root + "/etc/passwd"))
+        // As real images have it: without it glibc asks DNS first and stops at its "no such name",
+        // never reading /etc/hosts.
+        try Data("hosts: files dns\n".utf8).write(to: URL(fileURLWithPath: root + "/etc/nsswitch.conf"))
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/tar")
         process.arguments = ["-C", root, "-cf", tar, "."]

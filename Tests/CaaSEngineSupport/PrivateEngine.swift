@@ -16,23 +16,55 @@ public final class PrivateEngine: Sendable {
     public var socketPath: String { directory + "/docker.sock" }
     public var endpoint: EngineEndpoint { .unixSocket(path: socketPath) }
     public var cgroupParent: String { "/" + (directory as NSString).lastPathComponent }
+    /// Set for an engine inside a test-made network namespace (`NamespaceCluster`): dockerd
+    /// enters only that network namespace and runs with bridge networking and iptables there.
+    public let networkNamespace: NetworkNamespaceSettings?
+
+    /// How an engine in a network namespace is started: the namespace's path (`/run/netns/…`)
+    /// and the address of its default bridge (`--bip`).
+    public struct NetworkNamespaceSettings: Sendable {
+        public var path: String
+        public var bridgeAddress: String
+        public init(path: String, bridgeAddress: String) {
+            self.path = path
+            self.bridgeAddress = bridgeAddress
+        }
+    }
 
     static let prefix = "/tmp/caas-eng-"
+    static let nsPrefix = "/tmp/caas-nseng-"
 
-    init(name: String, directory: String, tls: EngineTLS? = nil) {
+    /// Stops and removes namespace-cluster engines whose test process is gone.
+    static func cleanUpNamespaceLeftovers() {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/tmp") else { return }
+        for entry in entries where ("/tmp/" + entry).hasPrefix(nsPrefix) {
+            let directory = "/tmp/" + entry
+            let owner = entry.dropFirst((nsPrefix as NSString).lastPathComponent.count).split(separator: "-").first.flatMap { pid_t($0) }
+            guard let owner, owner != getpid(), kill(owner, 0) != 0 else { continue }
+            PrivateEngine(name: entry, directory: directory).stop(timeoutSeconds: 5)
+            cleanUp(directory: directory)
+        }
+    }
+
+    init(name: String, directory: String, tls: EngineTLS? = nil, networkNamespace: NetworkNamespaceSettings? = nil) {
         self.name = name
         self.directory = directory
         self.tls = tls
+        self.networkNamespace = networkNamespace
     }
 
     /// Starts the engine and waits until `/_ping` answers (on its unix socket). With `tls`, it
     /// also listens on a free loopback port with `--tlsverify` and certificates made in its
     /// directory (`EngineTLS`).
-    public static func start(name: String, index: Int, client: HTTPClient, tls: Bool = false) async throws -> PrivateEngine {
-        let directory = "\(prefix)\(getpid())-\(index)"
+    public static func start(name: String, index: Int, client: HTTPClient, tls: Bool = false,
+                             networkNamespace: NetworkNamespaceSettings? = nil) async throws -> PrivateEngine {
+        // Engines in namespaces live apart (`nsPrefix`): `cleanUpLeftovers` of the shared harness
+        // stops this process's own engines under `prefix`, and must never stop a namespace cluster's.
+        let directory = "\(networkNamespace == nil ? prefix : nsPrefix)\(getpid())-\(index)"
         removeTree(directory)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let engine = PrivateEngine(name: name, directory: directory, tls: tls ? try EngineTLS.make(in: directory + "/tls") : nil)
+        let engine = PrivateEngine(name: name, directory: directory, tls: tls ? try EngineTLS.make(in: directory + "/tls") : nil,
+                                   networkNamespace: networkNamespace)
         try engine.launch()
         let deadline = ContinuousClock.now.advanced(by: .seconds(30))
         let probe = EngineClient(transport: HTTPClientTransport(client: client, endpoint: engine.endpoint))
@@ -56,10 +88,15 @@ public final class PrivateEngine: Sendable {
         var arguments = [
             "dockerd", "--data-root", directory + "/root", "--exec-root", directory + "/exec",
             "--pidfile", directory + "/dockerd.pid", "-H", "unix://" + socketPath,
-            "--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-forward=false", "--ip-masq=false",
             "--storage-driver=overlay2", "--cgroup-parent=" + cgroupParent, "--shutdown-timeout=3",
             "--userland-proxy=false",
         ]
+        if let networkNamespace {
+            // Only the network namespace: `ip netns exec` would also remount /sys (TESTING.md).
+            arguments = ["nsenter", "--net=" + networkNamespace.path] + arguments + ["--bip", networkNamespace.bridgeAddress, "--ip6tables=false"]
+        } else {
+            arguments += ["--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-forward=false", "--ip-masq=false"]
+        }
         if let tls {
             arguments += ["-H", "tcp://127.0.0.1:\(tls.port)", "--tlsverify", "--tlscacert", tls.caCertificate,
                           "--tlscert", tls.serverCertificate, "--tlskey", tls.serverKey]

@@ -167,6 +167,35 @@ public struct EngineClient: Sendable {
         return list.volumes ?? []
     }
 
+    // MARK: Networks
+
+    public func inspectNetwork(_ name: String) async throws(EngineError) -> EngineNetwork {
+        try await json(EngineRequest(method: .get, path: versioned("/networks/\(pathEscaped(name))")))
+    }
+
+    /// Creates a network and answers its id; a taken name is `conflict`.
+    @discardableResult
+    public func createNetwork(_ body: NetworkCreateBody) async throws(EngineError) -> String {
+        let data: Data
+        do { data = try JSONEncoder().encode(body) } catch { throw .malformed("network body: \(error)") }
+        let created: NetworkCreated = try await json(EngineRequest(method: .post, path: versioned("/networks/create"), body: .json(Array(data))))
+        return created.id
+    }
+
+    /// Removes a network; removing a missing one is not an error, one in use is (`conflict`).
+    public func removeNetwork(_ name: String) async throws(EngineError) {
+        do {
+            _ = try await send(EngineRequest(method: .delete, path: versioned("/networks/\(pathEscaped(name))")))
+        } catch .notFound {}
+    }
+
+    /// The networks carrying every label in `labels` (`key` or `key=value`).
+    public func listNetworks(labels: [String] = []) async throws(EngineError) -> [EngineNetwork] {
+        var query: [(String, String)] = []
+        if !labels.isEmpty { query.append(("filters", Self.filters(["label": labels]))) }
+        return try await json(EngineRequest(method: .get, path: versioned("/networks"), query: query))
+    }
+
     // MARK: Exec
 
     /// Runs `command` in the container detached and answers its exit code, polling until it

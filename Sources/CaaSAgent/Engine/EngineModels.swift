@@ -220,13 +220,15 @@ public struct ContainerCreateBody: Encodable, Sendable, Equatable {
         public var pidsLimit: Int64?
         public var sysctls: [String: String]?
         public var groupAdd: [String]?
+        /// `name:address` lines added to the container's `/etc/hosts`.
+        public var extraHosts: [String]? = nil
         enum CodingKeys: String, CodingKey {
             case networkMode = "NetworkMode", initProcess = "Init", nanoCpus = "NanoCpus", memory = "Memory"
             case portBindings = "PortBindings", mounts = "Mounts", restartPolicy = "RestartPolicy"
             case privileged = "Privileged", capAdd = "CapAdd", devices = "Devices", pidMode = "PidMode", ipcMode = "IpcMode"
             case utsMode = "UTSMode", usernsMode = "UsernsMode", cgroupnsMode = "CgroupnsMode", deviceCgroupRules = "DeviceCgroupRules"
             case securityOpt = "SecurityOpt", capDrop = "CapDrop", readonlyRootfs = "ReadonlyRootfs", pidsLimit = "PidsLimit"
-            case sysctls = "Sysctls", groupAdd = "GroupAdd"
+            case sysctls = "Sysctls", groupAdd = "GroupAdd", extraHosts = "ExtraHosts"
         }
     }
 
@@ -242,13 +244,36 @@ public struct ContainerCreateBody: Encodable, Sendable, Equatable {
     public var user: String?
     public var workingDir: String?
     public var stopSignal: String?
+    /// The container's endpoint on a caas network: its fixed address (`nil`: not on one).
+    public var networkingConfig: NetworkingConfig? = nil
 
     public struct EmptyObject: Encodable, Sendable, Equatable {}
+
+    /// `NetworkingConfig.EndpointsConfig`: one endpoint per network name.
+    public struct NetworkingConfig: Encodable, Sendable, Equatable {
+        public struct IPAMConfig: Encodable, Sendable, Equatable {
+            public var ipv4Address: String
+            public init(ipv4Address: String) { self.ipv4Address = ipv4Address }
+            enum CodingKeys: String, CodingKey { case ipv4Address = "IPv4Address" }
+        }
+        public struct Endpoint: Encodable, Sendable, Equatable {
+            public var ipamConfig: IPAMConfig?
+            public var aliases: [String]?
+            public init(ipamConfig: IPAMConfig?, aliases: [String]? = nil) {
+                self.ipamConfig = ipamConfig
+                self.aliases = aliases
+            }
+            enum CodingKeys: String, CodingKey { case ipamConfig = "IPAMConfig", aliases = "Aliases" }
+        }
+        public var endpointsConfig: [String: Endpoint]
+        public init(endpointsConfig: [String: Endpoint]) { self.endpointsConfig = endpointsConfig }
+        enum CodingKeys: String, CodingKey { case endpointsConfig = "EndpointsConfig" }
+    }
 
     enum CodingKeys: String, CodingKey {
         case image = "Image", cmd = "Cmd", entrypoint = "Entrypoint", env = "Env", labels = "Labels"
         case exposedPorts = "ExposedPorts", stopTimeout = "StopTimeout", hostConfig = "HostConfig"
-        case user = "User", workingDir = "WorkingDir", stopSignal = "StopSignal"
+        case user = "User", workingDir = "WorkingDir", stopSignal = "StopSignal", networkingConfig = "NetworkingConfig"
     }
 }
 

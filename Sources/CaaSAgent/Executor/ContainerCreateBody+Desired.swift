@@ -7,16 +7,24 @@ extension ContainerCreateBody {
     /// the control plane's decision), the host options the tenant's policy allowed
     /// (privileged, added capabilities, devices, host namespaces, lifted confinement) and the
     /// process options (user, read-only root, dropped capabilities, no new privileges, …).
-    public init(_ desired: DesiredContainer, clusterId: String) {
+    /// A `.caas` container joins its node's caas network at its fixed address (`network` names it).
+    public init(_ desired: DesiredContainer, clusterId: String, network: DesiredNodeNetwork? = nil) {
         let env = desired.engineEnvironment
         var exposed: [String: EmptyObject]?
         var bindings: [String: [PortBinding]]?
+        var endpoints: NetworkingConfig?
         let networkMode: String
         switch desired.network {
         case .host:
             networkMode = "host"
         case .none:
             networkMode = "none"
+        case .caas:
+            let name = network?.name ?? ContainerAddressAllocator.networkName(clusterId: clusterId)
+            networkMode = name
+            endpoints = NetworkingConfig(endpointsConfig: [
+                name: .init(ipamConfig: desired.address.map { .init(ipv4Address: $0) }, aliases: [desired.serviceName]),
+            ])
         case .bridge:
             networkMode = "bridge"
             if !desired.ports.isEmpty {
@@ -83,11 +91,13 @@ extension ContainerCreateBody {
                 readonlyRootfs: process.readOnlyRootFilesystem ? true : nil,
                 pidsLimit: process.pidsLimit.map(Int64.init),
                 sysctls: process.sysctls.isEmpty ? nil : process.sysctls,
-                groupAdd: process.groupAdd.isEmpty ? nil : process.groupAdd
+                groupAdd: process.groupAdd.isEmpty ? nil : process.groupAdd,
+                extraHosts: desired.network == .caas && desired.extraHosts?.isEmpty == false ? desired.extraHosts : nil
             ),
             user: process.user,
             workingDir: process.workingDir,
-            stopSignal: process.stopSignal
+            stopSignal: process.stopSignal,
+            networkingConfig: endpoints
         )
     }
 }

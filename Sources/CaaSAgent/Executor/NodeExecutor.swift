@@ -36,6 +36,9 @@ public actor NodeExecutor {
     private let contact: ControlPlaneContact?
     /// Restarts made on the node while the control plane was out of reach, per container.
     private var localRestarts: [String: (count: Int, at: ContinuousClock.Instant)] = [:]
+    /// The node's caas network as last desired, and the one known to exist on the engine.
+    private var network: DesiredNodeNetwork?
+    private var networkOnEngine: DesiredNodeNetwork?
 
     init(nodeId: String, engine: EngineClient, configuration: AgentConfiguration, batcher: ReportBatcher, probeRunner: ProbeRunner,
          ports: PortAssignment? = nil, contact: ControlPlaneContact? = nil) {
@@ -60,8 +63,9 @@ public actor NodeExecutor {
     /// Sets the node's desired containers (and the applications whose volumes go) and converges;
     /// answers the actions taken.
     @discardableResult
-    func setDesired(_ containers: [DesiredContainer], volumeRemovals: [VolumeRemoval] = []) async -> [PlannedAction] {
+    func setDesired(_ containers: [DesiredContainer], volumeRemovals: [VolumeRemoval] = [], network: DesiredNodeNetwork? = nil) async -> [PlannedAction] {
         desired = containers
+        if let network { self.network = network }
         self.volumeRemovals = volumeRemovals
         desiredById = Dictionary(containers.map { ($0.containerId, $0) }, uniquingKeysWith: { first, _ in first })
         return await converge()
@@ -193,6 +197,7 @@ public actor NodeExecutor {
                 try await engine.pullImage(want.image)
             }
             try await ensureVolumes(want)
+            if want.network == .caas { try await ensureNetwork() }
             engineId = try await createOrFind(want, name: name)
             guard let engineId else { return }
             adopted[want.containerId] = engineId
@@ -222,10 +227,34 @@ public actor NodeExecutor {
         }
     }
 
+    /// The node's caas network exists on the engine: a bridge for the node's subnet, labelled
+    /// `caas.cluster`, created when missing (idempotent: found by name; a concurrent creation's
+    /// conflict is success). Its masquerade stays on, so containers still reach what is outside
+    /// the routed subnets through the node.
+    private func ensureNetwork() async throws(EngineError) {
+        guard let network else { throw .notFound("the desired state names no caas network for node \(nodeId)") }
+        if networkOnEngine == network { return }
+        do throws(EngineError) {
+            let existing = try await engine.inspectNetwork(network.name)
+            guard existing.subnets.contains(network.subnet) else {
+                throw EngineError.conflict("network \(network.name) on node \(nodeId) has subnets \(existing.subnets), not \(network.subnet)")
+            }
+        } catch .notFound {
+            do {
+                try await engine.createNetwork(NetworkCreateBody(
+                    name: network.name, subnet: network.subnet, gateway: network.gateway,
+                    labels: [ContainerLabels.cluster: clusterId]))
+            } catch .conflict {
+                // Made meanwhile by another attempt: it is there.
+            }
+        }
+        networkOnEngine = network
+    }
+
     /// Creates the engine container, or finds ours left by an interrupted attempt under the name.
     private func createOrFind(_ want: DesiredContainer, name: String) async throws(EngineError) -> String {
         do {
-            return try await engine.createContainer(name: name, body: ContainerCreateBody(want, clusterId: clusterId))
+            return try await engine.createContainer(name: name, body: ContainerCreateBody(want, clusterId: clusterId, network: network))
         } catch .conflict(let message) {
             let existing = try await engine.inspectContainer(name)
             guard existing.config.labels?[ContainerLabels.container] == want.containerId,

@@ -27,6 +27,9 @@ public enum ServingAddress {
         case .bridge:
             guard let published = desired?.ports.first else { return nil }
             return join(specific(published.hostAddress) ?? host, published.hostPort)
+        case .caas:
+            // Its own address on the node's caas network (it serves on its own ports there).
+            return desired?.address
         case .some(.none), nil:
             return nil
         }
@@ -64,6 +67,7 @@ public enum ServingAddress {
         switch mode {
         case "host": .host
         case "none": DesiredNetwork.none
+        case .some(let name) where name.hasPrefix("caas-"): .caas
         case .some: .bridge
         case nil: desired?.network
         }

@@ -85,6 +85,7 @@ public enum ResourceTables {
         Column("AGENT", status: true, { $0.agentStatus }),
         Column("NODES", { $0.int("node_count").map(String.init) ?? "" }),
         Column("NETWORK", wide: true, { $0.networkCIDR }),
+        Column("NETWORKING", wide: true, { $0.string("networking") ?? "" }),
         Column("LABELS", wide: true, { labels($0.labels) }),
         Column("AGE", { age($0.createdAt, $1) }),
     ])

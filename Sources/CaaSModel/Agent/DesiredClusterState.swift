@@ -44,10 +44,30 @@ public struct DesiredClusterState: Codable, Sendable, Equatable {
 public struct DesiredNodeState: Codable, Sendable, Equatable {
     public var nodeId: String
     public var containers: [DesiredContainer]
+    /// The caas network the node's engine should have (clusters with `node_subnets` networking);
+    /// `nil`: none (host networking).
+    public var network: DesiredNodeNetwork?
 
-    public init(nodeId: String, containers: [DesiredContainer]) {
+    public init(nodeId: String, containers: [DesiredContainer], network: DesiredNodeNetwork? = nil) {
         self.nodeId = nodeId
         self.containers = containers
+        self.network = network
+    }
+}
+
+/// A node's caas network: a bridge on its engine for the node's subnet, the first host address
+/// of which is the bridge's (the containers' gateway). Its containers (`DesiredNetwork.caas`)
+/// get their fixed addresses from it.
+public struct DesiredNodeNetwork: Codable, Sendable, Equatable {
+    /// The engine network's name (`ContainerAddressAllocator.networkName`).
+    public var name: String
+    public var subnet: String
+    public var gateway: String
+
+    public init(name: String, subnet: String, gateway: String) {
+        self.name = name
+        self.subnet = subnet
+        self.gateway = gateway
     }
 }
 
@@ -72,6 +92,10 @@ public struct DesiredContainer: Codable, Sendable, Equatable {
     /// Resolved values, in order; duplicates: the last one wins in the engine.
     public var environment: [EnvironmentVariable]
     public var network: DesiredNetwork
+    /// Its own address on the node's caas network (with `.caas`), chosen at placement.
+    public var address: String?
+    /// `/etc/hosts` entries `name:address` (`ServiceHosts`); `nil`: none.
+    public var extraHosts: [String]?
     /// Concrete bindings chosen at placement time (used with `.bridge`; informative with `.host`).
     public var ports: [DesiredPort]
     public var volumes: [DesiredVolume]
@@ -113,8 +137,12 @@ public struct DesiredContainer: Codable, Sendable, Equatable {
         stopGracePeriodSeconds: Double = 10,
         host: HostOptions? = nil,
         process: ProcessOptions? = nil,
-        restart: RestartPolicy? = nil
+        restart: RestartPolicy? = nil,
+        address: String? = nil,
+        extraHosts: [String]? = nil
     ) {
+        self.address = address
+        self.extraHosts = extraHosts
         self.containerId = containerId
         self.tenantId = tenantId
         self.appId = appId
@@ -148,6 +176,8 @@ public enum DesiredNetwork: String, Codable, Sendable, Equatable {
     case bridge
     /// No network at all.
     case none
+    /// The node's caas network (`DesiredNodeState.network`), at the container's own `address`.
+    case caas
 }
 
 /// A published port, fully resolved: no ranges, no "any host port".

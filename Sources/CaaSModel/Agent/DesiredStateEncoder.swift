@@ -48,7 +48,12 @@ public final class DesiredStateEncoder: Sendable {
                 next[container.containerId] = Fragment(container: container, bytes: bytes)
                 out += bytes
             }
-            out += #"],"node_id":"#.utf8
+            out += "]".utf8
+            if let network = node.network {
+                out += #","network":"#.utf8
+                out += try encoder.encode(network)
+            }
+            out += #","node_id":"#.utf8
             out += try encoder.encode(node.nodeId)
             out.append(UInt8(ascii: "}"))
         }

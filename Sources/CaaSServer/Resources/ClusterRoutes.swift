@@ -8,7 +8,8 @@ import Foundation
 enum ClusterRoutes {
     static let createSchema = JSONSchema.object(
         properties: ["name": .name, "description": .string(maxLength: 1000), "labels": .stringMap,
-                     "network_cidr": .string(maxLength: 18), "node_subnet_prefix": .integer(minimum: 1, maximum: 30)],
+                     "network_cidr": .string(maxLength: 18), "node_subnet_prefix": .integer(minimum: 1, maximum: 30),
+                     "networking": .enumeration(ClusterNetworking.allCases.map(\.rawValue))],
         required: ["name"])
     static let patchSchema = JSONSchema.object(properties: [
         "name": .name, "description": .string(maxLength: 1000), "labels": .nullable(.any),
@@ -20,6 +21,7 @@ enum ClusterRoutes {
         APIRoute("GET", "/v1/clusters/{cluster_id}", action: "clusters.get", access: .tenant(.read), ids: ["cluster_id": .cluster], handler: get),
         APIRoute("PATCH", "/v1/clusters/{cluster_id}", action: "clusters.update", access: .tenant(.administer), ids: ["cluster_id": .cluster], handler: update),
         APIRoute("DELETE", "/v1/clusters/{cluster_id}", action: "clusters.delete", access: .tenant(.administer), query: ["force"], ids: ["cluster_id": .cluster], handler: delete),
+        APIRoute("GET", "/v1/clusters/{cluster_id}/routes", action: "clusters.routes", access: .tenant(.read), ids: ["cluster_id": .cluster], handler: routes),
         APIRoute("POST", "/v1/clusters/{cluster_id}/join-token", action: "clusters.join_token.rotate", access: .tenant(.administer), ids: ["cluster_id": .cluster], handler: rotateJoinToken),
     ]
 
@@ -62,7 +64,8 @@ enum ClusterRoutes {
         let token = try JoinToken.generate()
         let new = NewCluster(id: Identifier.make(.cluster), name: body["name"]!.stringValue!,
                              description: body["description"]?.stringValue ?? "", labels: LabelRules.map(body["labels"]) ?? [:],
-                             network: network, nodeSubnetPrefix: prefix, joinTokenDigestHex: JoinToken.digestHex(token))
+                             network: network, nodeSubnetPrefix: prefix, joinTokenDigestHex: JoinToken.digestHex(token),
+                             networking: body["networking"]?.stringValue.flatMap(ClusterNetworking.init(rawValue:)) ?? .host)
         let quotas = context.quotas
         let cluster = try await context.inTenant { try $0.createCluster(new, quotas: quotas) }
         return created(cluster, token: token, status: 201)
@@ -74,6 +77,24 @@ enum ClusterRoutes {
                                    status: try context.queryChoice("status", ["pending", "active", "deleting"]))
         let rows = try await context.inTenant { try $0.clusters(filter: filter, limit: page.limit, after: page.after) }
         return .json(Page(fetched: rows, limit: page.limit, key: { $0.1 }, render: { ResourceViews.cluster($0.0) }).json)
+    }
+
+    /// The routes the infrastructure must hold for `node_subnets` networking: each node's subnet
+    /// via the node's address (`NodeRoute.via`; `null` when caas does not know it). Empty with
+    /// `host` networking: nothing is to be routed.
+    static func routes(_ context: APIContext) async throws -> APIResponse {
+        let id = context.parameter("cluster_id")
+        let (cluster, nodes) = try await context.inTenant { tx -> (ClusterRecord, [NodeRecord]) in
+            guard let cluster = try tx.cluster(id) else { throw APIError.notFound("cluster", id) }
+            return (cluster, try tx.nodes(filter: NodeFilter(clusterID: id), limit: 100_000, after: nil).map(\.0))
+        }
+        let items: [JSONValue] = cluster.networking == .host ? [] : nodes.sorted {
+            (IPv4Network($0.subnet)?.address ?? 0, $0.id) < (IPv4Network($1.subnet)?.address ?? 0, $1.id)
+        }.map { node in
+            .object(["subnet": .string(node.subnet), "node_id": .string(node.id), "node_name": .string(node.name),
+                     "via": NodeRoute.via(labels: node.labels, engineEndpoint: node.engineEndpoint).map(JSONValue.string) ?? .null])
+        }
+        return .json(.object(["networking": .string(cluster.networking.rawValue), "items": .array(items)]))
     }
 
     static func get(_ context: APIContext) async throws -> APIResponse {

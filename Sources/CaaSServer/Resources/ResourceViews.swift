@@ -36,6 +36,7 @@ enum ResourceViews {
             "labels": labels(cluster.labels),
             "network_cidr": .string(cluster.networkCIDR),
             "node_subnet_prefix": int(cluster.nodeSubnetPrefix),
+            "networking": .string(cluster.networking.rawValue),
             "status": .string(cluster.status),
             "agent_status": .string(cluster.agentStatus),
             "agent_seen_at": time(cluster.agentSeenAt),
@@ -183,7 +184,8 @@ enum ResourceViews {
             "desired_state": .string(container.desiredState.rawValue),
             "observed_state": .string(container.observedState.rawValue),
             "health": .string(container.health.rawValue),
-            "address": text(container.address),
+            // Its own address on the node's caas network when it has one, else where it serves.
+            "address": text(container.ipAddress ?? container.address),
             "ports": .array(container.ports.map { port in
                 .object(["container_port": int(port.containerPort), "host_port": port.hostPort.map(int) ?? .null,
                          "host_address": text(port.hostAddress), "protocol": .string(port.protocol)])

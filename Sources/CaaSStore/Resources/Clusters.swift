@@ -9,6 +9,8 @@ public struct ClusterRecord: Sendable, Equatable {
     public var labels: [String: String]
     public var networkCIDR: String
     public var nodeSubnetPrefix: Int
+    /// How its containers are networked (fixed at creation).
+    public var networking: ClusterNetworking = .host
     /// `pending` (no agent yet), `active`, `deleting`.
     public var status: String
     /// `unknown`, `connected`, `disconnected`.
@@ -23,7 +25,7 @@ public struct ClusterRecord: Sendable, Equatable {
 }
 
 let clusterColumns = """
-    c.id, c.name, c.description, c.labels::text AS labels, c.network_cidr::text AS network_cidr, c.node_subnet_prefix,
+    c.id, c.name, c.description, c.labels::text AS labels, c.network_cidr::text AS network_cidr, c.node_subnet_prefix, c.networking,
     c.status, c.agent_status, c.agent_seen_at, c.join_token_created_at, c.version, c.created_at, c.updated_at,
     c.created_at::text AS sort_time,
     (SELECT count(*) FROM nodes n WHERE n.cluster_id = c.id)::int8 AS node_count,
@@ -38,6 +40,7 @@ extension ClusterRecord {
         labels = try ResourceJSON.labels(row, "labels")
         networkCIDR = try row.decode("network_cidr")
         nodeSubnetPrefix = try row.decode("node_subnet_prefix")
+        networking = ClusterNetworking(rawValue: try row.decode("networking", as: String.self)) ?? .host
         status = try row.decode("status")
         agentStatus = try row.decode("agent_status")
         agentSeenAt = try row.decode("agent_seen_at")
@@ -59,9 +62,11 @@ public struct NewCluster: Sendable, Equatable {
     public var nodeSubnetPrefix: Int
     /// Lower-case hex SHA-256 of the join token; the token itself never reaches the store.
     public var joinTokenDigestHex: String
+    public var networking: ClusterNetworking
 
     public init(id: String, name: String, description: String, labels: [String: String], network: IPv4Network,
-                nodeSubnetPrefix: Int, joinTokenDigestHex: String) {
+                nodeSubnetPrefix: Int, joinTokenDigestHex: String, networking: ClusterNetworking = .host) {
+        self.networking = networking
         self.id = id
         self.name = name
         self.description = description
@@ -101,10 +106,10 @@ extension TenantTransaction {
         try enforceQuota(.clusters, defaults: quotas)
         do {
             _ = try connection.execute("""
-                INSERT INTO clusters (id, tenant_id, name, description, labels, network_cidr, node_subnet_prefix, join_token_digest)
-                VALUES ($1, $2, $3, $4, $5::jsonb, $6::cidr, $7, decode($8, 'hex'))
+                INSERT INTO clusters (id, tenant_id, name, description, labels, network_cidr, node_subnet_prefix, join_token_digest, networking)
+                VALUES ($1, $2, $3, $4, $5::jsonb, $6::cidr, $7, decode($8, 'hex'), $9)
                 """, [new.id, tenantID, new.name, new.description, try ResourceJSON.encode(new.labels),
-                      new.network.description, new.nodeSubnetPrefix, new.joinTokenDigestHex])
+                      new.network.description, new.nodeSubnetPrefix, new.joinTokenDigestHex, new.networking.rawValue])
         } catch let error as PostgresError where error.isUniqueViolation {
             throw StoreError.conflict("a cluster named \(new.name) exists")
         }

@@ -30,7 +30,11 @@ public struct ContainerRecord: Sendable, Equatable {
     public var desiredState: DesiredContainerState
     public var observedState: ObservedContainerState
     public var health: HealthStatus
+    /// Where it serves, as its agent reported it (`127.0.0.1:PORT` with host networking).
     public var address: String?
+    /// Its own address on its node's caas network, chosen at placement (clusters with
+    /// `node_subnets` networking); `nil` with host networking.
+    public var ipAddress: String? = nil
     public var ports: [ContainerPort]
     public var exitCode: Int?
     public var restartCount: Int
@@ -45,7 +49,7 @@ public struct ContainerRecord: Sendable, Equatable {
 
 let containerColumns = """
     id, application_id, service_id, (SELECT s.name FROM services s WHERE s.id = containers.service_id) AS service_name,
-    node_id, slot::int8 AS slot, generation, desired_state, observed_state, health, address,
+    node_id, slot::int8 AS slot, generation, desired_state, observed_state, health, address, host(ip_address) AS ip_address,
     ports::text AS ports, exit_code::int8 AS exit_code, restart_count::int8 AS restart_count, status_message, version,
     created_at, updated_at, started_at, finished_at, observed_at, created_at::text AS sort_time
     """
@@ -63,6 +67,7 @@ extension ContainerRecord {
         observedState = ObservedContainerState(rawValue: try row.decode("observed_state", as: String.self)) ?? .lost
         health = HealthStatus(rawValue: try row.decode("health", as: String.self)) ?? .unknown
         address = try row.decode("address")
+        ipAddress = try row.decode("ip_address")
         ports = (try? ResourceJSON.decode([ContainerPort].self, try row.decode("ports", as: String.self))) ?? []
         exitCode = try row.decode("exit_code")
         restartCount = try row.decode("restart_count")

@@ -20,7 +20,7 @@ extension SystemTransaction {
     /// its nodes, except those still waiting for their restart backoff. nil: no such cluster.
     public func desiredState(clusterID: String) throws -> ClusterPush? {
         guard let cluster = try connection.query("""
-            SELECT tenant_id, desired_generation, pushed_generation FROM clusters WHERE id = $1
+            SELECT tenant_id, desired_generation, pushed_generation, networking FROM clusters WHERE id = $1
             """, [clusterID]).first else { return nil }
         // Specs once per (service, generation), not once per container row.
         var specs: [String: ServiceSpec] = [:]
@@ -51,11 +51,18 @@ extension SystemTransaction {
         var nextDue: Date?
         let rows = try connection.query("""
             SELECT c.id, c.tenant_id, c.service_id, c.slot::int8 AS slot, c.generation, c.node_id, c.desired_state,
-                   c.not_before, c.not_before > now() AS held
+                   c.not_before, c.not_before > now() AS held, host(c.ip_address) AS ip_address
             FROM containers c JOIN nodes n ON n.id = c.node_id
             WHERE n.cluster_id = $1 AND c.desired_state <> 'removed'
             ORDER BY c.node_id, c.id
             """, [clusterID])
+        // Each application's container addresses by service name: what its names resolve to.
+        var addressesByApp: [String: [String: [String]]] = [:]
+        for row in rows {
+            guard let address: String = try row.decode("ip_address"), let name = names[try row.decode("service_id")],
+                  try row.decode("desired_state", as: String.self) == "running" else { continue }
+            addressesByApp[name.app, default: [:]][name.service, default: []].append(address)
+        }
         for row in rows {
             if try row.decode("held", as: Bool?.self) == true {
                 let due: Date = try row.decode("not_before")
@@ -71,18 +78,31 @@ extension SystemTransaction {
             let id: String = try row.decode("id")
             let tenantID: String = try row.decode("tenant_id")
             let declared = declaredVolumes[name.app] ?? [:]
+            // A container given an address at placement joins its node's caas network.
+            let address: String? = try row.decode("ip_address")
             byNode[nodeID, default: []].append(DesiredContainer(
                 containerId: id, tenantId: tenantID, appId: name.app,
                 appName: name.appName, serviceName: name.service, slot: try row.decode("slot"),
                 generation: generation, image: spec.image, command: spec.command, entrypoint: spec.entrypoint,
-                environment: spec.environment, network: spec.desiredNetwork, ports: spec.desiredPorts,
+                environment: spec.environment, network: address != nil ? .caas : spec.desiredNetwork, ports: spec.desiredPorts,
                 volumes: spec.volumes.map { DesiredVolume($0, declared: declared, tenantId: tenantID, appId: name.app) },
                 limits: spec.resources.limits, labels: spec.labels, probe: spec.probe, healthcheck: spec.healthcheck,
                 state: DesiredContainerState(rawValue: try row.decode("desired_state", as: String.self)) ?? .running,
                 stopGracePeriodSeconds: spec.stopGracePeriodSeconds ?? 10, host: spec.host,
-                process: spec.process, restart: spec.restart))
+                process: spec.process, restart: spec.restart, address: address,
+                extraHosts: address == nil ? nil : ServiceHosts.entries(links: spec.links, addresses: addressesByApp[name.app] ?? [:])))
         }
-        let nodes = byNode.keys.sorted().map { DesiredNodeState(nodeId: $0, containers: byNode[$0]!) }
+        // With node subnets, every node's engine has the cluster's caas network for its subnet.
+        var networks: [String: DesiredNodeNetwork] = [:]
+        if try cluster.decode("networking", as: String.self) == ClusterNetworking.nodeSubnets.rawValue {
+            for row in try connection.query("SELECT id, subnet::text AS subnet FROM nodes WHERE cluster_id = $1", [clusterID]) {
+                guard let subnet = IPv4Network(try row.decode("subnet", as: String.self)),
+                      let gateway = ContainerAddressAllocator.gateway(of: subnet) else { continue }
+                networks[try row.decode("id")] = DesiredNodeNetwork(name: ContainerAddressAllocator.networkName(clusterId: clusterID),
+                                                                    subnet: subnet.description, gateway: gateway)
+            }
+        }
+        let nodes = byNode.keys.sorted().map { DesiredNodeState(nodeId: $0, containers: byNode[$0]!, network: networks[$0]) }
         var removals: [VolumeRemoval] = []
         var settled: [String] = []
         for row in try connection.query("""

@@ -248,6 +248,7 @@ struct PlanApplier {
         var ids: [String] = [], apps: [String] = [], services: [String] = [], nodes: [String] = [], slots: [Int] = [], generations: [Int] = []
         var restartCounts: [Int] = [], notBefores: [Date?] = [], causes: [String] = [], reasons: [String] = []
         var cpus: [Double] = [], memories: [Int64] = [], ports: [String] = []
+        var wantsAddress: [Bool] = []
         var newIDByOld: [String: String] = [:]
         func add(_ item: PlannedApplication, _ service: String, _ node: String, _ slot: Int, _ generation: Int, _ restarts: Int,
                  _ notBefore: Date?, _ cause: String, _ reason: String) -> String {
@@ -256,6 +257,7 @@ struct PlanApplier {
             ids.append(id); apps.append(item.appID); services.append(service); nodes.append(node); slots.append(slot); generations.append(generation)
             restartCounts.append(restarts); notBefores.append(notBefore); causes.append(cause); reasons.append(reason)
             cpus.append(r.cpus); memories.append(r.memoryBytes); ports.append(r.hostPorts.joined(separator: ","))
+            wantsAddress.append(item.spec(service, generation).networkMode == nil)
             return id
         }
         for item in items {
@@ -274,19 +276,54 @@ struct PlanApplier {
             }
         }
         guard !ids.isEmpty else { return newIDByOld }
+        let addresses = try containerAddresses(nodes: nodes, wanted: wantsAddress)
         _ = try connection.execute("""
             INSERT INTO containers (id, tenant_id, application_id, service_id, node_id, slot, generation, desired_state,
                                     observed_state, restart_count, not_before, cause, reason, status_message,
-                                    reserved_cpus, reserved_memory, host_ports)
+                                    reserved_cpus, reserved_memory, host_ports, ip_address)
             SELECT u.id, $1, u.app, u.service, u.node, u.slot, u.generation, 'running', 'pending', u.restarts, u.not_before,
-                   u.cause, u.reason, u.reason, u.cpus, u.memory, COALESCE(string_to_array(NULLIF(u.ports, ''), ','), '{}')
+                   u.cause, u.reason, u.reason, u.cpus, u.memory, COALESCE(string_to_array(NULLIF(u.ports, ''), ','), '{}'),
+                   NULLIF(u.ip, '')::inet
             FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::int4[], $7::int8[], $8::int4[], $9::timestamptz[],
-                        $10::text[], $11::text[], $12::float8[], $13::int8[], $14::text[])
-                 AS u(id, app, service, node, slot, generation, restarts, not_before, cause, reason, cpus, memory, ports)
+                        $10::text[], $11::text[], $12::float8[], $13::int8[], $14::text[], $15::text[])
+                 AS u(id, app, service, node, slot, generation, restarts, not_before, cause, reason, cpus, memory, ports, ip)
             """, [tenantID, ids, apps, services, nodes, slots.map { Int32($0) }, generations,
-                  restartCounts.map { Int32($0) }, notBefores, causes, reasons, cpus, memories, ports])
+                  restartCounts.map { Int32($0) }, notBefores, causes, reasons, cpus, memories, ports, addresses])
         outcome.created = ids
         return newIDByOld
+    }
+
+    /// Each new container's address on its node's caas network ("" for none): only in clusters
+    /// with `node_subnets` networking and for containers that do not choose a network mode of
+    /// their own. Free addresses of the node's subnet, none held by an existing container row
+    /// (`ContainerAddressAllocator`); runs under the cluster's apply lock, so concurrent applies
+    /// of one cluster cannot pick the same address (the unique index is the second wall).
+    func containerAddresses(nodes: [String], wanted: [Bool]) throws -> [String] {
+        var addresses = Array(repeating: "", count: nodes.count)
+        guard wanted.contains(true),
+              try connection.query("SELECT networking FROM clusters WHERE id = $1", [clusterID]).first?
+                .decode("networking", as: String.self) == ClusterNetworking.nodeSubnets.rawValue else { return addresses }
+        let targets = Array(Set(zip(nodes, wanted).filter(\.1).map(\.0))).sorted()
+        var subnets: [String: IPv4Network] = [:]
+        for row in try connection.query("SELECT id, subnet::text AS subnet FROM nodes WHERE id = ANY($1::text[])", [targets]) {
+            subnets[try row.decode("id")] = IPv4Network(try row.decode("subnet", as: String.self))
+        }
+        var held: [String: [String]] = [:]
+        for row in try connection.query("""
+            SELECT node_id, host(ip_address) AS ip FROM containers WHERE node_id = ANY($1::text[]) AND ip_address IS NOT NULL
+            """, [targets]) {
+            held[try row.decode("node_id"), default: []].append(try row.decode("ip"))
+        }
+        for node in targets {
+            guard let subnet = subnets[node] else { throw SchedulingConflict(reason: "node \(node) has no subnet") }
+            let positions = nodes.indices.filter { nodes[$0] == node && wanted[$0] }
+            let picked = ContainerAddressAllocator.pick(positions.count, in: subnet, held: held[node] ?? [])
+            guard picked.count == positions.count else {
+                throw SchedulingConflict(reason: "node \(node)'s subnet \(subnet) has no free address left for \(positions.count) more containers")
+            }
+            for (position, address) in zip(positions, picked) { addresses[position] = address }
+        }
+        return addresses
     }
 
     struct ContainerChange { var app: String; var desired: String?; var lost = false; var replacedBy: String?; var message: String? }

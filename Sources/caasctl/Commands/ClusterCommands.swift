@@ -8,6 +8,7 @@ struct ClusterCommand: AsyncParsableCommand {
         discussion: """
             Example:
               caasctl cluster create prod --network 10.42.0.0/16 --label env=prod
+              caasctl cluster create prod --network 172.18.0.0/16 --networking node_subnets
               caasctl cluster ls
             """,
         subcommands: [Create.self, List.self, Inspect.self, Remove.self, JoinToken.self])
@@ -22,12 +23,19 @@ struct ClusterCommand: AsyncParsableCommand {
         @Option(help: "A description.") var description: String?
         @Option(name: .customLong("network"), help: ArgumentHelp("The cluster's container network (IPv4 CIDR).", valueName: "cidr")) var network: String?
         @Option(name: .customLong("label"), help: ArgumentHelp("A label KEY=VALUE (repeatable).", valueName: "key=value")) var labels: [String] = []
+        @Option(help: ArgumentHelp("""
+            How containers are networked, fixed once the cluster exists: 'host' (the default: every container on its \
+            node's host network, serving on the PORT it is given) or 'node_subnets' (each node's engine gets a caas \
+            network for the node's subnet and each container its own address from it; route the node subnets \
+            between the nodes).
+            """, valueName: "mode")) var networking: String?
 
         func run() async throws {
             let session = try Session.make(global)
             var body: [String: JSON] = ["name": .string(name)]
             if let description { body["description"] = .string(description) }
             if let network { body["network_cidr"] = .string(network) }
+            if let networking { body["networking"] = .string(networking) }
             let labels = try KeyValue.parse(labels, what: "label")
             if !labels.isEmpty { body["labels"] = .object(labels.mapValues(JSON.string)) }
             let cluster = Cluster(try await session.client.send(.post, ResourceKind.cluster.collection, body: .object(body)).json())
