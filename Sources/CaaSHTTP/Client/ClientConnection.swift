@@ -107,28 +107,14 @@ final class ClientConnection: @unchecked Sendable {
 
     // MARK: Reading
 
-    /// Returns buffered or newly read plaintext; `nil` at end of stream.
+    /// Returns buffered or newly read plaintext; `nil` at end of stream. Waits (poll, on the
+    /// calling thread) until `deadline`.
     func read(deadline: ClientDeadline?) throws(HTTPClientError) -> [UInt8]? {
-        if !readBuffer.isEmpty {
-            defer { readBuffer.removeAll() }
-            return readBuffer
-        }
-        guard let tls else { return try readSocket(deadline: deadline) }
         while true {
-            let result: TLSReadResult
-            do {
-                result = try tls.readPlaintext()
-            } catch {
-                try? flushTLS(deadline: deadline)
-                throw .tls(error as? TLSError ?? .protocolError("\(error)"))
-            }
-            try flushTLS(deadline: deadline)
-            switch result {
+            switch try readWithoutWaiting(flushDeadline: deadline) {
             case .data(let bytes): return bytes
-            case .closed: return nil
-            case .wantMore:
-                guard let ciphertext = try readSocket(deadline: deadline) else { return nil }
-                tls.feed(ciphertext)
+            case .end: return nil
+            case .wouldBlock: try wait(for: Int16(POLLIN), deadline: deadline)
             }
         }
     }
@@ -143,13 +129,12 @@ final class ClientConnection: @unchecked Sendable {
 
     /// `read`, but never waiting for the socket: non-blocking calls only, so it may run on any
     /// thread. A TLS record that arrives in pieces answers `wouldBlock` until it is whole.
-    func readWithoutWaiting() throws(HTTPClientError) -> ReadAttempt {
+    /// `flushDeadline` bounds sending what TLS must answer (an alert, a key update): a few bytes.
+    func readWithoutWaiting(flushDeadline: ClientDeadline? = ContinuousClock.now.advanced(by: .seconds(5))) throws(HTTPClientError) -> ReadAttempt {
         if !readBuffer.isEmpty {
             defer { readBuffer.removeAll() }
             return .data(readBuffer)
         }
-        // A TLS alert or key update to send back is a few bytes: bounded, never a long wait.
-        let flushDeadline = ContinuousClock.now.advanced(by: .seconds(5))
         while true {
             if let tls {
                 let result: TLSReadResult
