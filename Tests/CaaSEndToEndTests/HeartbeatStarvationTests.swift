@@ -139,7 +139,8 @@ import Testing
         #expect(own.probeBeats > 100 && own.probeFailures.isEmpty, "every heartbeat succeeded while the API answered 503: \(own)")
         // The same flood on the shared pool refuses heartbeats too: the assertions above would fail there.
         #expect(shared.apiPoolExhaustedSamples > shared.samples / 2, "\(shared)")
-        #expect(shared.probeFailures.values.reduce(0, +) > shared.probeBeats / 10, "heartbeats on the API pool are refused under the flood: \(shared)")
+        // (How many depends on the machine's load: 28 to 290 of about 400 seen; on its own pool none ever is.)
+        #expect(shared.probeFailures.values.reduce(0, +) > 0, "heartbeats on the API pool are refused under the flood: \(shared)")
         // Refused as the API refuses: 503 (the agent tries again), never a 500.
         #expect(shared.probeFailures["500"] == nil && (shared.probeFailures["503"] ?? 0) > 0, "\(shared.probeFailures)")
     }
