@@ -1,7 +1,8 @@
 /// A cheap pass over the raw text, before any YAML parser sees it, that rejects input built to hurt:
-/// oversized text, nesting deep enough to exhaust a recursive parser's stack, and aliases used as
-/// mapping keys (a YAML library hashes keys to find duplicates, and hashing an aliased tree costs
-/// as much as expanding it).
+/// oversized text, nesting deep enough to exhaust a recursive parser's stack, and mapping keys that
+/// are not plain strings: an alias, a list or a mapping as a key, in block or flow style, and
+/// explicit `? ` keys (the YAML library hashes every key to find duplicates, and hashing an aliased
+/// tree costs as much as expanding it: `[*bomb: x]` is a billion laughs the node count never sees).
 ///
 /// The nesting estimate counts block indentation levels, `- ` markers and flow brackets; it may
 /// overestimate for odd plain scalars, never underestimate real structure.
@@ -20,7 +21,11 @@ struct InputScreen {
             return Finding(line: 1, column: 1, message: "the compose text is \(size) bytes; the limit is \(limits.maxBytes) bytes")
         }
         var indentStack: [Int] = []
-        var flowDepth = 0
+        /// The open flow collections, innermost last: `[` or `{`.
+        var flow: [Unicode.Scalar] = []
+        /// In a flow collection, right after the `[`, `{`, `,` or `:` that begins a node (nil
+        /// elsewhere): after `{` or `,` in a mapping the next node is a key.
+        var flowNodeAfter: Unicode.Scalar? = nil
         var quote: Unicode.Scalar? = nil
         var blockScalarParentIndent: Int? = nil
         var lineNumber = 0
@@ -38,7 +43,7 @@ struct InputScreen {
             if isBlank && quote == nil { continue }
 
             var column = 0
-            if quote == nil && flowDepth == 0 {
+            if quote == nil && flow.isEmpty {
                 // Block structure: pop levels at or beyond this indentation, then push this one and any `- ` / `? ` markers.
                 while let top = indentStack.last, top >= indent { indentStack.removeLast() }
                 indentStack.append(indent)
@@ -69,32 +74,48 @@ struct InputScreen {
                     continue
                 }
                 let atTokenStart = previous == " " || previous == "\t" || previous == "[" || previous == "{" || previous == "," || i == column
+                let nodeStart = flowNodeAfter != nil
+                let keyHere = flow.last == "{" && (flowNodeAfter == "{" || flowNodeAfter == ",")
+                if c != " " && c != "\t" && c != "#" { flowNodeAfter = nil }
                 switch c {
                 case "#" where previous == " " || previous == "\t" || i == 0:
                     i = line.count
                     continue
                 case "\"" where atTokenStart, "'" where atTokenStart:
                     quote = c
-                case "[" where atTokenStart || flowDepth > 0, "{" where atTokenStart || flowDepth > 0:
-                    flowDepth += 1
-                    if indentStack.count + flowDepth + 1 > limits.maxDepth {
-                        return Finding(line: lineNumber, column: i + 1, message: "the document nests deeper than \(limits.maxDepth) levels")
-                    }
-                case "]" where flowDepth > 0, "}" where flowDepth > 0:
-                    flowDepth -= 1
-                    if flowDepth == 0, let next = line[(i + 1)...].first(where: { $0 != " " }), next == ":" {
+                case "?" where (i + 1 == line.count || line[i + 1] == " ")
+                            && (nodeStart || (flow.isEmpty && atTokenStart && lastSignificant == ":")):
+                    return Finding(line: lineNumber, column: i + 1, message: "explicit mapping keys ('? ') are not supported in compose files")
+                case "[" where atTokenStart || !flow.isEmpty, "{" where atTokenStart || !flow.isEmpty:
+                    if keyHere {
                         return Finding(line: lineNumber, column: i + 1, message: "mapping keys must be plain strings, not lists or mappings")
                     }
-                case "*" where atTokenStart:
+                    flow.append(c)
+                    flowNodeAfter = c
+                    if indentStack.count + flow.count + 1 > limits.maxDepth {
+                        return Finding(line: lineNumber, column: i + 1, message: "the document nests deeper than \(limits.maxDepth) levels")
+                    }
+                case "]" where !flow.isEmpty, "}" where !flow.isEmpty:
+                    flow.removeLast()
+                    if let next = line[(i + 1)...].first(where: { $0 != " " }), next == ":" {
+                        return Finding(line: lineNumber, column: i + 1, message: "mapping keys must be plain strings, not lists or mappings")
+                    }
+                case "," where !flow.isEmpty, ":" where !flow.isEmpty:
+                    flowNodeAfter = c
+                case "*" where flow.isEmpty ? atTokenStart : nodeStart:
+                    if keyHere {
+                        return Finding(line: lineNumber, column: i + 1, message: "a YAML alias cannot be used as a mapping key")
+                    }
                     var j = i + 1
                     while j < line.count, Self.isAnchorChar(line[j]) { j += 1 }
                     while j < line.count, line[j] == " " { j += 1 }
+                    // In flow style any `:` after the alias makes it a key; in block style `: ` does.
                     if j > i + 1, j < line.count, line[j] == ":",
-                       j + 1 == line.count || line[j + 1] == " " || line[j + 1] == "," || line[j + 1] == "}" || line[j + 1] == "]" {
+                       !flow.isEmpty || j + 1 == line.count || line[j + 1] == " " {
                         return Finding(line: lineNumber, column: i + 1, message: "a YAML alias cannot be used as a mapping key")
                     }
-                case "|" where atTokenStart && (lastSignificant == ":" || lastSignificant == "-" || lastSignificant == " "),
-                     ">" where atTokenStart && (lastSignificant == ":" || lastSignificant == "-" || lastSignificant == " "):
+                case "|" where atTokenStart && flow.isEmpty && (lastSignificant == ":" || lastSignificant == "-" || lastSignificant == " "),
+                     ">" where atTokenStart && flow.isEmpty && (lastSignificant == ":" || lastSignificant == "-" || lastSignificant == " "):
                     let rest = line[(i + 1)...]
                     let header = rest.prefix { $0 != " " && $0 != "#" }
                     let afterHeader = rest.dropFirst(header.count).drop { $0 == " " }

@@ -15,6 +15,15 @@ struct TreeBuilder {
     private var nodeCount = 0
     /// Scalar text after alias expansion, in UTF-8 bytes: aliases of one long string cost each time they appear.
     private var textBytes = 0
+    /// Scalars already interpolated, by where they are written: an alias repeats its anchor's
+    /// scalars, which are interpolated (and their references and problems recorded) once.
+    private var interpolated: [Site: (text: String, scalar: YScalar)] = [:]
+    private var referenceCount = 0
+
+    private struct Site: Hashable {
+        var line: Int
+        var column: Int
+    }
 
     init(limits: ComposeLimits, variables: [String: String], log: DiagnosticLog) {
         self.limits = limits
@@ -122,8 +131,19 @@ struct TreeBuilder {
         let text = scalar.string
         let isNull = !quoted && (text.isEmpty || text == "~" || text == "null" || text == "Null" || text == "NULL")
         guard text.contains("$") else { return YScalar(text: text, isNull: isNull, isQuoted: quoted) }
+        let site = Site(line: line, column: column)
+        if let earlier = interpolated[site], earlier.text == text { return earlier.scalar }
 
         let outcome = Interpolation.interpolate(text, variables: variables)
+        defer { interpolated[site] = (text, YScalar(text: outcome.value, isNull: false, isQuoted: quoted)) }
+        referenceCount += outcome.references.count
+        if referenceCount > limits.maxVariableReferences {
+            if referenceCount - outcome.references.count <= limits.maxVariableReferences {
+                log.add(.error, path: path, line: line, column: column,
+                        "the document uses variables more than \(limits.maxVariableReferences) times")
+            }
+            return YScalar(text: outcome.value, isNull: false, isQuoted: quoted)
+        }
         for var reference in outcome.references {
             reference.path = path
             reference.line = line
