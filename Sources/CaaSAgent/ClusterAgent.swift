@@ -162,9 +162,14 @@ public actor ClusterAgent {
             }
             if let heartbeats {
                 group.addTask {
-                    while !Task.isCancelled {
-                        if (try? await heartbeats.beat(await self.heartbeat())) != nil { self.contact.heard() }
-                        try? await Task.sleep(for: configuration.heartbeatInterval)
+                    await withDiscardingTaskGroup { beats in
+                        while !Task.isCancelled {
+                            if (try? await heartbeats.beat(await self.heartbeat())) != nil { self.contact.heard() }
+                            // Back in reach (by any channel): a full report now, beside the heartbeats,
+                            // so the control plane sees at once what kept running.
+                            if self.contact.takeRegained() { beats.addTask { await self.reconcile() } }
+                            try? await Task.sleep(for: configuration.heartbeatInterval)
+                        }
                     }
                 }
             }

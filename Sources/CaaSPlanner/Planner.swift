@@ -237,6 +237,11 @@ struct PlanningRun {
             replacing: request.replacing?.id, restartCount: request.restartCount, notBefore: request.notBefore,
             reason: request.why + where_
         ))
+        if request.replacementCause == .lost, let old = request.replacing, !releasing.contains(old.id) {
+            // A lost container stays until its replacement is placed: now.
+            let oldNode = old.nodeID.flatMap { ledger.indexByID[$0] }.map { ledger.nodes[$0].name } ?? old.nodeID ?? "no node"
+            remove(old, serviceID: service.id, cause: .lost, reason: "\(service.spec.name).\(old.slot) (\(old.id)) lost with node \(oldNode)")
+        }
         if let old = request.replacing, let cause = request.replacementCause {
             plan.replacements.append(Replacement(
                 old: old.id, serviceID: service.id, slot: request.slot, newGeneration: request.generation, newNodeID: nodeID,

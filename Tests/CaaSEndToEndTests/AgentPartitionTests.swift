@@ -56,20 +56,19 @@ import Testing
     /// above the longest partition to ride out): nothing that ran is touched by the heal.
     @Test(.timeLimit(.minutes(3)))
     func agentCutOffForLessThanTheNodeDownTimeoutKeepsItsContainersAndDoublesNothing() async throws {
-        try await partitionScenario(nodeDownAfter: Self.partition + 30, knownReplacement: false)
+        try await partitionScenario(nodeDownAfter: Self.partition + 30, markedDown: false)
     }
 
     /// The partition outlasts the node-failure timeout (3 s, the default): the control plane marks
-    /// the node down and its containers lost. Issue 13 item 6 asks that even then the heal restarts
-    /// nothing that ran; today the control plane replaces every container of the node once it is
-    /// back (the agent removes the ones that kept running and starts new ones) — recorded as a
-    /// known issue, so this test fails (and must lose the wrapper) the day that is fixed.
+    /// the node down and its containers lost. The cluster has no other node, so no replacement can
+    /// be placed and the lost containers stay wanted; after the heal the agent reports them
+    /// running and the control plane counts them again: nothing that ran through is restarted.
     @Test(.timeLimit(.minutes(3)))
     func agentCutOffForLongerThanTheNodeDownTimeoutDoublesNothing() async throws {
-        try await partitionScenario(nodeDownAfter: 3, knownReplacement: true)
+        try await partitionScenario(nodeDownAfter: 3, markedDown: true)
     }
 
-    func partitionScenario(nodeDownAfter: TimeInterval, knownReplacement: Bool) async throws {
+    func partitionScenario(nodeDownAfter: TimeInterval, markedDown: Bool) async throws {
         let partition = Self.partition
         async let enginesStarting = EngineHarness.shared.engines(["partition-a"])
         // Agent → control plane: its agent API through `up` (the URL the control plane gives agents
@@ -200,11 +199,11 @@ import Testing
             // What ran through the partition was not restarted, recreated or doubled by the heal.
             let untouched = duringPartition.filter { $0.value.state == "running" && after[$0.key] == $0.value }.count
             let ranThrough = duringPartition.filter { $0.value.state == "running" }.count
-            if knownReplacement {
+            if markedDown {
                 #expect(wentDown, "the control plane marked the node down during the partition")
-                withKnownIssue("a node back from down has its containers replaced, though they kept running (lost is final)") {
-                    #expect(untouched == ranThrough, "\(untouched) of \(ranThrough) untouched by the heal")
-                }
+                #expect(untouched == ranThrough, "\(untouched) of \(ranThrough) untouched by the heal")
+                // Lost while down, found again: every row the control plane keeps is one that ran through.
+                #expect(Set(live.compactMap { $0["id"] as? String }) == Set(duringPartition.keys), "the same containers, none replaced")
             } else {
                 #expect(!wentDown, "the node was not marked down: the partition is shorter than node_down_after")
                 for (id, seen) in duringPartition where seen.state == "running" && id != victim {
@@ -213,7 +212,9 @@ import Testing
             }
             // The killed one: restarted in place (locally) or replaced once, after the heal.
             let added = Set(running.keys).subtracting(before.keys)
-            if restarted && !knownReplacement {
+            if markedDown {
+                #expect(added.isEmpty, "nothing replaced: \(added)")
+            } else if restarted {
                 // The exit was reported into the cut connection and arrives after the heal, before
                 // the report that it runs again; observed states only move forward, so the
                 // control plane takes the exit as final and replaces the container once.
@@ -222,7 +223,7 @@ import Testing
                     #expect(added.isEmpty, "no replacement of a container the agent restarted itself: \(added)")
                 }
                 #expect(added.count <= 1, "at most the restarted one replaced: \(added)")
-            } else if !knownReplacement {
+            } else {
                 #expect(added.count == 1 && running[victim] == nil, "the dead container replaced once: \(added)")
             }
             print("agent partition: node \(statusBeforeHeal) at the end of the cut; after the heal \(running.count) running, \(added.count) replaced, "

@@ -80,6 +80,53 @@ import Testing
         let s = service(spec(replicas: 1, placement: Placement(constraints: [label("az", .equal, "1")])))
         let p = plan([node(1, .down, labels: ["az": "1"]), node(2, labels: ["az": "2"])], [s], [container("ctr_1", slot: 1, node: 1)])
         #expect(p.unplaced == [Unplaced(serviceID: "svc_web", slots: [1], explanation: "0/2 nodes are available: 1 down, 1 constraint not met")])
+        // It is lost, but not given up: it may be running on the far side of a partition.
+        #expect(p.lost.map(\.containerID) == ["ctr_1"])
+        #expect(p.removals.isEmpty)
+        // The next plan, with the loss recorded, still keeps it and still asks for a replacement.
+        let again = plan([node(1, .down, labels: ["az": "1"]), node(2, labels: ["az": "2"])], [s], [container("ctr_1", slot: 1, node: 1, observed: .lost)])
+        #expect(again.lost.isEmpty && again.removals.isEmpty && again.placements.isEmpty)
+        #expect(again.unplaced.map(\.slots) == [[1]])
+    }
+
+    @Test func aLostContainerKeptWhileItsNodeWasDownCountsAgainWhenTheNodeIsBack() {
+        let s = service(spec(replicas: 2))
+        let existing = [container("ctr_1", slot: 1, node: 1, observed: .lost), container("ctr_2", slot: 2, node: 1, observed: .lost)]
+        let p = plan([node(1)], [s], existing)
+        #expect(p.removals.isEmpty, "\(p.removals)")
+        #expect(p.placements.isEmpty, "\(p.placements)")
+        #expect(p.lost.isEmpty && p.unplaced.isEmpty)
+        // Back but paused: still kept (running containers stay on a paused node).
+        let paused = plan([node(1, .paused)], [s], existing)
+        #expect(paused.removals.isEmpty && paused.placements.isEmpty)
+    }
+
+    @Test func aLostContainerGoesWhenItsReplacementIsPlacedOrItsSlotIsNotWanted() {
+        let nodes = [node(1, .down), node(2)]
+        // Scaled down to 1 while node-1 is down: slot 2's lost container is not waited for.
+        let existing = [container("ctr_1", slot: 1, node: 2), container("ctr_2", slot: 2, node: 1, observed: .lost)]
+        let down = plan(nodes, [service(spec(replicas: 1))], existing)
+        #expect(down.removals.map(\.containerID) == ["ctr_2"])
+        #expect(down.removals.first?.reason == "web.2 (ctr_2) lost with node node-1")
+        #expect(down.placements.isEmpty)
+        // Its node was deleted: removed and replaced at once.
+        let gone = plan([node(2)], [service(spec(replicas: 2))], existing)
+        #expect(gone.removals.map(\.containerID) == ["ctr_2"])
+        #expect(gone.placements.map(\.replacing) == ["ctr_2"])
+        #expect(gone.removals.count == 1, "removed once: \(gone.removals)")
+    }
+
+    @Test func aGlobalContainerLostWithItsNodeWaitsForThatNode() {
+        let s = service(spec("agent", mode: .global))
+        let existing = [container("ctr_a", service: "agent", slot: 1, node: 1), container("ctr_b", service: "agent", slot: 2, node: 2)]
+        let p = plan([node(1, .down), node(2)], [s], existing)
+        #expect(p.lost.map(\.containerID) == ["ctr_a"])
+        #expect(p.removals.isEmpty && p.placements.isEmpty)
+        let lostRows = [container("ctr_a", service: "agent", slot: 1, node: 1, observed: .lost), existing[1]]
+        let back = plan([node(1), node(2)], [s], lostRows)
+        #expect(back.removals.isEmpty && back.placements.isEmpty, "the node's own container counts again")
+        let deleted = plan([node(2)], [s], lostRows)
+        #expect(deleted.removals.map(\.containerID) == ["ctr_a"])
     }
 
     @Test func staleCopiesOnANodeThatCameBackAreRemovedAndNotCounted() {
@@ -93,7 +140,7 @@ import Testing
         let p = plan([node(1), node(2)], [service(spec(replicas: 2))], existing)
         #expect(p.removals.map(\.containerID) == ["ctr_1", "ctr_2"])
         #expect(p.removals[0].reason == "stale copy web.1 (ctr_1) on node-1 removed: already replaced by ctr_9")
-        #expect(p.removals[1].reason == "web.2 (ctr_2) lost with node node-1")
+        #expect(p.removals[1].reason == "duplicate web.2 (ctr_2) on node-1 removed: the slot runs ctr_8")
         #expect(p.placements.isEmpty)
         #expect(p.lost.isEmpty)
     }

@@ -81,14 +81,38 @@ import Testing
         #expect(exited.container?.observedState == .exited)
         #expect(exited.container?.exitCode == 137)
         #expect(exited.container?.finishedAt != nil)
-        // Any other backwards write is refused by the trigger.
+        // A stale "running" (observed before the exit) does not bring it back.
+        let stale = try await report(4, ContainerObservation(containerId: id, nodeId: seeded.node, state: .running,
+                                                             startedAt: t0, observedAt: t0.addingTimeInterval(1.5)))
+        #expect(stale.outcome.transitions == 0)
+        #expect(stale.container?.observedState == .exited)
+        // Restarted in place by its agent (out of reach of the control plane), observed later: it runs again.
+        let again = try await report(5, ContainerObservation(containerId: id, nodeId: seeded.node, state: .running,
+                                                             startedAt: t0.addingTimeInterval(3), observedAt: t0.addingTimeInterval(3)))
+        #expect(again.outcome.transitions == 1)
+        #expect(again.container?.observedState == .running)
+        // Lost with its node and seen again, later, still running: found.
+        _ = try await db.database.pool.withConnection { try $0.execute("UPDATE containers SET observed_state = 'lost' WHERE id = $1", [id]) }
+        let found = try await report(6, ContainerObservation(containerId: id, nodeId: seeded.node, state: .running,
+                                                             startedAt: t0.addingTimeInterval(3), observedAt: t0.addingTimeInterval(4)))
+        #expect(found.outcome.transitions == 1)
+        #expect(found.container?.observedState == .running)
+        _ = try await report(7, ContainerObservation(containerId: id, nodeId: seeded.node, state: .exited, exitCode: 137,
+                                                     finishedAt: t0.addingTimeInterval(5), observedAt: t0.addingTimeInterval(5)))
+        // Any other backwards write is refused by the trigger: a container no longer wanted does not run again.
         let refused = try await db.database.pool.withConnection { connection -> String? in
             do {
-                _ = try connection.execute("UPDATE containers SET observed_state = 'running' WHERE id = $1", [id])
+                _ = try connection.execute("UPDATE containers SET observed_state = 'running', desired_state = 'removed' WHERE id = $1", [id])
                 return nil
             } catch let error as PostgresError { return error.sqlState }
         }
         #expect(refused == "23514")
+        // Nor does one that was replaced, whatever its agent says.
+        _ = try await db.database.pool.withConnection { try $0.execute("UPDATE containers SET replaced_by = 'ctr_next' WHERE id = $1", [id]) }
+        let replaced = try await report(8, ContainerObservation(containerId: id, nodeId: seeded.node, state: .running,
+                                                                startedAt: t0.addingTimeInterval(6), observedAt: t0.addingTimeInterval(6)))
+        #expect(replaced.outcome.transitions == 0)
+        #expect(replaced.container?.observedState == .exited)
         let lateral = try await db.database.pool.withConnection { connection -> String? in
             do {
                 _ = try connection.execute("UPDATE containers SET observed_state = 'failed' WHERE id = $1", [id])

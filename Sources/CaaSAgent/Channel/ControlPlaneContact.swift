@@ -8,13 +8,25 @@ public final class ControlPlaneContact: Sendable {
     /// Silence longer than this is out of reach (a few heartbeats).
     public let outOfReachAfter: Duration
     private let last = Mutex<ContinuousClock.Instant?>(nil)
+    private let regained = Mutex(false)
 
     public init(outOfReachAfter: Duration) {
         self.outOfReachAfter = outOfReachAfter
     }
 
     public func heard(at instant: ContinuousClock.Instant = .now) {
+        let wasOutOfReach = isOutOfReach(at: instant)
         last.withLock { $0 = max($0 ?? instant, instant) }
+        if wasOutOfReach { regained.withLock { $0 = true } }
+    }
+
+    /// Whether the control plane was heard again after being out of reach, since the last call:
+    /// then the agent reports everything it has at once (what ran on, what it restarted).
+    public func takeRegained() -> Bool {
+        regained.withLock { value in
+            defer { value = false }
+            return value
+        }
     }
 
     /// Never true before the control plane was heard once (an agent that never heard from it

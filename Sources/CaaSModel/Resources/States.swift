@@ -22,7 +22,11 @@ public enum DesiredContainerState: String, Codable, Sendable, Equatable {
 }
 
 /// What the agent observed of a container. Written by agents only, and it only moves forward:
-/// pending → assigned → starting → running → (exited | failed | lost) → removed.
+/// pending → assigned → starting → running → (exited | failed | lost) → removed. Two exceptions,
+/// for a container still wanted, from what its agent observes later: `lost` is the control plane
+/// losing sight of it with its node, so it takes what the agent sees once the node is back; and
+/// an exited container the agent restarted in place while the control plane was out of reach
+/// runs again. (`canMove` is the forward rule; the store applies the exceptions.)
 public enum ObservedContainerState: String, Codable, Sendable, Equatable, CaseIterable {
     case pending
     case assigned

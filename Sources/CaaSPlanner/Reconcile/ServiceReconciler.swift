@@ -16,10 +16,12 @@ struct ServiceReconciler {
     struct Slot {
         var slot: Int
         var node: Int?
-        /// Containers meant to run and not lost, best first; `members[0]` is the one that counts.
+        /// Containers meant to run, best first; `members[0]` is the one that counts. (A lost one
+        /// counts again once its node is back.)
         var members: [ContainerSnapshot] = []
         var stopped: ContainerSnapshot?
         var exited: [ContainerSnapshot] = []
+        /// Lost with its node, while the node is down: kept until a replacement is placed.
         var lost: ContainerSnapshot?
         var restartPending = false
         var primary: ContainerSnapshot? { members.first ?? stopped }
@@ -62,6 +64,7 @@ struct ServiceReconciler {
         } else {
             reconcileReplicated()
             moveOffDrainingNodes()
+            removeUnneededLost()
         }
         rollOut()
         if let rollout, rollout != service.rollout { plan.rollouts.append(rollout) }
@@ -144,6 +147,12 @@ struct ServiceReconciler {
                 bySlot[key]!.stopped = c
                 continue
             }
+            if c.observed == .lost, c.desired == .running, nodeIndex(c) != nil, status != .down {
+                // Its node is back: the agent reports it running again (or makes it run, as it is
+                // in the desired state), so it keeps its slot instead of being replaced.
+                bySlot[key]!.members.append(c)
+                continue
+            }
             if onLostNode {
                 if c.observed != .lost {
                     plan.lost.append(LostContainer(
@@ -151,8 +160,17 @@ struct ServiceReconciler {
                         reason: "\(label(c)) (\(c.id)) lost: node \(nodeName(c)) is down"
                     ))
                 }
-                remove(c, .lost, "\(label(c)) (\(c.id)) lost with node \(nodeName(c))")
+                if let earlier = bySlot[key]!.lost {
+                    remove(earlier, .lost, "\(label(earlier)) (\(earlier.id)) lost with node \(nodeName(earlier)): superseded by \(c.id)")
+                }
                 bySlot[key]!.lost = c
+                if nodeIndex(c) == nil {
+                    // Its node is gone: nothing to come back to.
+                    remove(c, .lost, "\(label(c)) (\(c.id)) lost with node \(nodeName(c))")
+                }
+                // Otherwise it stays while its node is down (it may be running there, cut off): it is
+                // removed when its replacement is placed, or when its slot is no longer wanted
+                // (`removeUnneededLost`). With nowhere to place a replacement it waits for its node.
                 continue
             }
             if c.desired == .stopped {
@@ -290,6 +308,17 @@ struct ServiceReconciler {
                 }
                 number += 1
             }
+        }
+    }
+
+    /// A lost container whose slot asks for no replacement (scaled down, or held by another copy)
+    /// is not waited for: it goes now. (One that is being replaced goes when its replacement is
+    /// placed; global containers wait for their own node.)
+    mutating func removeUnneededLost() {
+        let replacing = Set(requests.compactMap { $0.replacementCause == .lost ? $0.replacing?.id : nil })
+        for slot in slots {
+            guard let lost = slot.lost, !replacing.contains(lost.id) else { continue }
+            remove(lost, .lost, "\(label(lost)) (\(lost.id)) lost with node \(nodeName(lost))")
         }
     }
 

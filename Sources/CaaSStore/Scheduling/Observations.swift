@@ -24,7 +24,10 @@ public struct NodeChange: Sendable, Equatable {
 
 extension SystemTransaction {
     /// Applies an agent's report for `clusterID` (the agent was authenticated as that cluster's):
-    /// observed state only moves forward, health, exit codes, engine ids and stats are recorded,
+    /// observed state only moves forward — except that a container still wanted takes what its
+    /// agent observes later when it was lost with its node (it ran on through a partition) or
+    /// when the agent restarted it in place while the control plane was out of reach —
+    /// health, exit codes, engine ids and stats are recorded,
     /// removals the agent confirms delete their rows, and every application whose containers moved
     /// is queued for reconciliation, all in this transaction. A container's address and published
     /// ports are replaced only by an observation that states them and is not older than the row's
@@ -49,20 +52,30 @@ extension SystemTransaction {
                         AS u(id, node, state, exit, health, started, finished, engine, cpu, mem, msg, observed, address, ports)
                 ),
                 old AS (
-                    SELECT k.id, k.observed_state, k.health FROM containers k JOIN u ON u.id = k.id
+                    SELECT k.id, k.observed_state, k.health,
+                           -- Still wanted and seen again by its agent, later than the last observation:
+                           -- lost with its node (which is back), or restarted in place by the agent while
+                           -- the control plane was out of reach (as migration 0013's trigger allows).
+                           (k.desired_state <> 'removed' AND k.replaced_by IS NULL
+                            AND (k.observed_at IS NULL OR u.observed > k.observed_at)
+                            AND ((k.observed_state = 'lost' AND u.state IN ('starting', 'running', 'exited', 'failed'))
+                                 OR (k.observed_state IN ('exited', 'failed') AND u.state IN ('starting', 'running')
+                                     AND k.desired_state = 'running'))) AS found
+                    FROM containers k JOIN u ON u.id = k.id
                     JOIN nodes n ON n.id = k.node_id WHERE n.cluster_id = $1 AND k.node_id = u.node
                 )
                 UPDATE containers k SET
-                    observed_state = CASE WHEN caas_observed_rank(u.state) > caas_observed_rank(k.observed_state)
+                    observed_state = CASE WHEN old.found OR caas_observed_rank(u.state) > caas_observed_rank(k.observed_state)
                                           THEN u.state ELSE k.observed_state END,
-                    health = CASE WHEN k.observed_state IN ('lost', 'removed') OR u.observed < k.observed_at THEN k.health
+                    health = CASE WHEN old.found THEN u.health
+                                  WHEN k.observed_state IN ('lost', 'removed') OR u.observed < k.observed_at THEN k.health
                                   ELSE u.health END,
                     healthy_since = CASE WHEN u.observed < k.observed_at THEN k.healthy_since
                                          WHEN u.health = 'healthy' THEN COALESCE(k.healthy_since, u.observed) ELSE NULL END,
                     exit_code = COALESCE(u.exit, k.exit_code),
                     started_at = COALESCE(u.started, k.started_at),
                     finished_at = COALESCE(u.finished, k.finished_at),
-                    last_exit_at = CASE WHEN u.state IN ('exited', 'failed') AND k.observed_state NOT IN ('exited', 'failed', 'lost', 'removed')
+                    last_exit_at = CASE WHEN u.state IN ('exited', 'failed') AND (old.found OR k.observed_state NOT IN ('exited', 'failed', 'lost', 'removed'))
                                         THEN COALESCE(u.finished, u.observed) ELSE k.last_exit_at END,
                     engine_container_id = COALESCE(u.engine, k.engine_container_id),
                     cpu_percent = COALESCE(u.cpu, k.cpu_percent),
@@ -74,7 +87,7 @@ extension SystemTransaction {
                     ports = CASE WHEN u.ports IS NOT NULL AND (k.observed_at IS NULL OR u.observed >= k.observed_at)
                                  THEN u.ports::jsonb ELSE k.ports END,
                     observed_at = GREATEST(k.observed_at, u.observed),
-                    version = k.version + CASE WHEN caas_observed_rank(u.state) > caas_observed_rank(k.observed_state)
+                    version = k.version + CASE WHEN old.found OR caas_observed_rank(u.state) > caas_observed_rank(k.observed_state)
                                                  OR (COALESCE(u.observed >= k.observed_at, true)
                                                      AND ((u.health <> k.health AND k.observed_state NOT IN ('lost', 'removed'))
                                                           OR (u.address IS NOT NULL AND u.address IS DISTINCT FROM k.address)
