@@ -432,6 +432,46 @@ final class AgentChannelHarness: @unchecked Sendable {
         await runtime.shutdown()
     }
 
+    @Test func logsOfAContainerLostWithItsNodeAre409AndOfAnUnansweringAgent503() async throws {
+        let h = try await AgentChannelHarness.make("agent_logs_lost")
+        defer { Task { await h.stop() } }
+        let (admin, clusterID, token) = try await h.cluster("acme")
+        let client = try ControlPlaneClient(directory: try await h.join(token))
+        defer { client.shutdown() }
+        let nodes = try await client.registerNodes(NodeRegistrationBody(nodes: [.init(name: "n1", engineEndpoint: "unix:///run/a.sock")],
+                                                                        endpoint: "https://127.0.0.1:7443"))
+        let node = try #require(nodes.first?.id)
+        let app = try await h.api.deploy(admin, name: "web", cluster: clusterID,
+                                         source: #""compose":"services:\n  web:\n    image: busybox\n""#)
+        #expect(app.status == 202, "\(app.text)")
+        let appID = try #require(app["id"]?.stringValue)
+        try await h.api.raw {
+            _ = try $0.execute("""
+                INSERT INTO services (id, tenant_id, application_id, name, kind, spec)
+                SELECT 'svc_logsprobe', tenant_id, id, 'probe', 'container', '{}' FROM applications WHERE id = $1
+                """, [appID])
+        }
+        func container(_ id: String, _ state: String) async throws {
+            try await h.api.raw {
+                _ = try $0.execute("""
+                    INSERT INTO containers (id, tenant_id, application_id, service_id, node_id, slot, generation, observed_state)
+                    SELECT $1, tenant_id, application_id, id, $2, 1, 1, $3 FROM services WHERE id = 'svc_logsprobe'
+                    """, [id, node, state])
+            }
+        }
+        try await container("ctr_aaaaaaaaaaaaaaaaaaa1", "lost")
+        try await container("ctr_aaaaaaaaaaaaaaaaaaa2", "running")
+        try await container("ctr_aaaaaaaaaaaaaaaaaaa3", "assigned")
+        let inserted = try await h.api.raw { try $0.query("SELECT count(*)::int8 AS n FROM containers WHERE service_id = 'svc_logsprobe'")[0].decode("n", as: Int.self) }
+        #expect(inserted == 3)
+        let lost = try await h.call("GET", "/v1/containers/ctr_aaaaaaaaaaaaaaaaaaa1/logs", token: admin)
+        #expect(lost.status == 409 && lost.text.contains("lost with its node"), "\(lost.status) \(lost.text)")
+        let running = try await h.call("GET", "/v1/containers/ctr_aaaaaaaaaaaaaaaaaaa2/logs", token: admin)
+        #expect(running.status == 503 && running.text.contains("did not answer"), "\(running.status) \(running.text)")
+        let assigned = try await h.call("GET", "/v1/containers/ctr_aaaaaaaaaaaaaaaaaaa3/logs", token: admin)
+        #expect(assigned.status == 409 && assigned.text.contains("not been created"), "\(assigned.status) \(assigned.text)")
+    }
+
     @Test func aSuspendedTenantsAgentGets403AndNoPushesUntilResumed() async throws {
         let h = try await AgentChannelHarness.make("agent_suspended")
         defer { Task { await h.stop() } }

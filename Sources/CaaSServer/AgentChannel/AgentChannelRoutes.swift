@@ -121,15 +121,20 @@ public enum AgentChannelRoutes {
             throw APIError.conflict("container \(id) has not been created on a node yet (\(placement.observedState))")
         }
         let reservation = try context.reserveStream()
-        guard let channel = await service.directory.mtlsChannel(for: placement.clusterID) else {
-            throw APIError.unavailable("the agent of cluster \(placement.clusterID) is not connected")
+        // A container lost with its node keeps its logs on that node: out of reach, that is a
+        // state of the container's (409), not a passing fault of the control plane's (503).
+        func unreachable(_ why: String) -> APIError {
+            placement.observedState == "lost"
+                ? .conflict("container \(id) is lost with its node and the agent of cluster \(placement.clusterID) \(why); its logs can be read once the node is back")
+                : .unavailable("the agent of cluster \(placement.clusterID) \(why)")
         }
+        guard let channel = await service.directory.mtlsChannel(for: placement.clusterID) else { throw unreachable("is not connected") }
         let upstream: HTTPClientStreamingResponse
         do {
             upstream = try await channel.logs(containerID: id, follow: follow, tail: tail)
         } catch {
             context.logger.warning("logs: agent unreachable", metadata: ["cluster.id": .string(placement.clusterID), "error": "\(error)"])
-            throw APIError.unavailable("the agent of cluster \(placement.clusterID) did not answer")
+            throw unreachable("did not answer")
         }
         guard upstream.status == 200 else {
             if upstream.status == 404 { throw APIError.notFound("container on its engine", id) }
