@@ -22,6 +22,7 @@ let package = Package(
         .executable(name: "caas-server", targets: ["caas-server"]),
         .executable(name: "caasctl", targets: ["caasctl"]),
         .executable(name: "caas-agent", targets: ["caas-agent"]),
+        .executable(name: "caas-dns", targets: ["caas-dns"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
@@ -53,6 +54,11 @@ let package = Package(
         .target(name: "CaaSAgent", dependencies: ["CaaSHTTP", "CaaSModel", "CaaSCrypto", logging]),
         .executableTarget(name: "caas-agent", dependencies: ["CaaSAgent", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
+        // The nodes' name server: the C library only (no Foundation), linked fully static, so its
+        // system container's image is this one file.
+        .target(name: "CaaSDNS"),
+        .executableTarget(name: "caas-dns", dependencies: ["CaaSDNS"], linkerSettings: [.unsafeFlags(["-static-executable"])]),
+
         // The typed client of the public API, and what caasctl shows of it (tables, problems,
         // progress, contexts).
         .target(name: "CaaSClient", dependencies: ["CaaSHTTP", "CaaSModel"]),
@@ -73,6 +79,7 @@ let package = Package(
         .target(name: "CaaSEngineSupport", dependencies: ["CaaSAgent", "CaaSTestSupport"], path: "Tests/CaaSEngineSupport"),
         .testTarget(name: "CaaSAgentTests", dependencies: ["CaaSAgent", "CaaSModel", "CaaSEngineSupport", "CaaSCrypto"]),
         .testTarget(name: "CaaSCryptoTests", dependencies: ["CaaSCrypto"]),
+        .testTarget(name: "CaaSDNSTests", dependencies: ["CaaSDNS"]),
         .testTarget(name: "CaaSStoreTests", dependencies: ["CaaSStore", "CaaSTestSupport"]),
         .target(name: "CaaSWorkersTestSupport", dependencies: ["CaaSServer", "CaaSModel", "CaaSPlanner", "CaaSStore"],
                 path: "Tests/CaaSWorkersTestSupport"),
