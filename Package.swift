@@ -51,8 +51,8 @@ let package = Package(
         .target(name: "CaaSServer", dependencies: ["CaaSHTTP", "CaaSPostgres", "CaaSStore", "CaaSCrypto", "CaaSModel", "CaaSCompose", "CaaSPlanner", logging]),
 
         // The cluster agent: engine client, executor, observation, probes.
-        .target(name: "CaaSAgent", dependencies: ["CaaSHTTP", "CaaSModel", "CaaSCrypto", logging]),
-        .executableTarget(name: "caas-agent", dependencies: ["CaaSAgent", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .target(name: "CaaSAgent", dependencies: ["CaaSHTTP", "CaaSModel", "CaaSCrypto", "CaaSDNS", logging]),
+        .executableTarget(name: "caas-agent", dependencies: ["CaaSAgent", "CaaSDNS", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // The nodes' name server: the C library only (no Foundation), linked fully static, so its
         // system container's image is this one file.

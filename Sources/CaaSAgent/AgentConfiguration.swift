@@ -18,6 +18,14 @@ public struct AgentConfiguration: Sendable {
     /// Silence from the control plane after which it is out of reach and dead containers are
     /// restarted on the node by their restart policy.
     public var outOfReachAfter: Duration = .seconds(5)
+    /// The name server binary the nodes with caas networks run (`NameServerImage`); `nil`:
+    /// `caas-dns` beside the agent's executable.
+    public var nameServerBinary: String?
+    /// Resolvers the name servers forward other names to; `nil`: those of the engine (the
+    /// server container's resolv.conf); empty: none, other names are refused.
+    public var nameServerUpstreams: [String]?
+    /// How often the name servers' records are brought up to date (when they changed).
+    public var namesInterval: Duration = .milliseconds(250)
 
     public init(
         clusterId: String,

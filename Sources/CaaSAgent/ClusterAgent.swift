@@ -25,6 +25,12 @@ public actor ClusterAgent {
     private var applied: DesiredClusterState?
     /// Reads the ports the engines' containers hold into `ports`, once, before the first state.
     private var adoption: Task<Void, Never>?
+    /// The name server of each node with a caas network.
+    private var nameServers: [String: NameServerKeeper] = [:]
+    private var nameServerImage: NameServerImage?
+    private var publishingNames = false
+    /// Why names could not be published, by node (cleared once they are).
+    public private(set) var nameServerProblems: [String: String] = [:]
 
     public init(configuration: AgentConfiguration, nodes: [AgentNode], makeTransport: @escaping EngineTransportFactory,
                 reporter: any AgentReporter, heartbeats: (any HeartbeatSink)? = nil, ports: PortAssignment? = nil) {
@@ -79,7 +85,53 @@ public actor ClusterAgent {
             for await (node, actions) in group { results[node] = actions }
             return results
         }
+        // New containers' names, at once rather than at the next round.
+        Task { await self.publishNames() }
         return .applied(generation: state.generation, actions: results, unknownNodes: unknown)
+    }
+
+    /// Brings every node's name server up to date with the applied state and what serves now:
+    /// made where a node has a caas network and none yet, its records written when they changed.
+    /// A round already under way is not doubled (the next one follows within `namesInterval`).
+    public func publishNames() async {
+        guard let state = applied, !publishingNames else { return }
+        let networked = state.nodes.filter { $0.network?.nameServer != nil }.compactMap { node in executors[node.nodeId] }
+        guard !networked.isEmpty else { return }
+        publishingNames = true
+        defer { publishingNames = false }
+        if nameServerImage == nil {
+            let path = configuration.nameServerBinary ?? NameServerImage.besideExecutable()
+            guard let image = NameServerImage(binary: path) else {
+                for executor in networked { nameServerProblems[executor.nodeId] = "the name server binary \(path) cannot be read" }
+                return
+            }
+            nameServerImage = image
+        }
+        var serving = Set<String>()
+        for id in nodeOrder { if let executor = executors[id] { serving.formUnion(await executor.serving()) } }
+        let records = ClusterNames.table(state, serving: serving).rendered()
+        let keepers = networked.map { executor in
+            (executor, nameServers[executor.nodeId] ?? NameServerKeeper(nodeId: executor.nodeId, clusterId: configuration.clusterId, engine: executor.engine,
+                                                                        image: nameServerImage!, upstreams: configuration.nameServerUpstreams))
+        }
+        for (executor, keeper) in keepers { nameServers[executor.nodeId] = keeper }
+        let problems = await withTaskGroup(of: (String, String?).self) { group in
+            for (executor, keeper) in keepers {
+                group.addTask {
+                    do throws(EngineError) {
+                        guard let network = try await executor.preparedNetwork() else { return (executor.nodeId, nil) }
+                        try await keeper.publish(records, network: network)
+                        return (executor.nodeId, nil)
+                    } catch {
+                        return (executor.nodeId, "name server: \(error)")
+                    }
+                }
+            }
+            var problems: [String: String?] = [:]
+            for await (node, problem) in group { problems[node] = problem }
+            return problems
+        }
+        for (node, problem) in problems { nameServerProblems[node] = problem }
     }
 
     /// Before the first state is completed: the ports the containers on the engines hold (their
@@ -150,6 +202,12 @@ public actor ClusterAgent {
                 while !Task.isCancelled {
                     await self.reconcile()
                     try? await Task.sleep(for: configuration.reconcileInterval)
+                }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    await self.publishNames()
+                    try? await Task.sleep(for: configuration.namesInterval)
                 }
             }
             group.addTask {

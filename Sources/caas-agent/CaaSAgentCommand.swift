@@ -1,6 +1,7 @@
 // caas-agent: configuration and start-up only (the work is in CaaSAgent).
 import ArgumentParser
 import CaaSAgent
+import CaaSDNS
 import CaaSHTTP
 import Dispatch
 import Foundation
@@ -104,6 +105,10 @@ struct CaaSAgentCommand: AsyncParsableCommand {
         var engineKey: String?
         @Option(name: .customLong("heartbeat-interval"), help: "Seconds between heartbeats.") var heartbeatInterval: Double = 1
         @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.") var logLevel = "info"
+        @Option(name: .customLong("name-server-binary"), help: "The caas-dns binary the nodes with caas networks run (default: caas-dns beside caas-agent).")
+        var nameServerBinary: String?
+        @Option(name: .customLong("name-server-upstream"), help: "A resolver (IPv4[:port]) the nodes' name servers forward other names to; repeatable; 'none': refuse them (default: the engine's resolvers).")
+        var nameServerUpstreams: [String] = []
 
         struct FileConfiguration: Decodable {
             struct Node: Decodable { var name: String; var engineEndpoint: String }
@@ -147,6 +152,17 @@ struct CaaSAgentCommand: AsyncParsableCommand {
             (options.listenHost, options.listenPort) = try parseListen(listenText)
             options.advertisedEndpoint = advertised
             options.heartbeatInterval = .milliseconds(Int64(max(0.1, heartbeatInterval) * 1000))
+            options.nameServerBinary = nameServerBinary
+            if !nameServerUpstreams.isEmpty {
+                if nameServerUpstreams == ["none"] {
+                    options.nameServerUpstreams = []
+                } else {
+                    for upstream in nameServerUpstreams where UDPAddress(upstream, defaultPort: 53) == nil {
+                        throw ValidationError("--name-server-upstream \(upstream): expected an IPv4 address[:port], or none alone")
+                    }
+                    options.nameServerUpstreams = nameServerUpstreams
+                }
+            }
             var logger = Logger(label: "caas.agent")
             logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
             // One client for every engine; its TLS settings apply to tcp+tls:// endpoints only.

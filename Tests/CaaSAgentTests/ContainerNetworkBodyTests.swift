@@ -6,7 +6,7 @@ import Testing
 /// A container on its node's caas network (issue 15 item 1): the engine's create request puts it
 /// on the network at its fixed address; the address it is reported at is that address.
 @Suite struct ContainerNetworkBodyTests {
-    let network = DesiredNodeNetwork(name: "caas-clu_1", subnet: "198.18.1.0/24", gateway: "198.18.1.1")
+    let network = DesiredNodeNetwork(name: "caas-clu_1", subnet: "198.18.1.0/24", gateway: "198.18.1.1", nameServer: "198.18.1.254")
     func container(_ mode: DesiredNetwork, address: String? = nil) -> DesiredContainer {
         DesiredContainer(containerId: "ctr_1", tenantId: "ten_1", appId: "app_1", appName: "shop", serviceName: "db", slot: 1, generation: 1,
                          image: "busybox", network: mode, address: address)
@@ -19,7 +19,8 @@ import Testing
         let endpoints = (json["NetworkingConfig"] as? [String: Any])?["EndpointsConfig"] as? [String: Any]
         let endpoint = try #require(endpoints?["caas-clu_1"] as? [String: Any])
         #expect((endpoint["IPAMConfig"] as? [String: Any])?["IPv4Address"] as? String == "198.18.1.7")
-        #expect(endpoint["Aliases"] as? [String] == ["db"])
+        #expect(endpoint["Aliases"] == nil, "no engine aliases: the engine's resolver would answer them to every tenant on the node")
+        #expect((json["HostConfig"] as? [String: Any])?["Dns"] as? [String] == ["198.18.1.254"], "the node's name server")
         #expect(ServingAddress.address(networkMode: "caas-clu_1", environment: [], desired: container(.caas, address: "198.18.1.7"),
                                        host: "127.0.0.1") == "198.18.1.7")
     }
@@ -29,6 +30,7 @@ import Testing
         #expect(body.hostConfig.networkMode == "host")
         let json = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(body)) as? [String: Any])
         #expect(json["NetworkingConfig"] == nil)
+        #expect((json["HostConfig"] as? [String: Any])?["Dns"] == nil)
     }
 
     @Test func olderStatesWithoutNetworksStillDecode() throws {
@@ -44,7 +46,7 @@ import Testing
 /// The pusher's incremental encoder writes a node's caas network exactly as the wire encoder does.
 @Suite struct DesiredNetworkEncodingTests {
     @Test func aNodeNetworkIsEncodedAsTheWireEncoderWouldAndDecodes() throws {
-        let network = DesiredNodeNetwork(name: "caas-clu_1", subnet: "198.18.1.0/24", gateway: "198.18.1.1")
+        let network = DesiredNodeNetwork(name: "caas-clu_1", subnet: "198.18.1.0/24", gateway: "198.18.1.1", nameServer: "198.18.1.254")
         let container = DesiredContainer(containerId: "ctr_1", tenantId: "ten_1", appId: "app_1", appName: "shop", serviceName: "db", slot: 1,
                                          generation: 1, image: "busybox", network: .caas, address: "198.18.1.2")
         let state = DesiredClusterState(clusterId: "clu_1", generation: 2, nodes: [

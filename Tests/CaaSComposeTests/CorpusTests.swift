@@ -95,7 +95,7 @@ enum CorpusManifest {
             #expect(svc(spec, "kibana").dependsOn.map(\.service) == ["elasticsearch"])
         },
         .valid("v1-legacy.yml", warnings: [
-            .warning(4, "web.links", "'links' are checked but not delivered"),
+            .warning(4, "web.links", "'links' resolve on clusters with node_subnets networking only"),
         ]) { spec, _ in
             #expect(spec.services.map(\.name) == ["web", "db", "cache"])
             let web = svc(spec, "web")
@@ -307,7 +307,7 @@ enum CorpusManifest {
             #expect(svc(spec, "web").image == "nginx")
         },
         .valid("external-service-link.yml", warnings: [
-            .warning(5, "services.app.links", "'links' are checked but not delivered"),
+            .warning(5, "services.app.links", "'links' resolve on clusters with node_subnets networking only"),
             .warning(8, "services.app.depends_on", "'depends_on' orders nothing"),
         ]) { spec, _ in
             #expect(spec.services.map(\.name) == ["app"])
@@ -337,9 +337,9 @@ enum CorpusManifest {
             .warning(8, "services.db.depends_on", "'depends_on' orders nothing"),
         ]),
         .invalid("invalid-cycle-links.yml", [
-            .warning(5, "services.a.links", "'links' are checked but not delivered"),
+            .warning(5, "services.a.links", "'links' resolve on clusters with node_subnets networking only"),
             .error(6, "services.a.links[0]", "dependency cycle: a -> b -> c -> a"),
-            .warning(9, "services.b.links", "'links' are checked but not delivered"),
+            .warning(9, "services.b.links", "'links' resolve on clusters with node_subnets networking only"),
             .warning(17, "services.d.depends_on", "'depends_on' orders nothing"),
             .error(18, "services.d.depends_on.d", "dependency cycle: d -> d"),
         ]),
@@ -364,7 +364,7 @@ enum CorpusManifest {
             .warning(5, "services.web.depends_on", "'depends_on' orders nothing"),
             .error(6, "services.web.depends_on.api", "depends on unknown service 'api'"),
             .error(9, "services.web.depends_on.cache.condition", "unknown dependency condition 'service_ready'"),
-            .warning(10, "services.web.links", "'links' are checked but not delivered"),
+            .warning(10, "services.web.links", "'links' resolve on clusters with node_subnets networking only"),
             .error(11, "services.web.links[0]", "links to unknown service 'databse'"),
             .error(12, "services.web.network_mode", "shares the network of unknown service 'proxy'"),
         ]),

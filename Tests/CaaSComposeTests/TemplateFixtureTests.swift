@@ -7,7 +7,7 @@ import Testing
     @Test func restserverIsComposeV1WithRoutedProbedScaledServerAndExternalLinkingClient() throws {
         let (spec, result) = try parseValid(try fixtureText("restserver.yml"))
         // The only warning: the client's external link names nothing inside its container yet.
-        #expect(result.diagnostics.map(\.description) == ["13:3 client.external_links: 'external_links' are checked but not delivered: caas resolves no names inside containers yet"], "\(result.diagnostics)")
+        #expect(result.diagnostics.map(\.description) == ["13:3 client.external_links: 'external_links' are checked but not delivered: they name containers outside the application, which caas does not resolve (an external: service or a routed address does)"], "\(result.diagnostics)")
         #expect(spec.services.map(\.name) == ["server", "client"])
         let server = try service(spec, "server")
         #expect(server.image == "nginx")
@@ -26,7 +26,7 @@ import Testing
     @Test func wordpressCloudTurnsAvailabilityIntoPlacementAndDbIntoExternalService() throws {
         let (spec, result) = try parseValid(try fixtureText("wordpress-cloud.yml"))
         // The only warning: the link to db is not a host name inside the container yet.
-        #expect(result.diagnostics.map(\.description) == ["8:5 services.wordpress.links: 'links' are checked but not delivered: caas has no name resolution between services yet, so a linked service's name is not a host name inside the container"], "\(result.diagnostics)")
+        #expect(result.diagnostics.map(\.description) == ["8:5 services.wordpress.links: 'links' resolve on clusters with node_subnets networking only: there the nodes' name servers answer a linked service's name and alias; on host networking they are not host names inside the container"], "\(result.diagnostics)")
         let wordpress = try service(spec, "wordpress")
         #expect(wordpress.image == "wordpress:4.5")
         #expect(wordpress.restart == .always)
@@ -49,7 +49,7 @@ import Testing
     @Test func wordpressMysqlHasPortsLinksRestartAndNamedVolume() throws {
         let (spec, result) = try parseValid(try fixtureText("wordpress-mysql.yml"))
         // The only warning: the link to db is not a host name inside the container yet.
-        #expect(result.diagnostics.map(\.description) == ["9:5 services.wordpress.links: 'links' are checked but not delivered: caas has no name resolution between services yet, so a linked service's name is not a host name inside the container"], "\(result.diagnostics)")
+        #expect(result.diagnostics.map(\.description) == ["9:5 services.wordpress.links: 'links' resolve on clusters with node_subnets networking only: there the nodes' name servers answer a linked service's name and alias; on host networking they are not host names inside the container"], "\(result.diagnostics)")
         let wordpress = try service(spec, "wordpress")
         #expect(wordpress.ports == [PortMapping(target: PortRange(80))])
         #expect(wordpress.links == [ServiceLink(target: "db", alias: "mysql")])

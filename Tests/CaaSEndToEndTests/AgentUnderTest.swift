@@ -26,6 +26,8 @@ final class AgentUnderTest: @unchecked Sendable {
         options.listenPort = 0
         options.nodes = engines.map { .init(name: $0.name, endpoint: "unix://" + $0.socketPath) }
         options.reconcileInterval = .seconds(3)
+        // The nodes' name servers forward nothing: no traffic leaves the test's namespaces.
+        options.nameServerUpstreams = []
         let runtime = try await AgentRuntime.start(options: options, makeTransport: await EngineHarness.shared.transportFactory,
                                                    logger: ControlPlaneUnderTest.logger("caas.e2e.agent"))
         let agent = AgentUnderTest(clusterID: clusterID, stateDirectory: stateDirectory, engines: engines, runtime: runtime,
@@ -60,7 +62,8 @@ final class AgentUnderTest: @unchecked Sendable {
         await runtime.shutdown()
         for engine in engines where engine.isRunning {
             let client = await EngineHarness.shared.engineClient(engine)
-            for summary in (try? await client.listContainers(labels: ["caas.cluster=\(clusterID)"])) ?? [] {
+            let named = (try? await client.listContainers(labels: ["caas.dns=\(clusterID)"])) ?? []
+            for summary in ((try? await client.listContainers(labels: ["caas.cluster=\(clusterID)"])) ?? []) + named {
                 try? await client.removeContainer(summary.id, force: true)
             }
         }

@@ -146,12 +146,12 @@ import Testing
               aliyun.scale: "2"
         """
 
-    /// Names that resolve, first slice (issue 15 item 4): every container of the application gets
-    /// `/etc/hosts` entries (the engine's `ExtraHosts`, made at creation) naming its services and
-    /// `links` aliases with their containers' addresses. Not yet the DNS server the issue asks for.
-    @Test(.disabled("unfinished: wordpress's /etc/hosts named db at an address other than the running db's (a db container replaced after wordpress was created?); entries are written at creation only"),
-          .timeLimit(.minutes(3)))
-    func serviceNamesAndLinkAliasesResolveToTheApplicationsAddresses() async throws {
+    /// Names that resolve (issue 15 item 4): inside every wordpress container the node's name
+    /// server answers `db` and its links alias `mysql` with the addresses of db's serving
+    /// containers, on both nodes; they follow db as it scales out, is replaced and scales in;
+    /// another application's container gets no answer for them.
+    @Test(.enabled(if: NamespaceClusterTests.available, "needs root, ip, nsenter, iptables, dockerd and busybox"), .timeLimit(.minutes(4)))
+    func serviceNamesAndLinkAliasesResolveToTheServingContainersAddresses() async throws {
         let client = try HTTPClient()
         defer { client.shutdown() }
         async let nodesStarting = NamespaceCluster.start(name: "names", nodes: 2, client: client)
@@ -176,36 +176,106 @@ import Testing
             let app = try await cp.call(.post, "/v1/apps", token: tenant.operator,
                                         body: ["name": "wp", "cluster_id": joined.clusterID, "compose": Self.wordpress])
             #expect(app.status == 202, "\(app.text)")
-            let deployed = await eventually(.seconds(40)) {
+            let other = try await cp.call(.post, "/v1/apps", token: tenant.operator,
+                                          body: ["name": "other", "cluster_id": joined.clusterID, "compose": Self.loner])
+            #expect(other.status == 202, "\(other.text)")
+            let deployed = await eventually(.seconds(60)) {
                 let db = await joined.running(service: "db").count, wordpress = await joined.running(service: "wordpress").count
-                return db == 1 && wordpress == 2
+                let loner = await joined.running(service: "loner").count
+                return db == 1 && wordpress == 2 && loner == 1
             }
-            #expect(deployed, "db and two wordpress containers run")
-            let dbID = try #require(await joined.running(service: "db").keys.first)
-            let db = try await cp.call(.get, "/v1/containers/\(dbID)", token: tenant.operator)
-            let dbAddress = try #require(db["address"] as? String, "\(db.text)")
-            for (containerID, engineName) in await joined.running(service: "wordpress") {
-                let engine = try #require(nodes.nodes.first { $0.engine.name == engineName }).engine
-                let engineID = try #require(try await EndToEndTests.containers(engine, cluster: joined.clusterID)[containerID]?.engineId)
-                let engineClient = EngineClient(transport: HTTPClientTransport(client: client, endpoint: engine.endpoint))
-                // The engine wrote the entries into the container's /etc/hosts ("address<TAB>name").
-                for name in ["mysql", "db"] {
-                    let line = "^\(dbAddress.replacingOccurrences(of: ".", with: "\\."))[[:space:]]+\(name)$"
-                    let listed = try await engineClient.run(["busybox", "grep", "-Eq", line, "/etc/hosts"], in: engineID, timeoutSeconds: 5)
-                    #expect(listed == 0, "wordpress on \(engineName) has \(name) → \(dbAddress) in /etc/hosts")
+            #expect(deployed, "db, two wordpress containers and the other application's container run")
+            let appID = try #require(app["id"] as? String)
+
+            /// The engine and engine id of each running container of `service`.
+            func containers(_ service: String) async throws -> [(engine: EngineClient, id: String, node: String)] {
+                var found: [(EngineClient, String, String)] = []
+                for (containerID, engineName) in await joined.running(service: service) {
+                    let engine = try #require(nodes.nodes.first { $0.engine.name == engineName }).engine
+                    let engineID = try #require(try await EndToEndTests.containers(engine, cluster: joined.clusterID)[containerID]?.engineId)
+                    found.append((EngineClient(transport: HTTPClientTransport(client: client, endpoint: engine.endpoint)), engineID, engineName))
                 }
-                // …and db answers at that address from there, across nodes too. (Resolving the name
-                // through the test image's static busybox `nc` did not work here: its libc does not
-                // read /etc/hosts; real images' resolvers do.)
-                let status = try await engineClient.run(NamespaceClusterTests.fetch(dbAddress, port: 3306), in: engineID, timeoutSeconds: 10)
-                #expect(status == 0, "wordpress on \(engineName) reaches db at \(dbAddress)")
+                return found
             }
+            /// db's serving addresses as the control plane shows them.
+            func dbAddresses() async throws -> Set<String> {
+                let listed = try await cp.call(.get, "/v1/containers?app=\(appID)", token: tenant.operator)
+                return Set(listed.items.filter { $0["observed_state"] as? String == "running" && $0["service_name"] as? String == "db" }
+                    .compactMap { $0["address"] as? String })
+            }
+            /// Whether `name` answers exactly `addresses` inside the container (busybox's own resolver,
+            /// asking the engine's, which asks the node's name server).
+            func answers(_ target: (engine: EngineClient, id: String, node: String), _ name: String, _ addresses: Set<String>) async throws -> Bool {
+                var script = "out=$(busybox nslookup -type=a \(name) 2>&1) || exit 1"
+                for address in addresses { script += "; echo \"$out\" | busybox grep -Eq 'Address:?[[:space:]]+\(address.replacingOccurrences(of: ".", with: "\\."))$' || exit 2" }
+                script += "; [ $(echo \"$out\" | busybox grep -Ec 'Address:?[[:space:]]+198\\.') -eq \(addresses.count) ] || exit 3"
+                return try await target.engine.run(["busybox", "sh", "-c", script], in: target.id, timeoutSeconds: 10) == 0
+            }
+
+            #expect(await eventually(.seconds(20)) { (try? await dbAddresses().count) == 1 }, "the control plane shows db running at its address")
+            var db = try await dbAddresses()
+            try #require(db.count == 1)
+            let wordpress = try await containers("wordpress")
+            #expect(Set(wordpress.map(\.node)).count == 2, "wordpress runs on both nodes")
+            for container in wordpress {
+                for name in ["db", "mysql"] {
+                    let resolved = try await eventually(.seconds(10)) { try await answers(container, name, db) }
+                    #expect(resolved, "\(name) resolves to db's address \(db) in wordpress on \(container.node)")
+                }
+            }
+            // Another application's container: neither name is its own.
+            let loner = try #require(try await containers("loner").first)
+            let lonerStatus = try await loner.engine.run(["busybox", "nslookup", "-type=a", "db"], in: loner.id, timeoutSeconds: 10)
+            #expect(lonerStatus != 0, "db of another application does not resolve")
+
+            // db scales out: the new replica's address joins the answer; scaled in, the removed one leaves it.
+            let services = try await cp.call(.get, "/v1/apps/\(appID)/services", token: tenant.operator)
+            let dbService = try #require(services.items.first { $0["name"] as? String == "db" }?["id"] as? String)
+            _ = try await cp.call(.post, "/v1/services/\(dbService)/scale", token: tenant.operator, body: ["replicas": 2])
+            #expect(await eventually(.seconds(40)) { (try? await dbAddresses().count) == 2 })
+            db = try await dbAddresses()
+            for container in wordpress {
+                let followed = try await eventually(.seconds(5)) { try await answers(container, "mysql", db) }
+                #expect(followed, "mysql answers both db replicas \(db) on \(container.node)")
+            }
+            _ = try await cp.call(.post, "/v1/services/\(dbService)/scale", token: tenant.operator, body: ["replicas": 1])
+            #expect(await eventually(.seconds(40)) { (try? await dbAddresses().count) == 1 })
+            db = try await dbAddresses()
+            for container in wordpress {
+                let followed = try await eventually(.seconds(5)) { try await answers(container, "mysql", db) }
+                #expect(followed, "mysql answers the one db left \(db) on \(container.node)")
+            }
+
+            // db's container removed behind caas's back: its replacement is followed by the name.
+            let dbContainer = try #require(try await containers("db").first)
+            try await dbContainer.engine.removeContainer(dbContainer.id, force: true)
+            let old = db
+            #expect(await eventually(.seconds(40)) {
+                guard let now = try? await dbAddresses(), now.count == 1 else { return false }
+                return (try? await containers("db").first?.id) != dbContainer.id
+            }, "db is replaced")
+            db = try await dbAddresses()
+            let replaced = ContinuousClock.now
+            for container in wordpress {
+                let followed = try await eventually(.seconds(5)) { try await answers(container, "mysql", db) }
+                #expect(followed, "mysql follows db from \(old) to \(db) on \(container.node)")
+            }
+            print("names: db's replacement \(db) answered in both wordpress containers \(ContinuousClock.now - replaced) after the control plane showed it running")
         } catch {
             Issue.record(error)
         }
         await agent?.stop()
         await cp.stop()
     }
+
+    /// A single container in an application of its own.
+    static let loner = """
+        services:
+          loner:
+            image: caas-test/busybox:latest
+            command: ["sleep", "3600"]
+            restart: always
+        """
 
     /// Container start (create + start until the engine says running) on a node's caas network at a
     /// fixed address against host networking, on the same namespace engine, side by side.

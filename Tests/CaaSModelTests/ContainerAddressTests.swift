@@ -8,7 +8,9 @@ import Testing
     @Test func theGatewayIsTheFirstHostAndContainersStartAfterIt() {
         #expect(ContainerAddressAllocator.gateway(of: subnet) == "198.18.1.1")
         #expect(ContainerAddressAllocator.pick(3, in: subnet, held: []) == ["198.18.1.2", "198.18.1.3", "198.18.1.4"])
-        #expect(ContainerAddressAllocator.capacity(of: subnet) == 253)
+        #expect(ContainerAddressAllocator.capacity(of: subnet) == 252)
+        #expect(ContainerAddressAllocator.nameServer(of: subnet) == "198.18.1.254", "the last host address is the name server's")
+        #expect(!ContainerAddressAllocator.pick(300, in: subnet, held: []).contains("198.18.1.254"))
     }
 
     @Test func anAddressHeldIsNeverGivenAgainAndAFreedOneIs() {
@@ -19,12 +21,14 @@ import Testing
     }
 
     @Test func aFullSubnetGivesWhatItHasAndNeverTheNetworkGatewayOrBroadcast() {
-        let small = IPv4Network("198.18.2.0/29")!  // .0 network, .1 gateway, .2–.6 containers, .7 broadcast
+        let small = IPv4Network("198.18.2.0/29")!  // .0 network, .1 gateway, .2–.5 containers, .6 name server, .7 broadcast
         let all = ContainerAddressAllocator.pick(10, in: small, held: [])
-        #expect(all == ["198.18.2.2", "198.18.2.3", "198.18.2.4", "198.18.2.5", "198.18.2.6"])
-        #expect(ContainerAddressAllocator.capacity(of: small) == 5)
+        #expect(all == ["198.18.2.2", "198.18.2.3", "198.18.2.4", "198.18.2.5"])
+        #expect(ContainerAddressAllocator.capacity(of: small) == 4)
+        #expect(ContainerAddressAllocator.nameServer(of: small) == "198.18.2.6")
         #expect(ContainerAddressAllocator.pick(1, in: small, held: all).isEmpty)
         #expect(ContainerAddressAllocator.pick(1, in: IPv4Network("198.18.3.0/31")!, held: []).isEmpty)
+        #expect(ContainerAddressAllocator.pick(1, in: IPv4Network("198.18.3.0/30")!, held: []).isEmpty, "no room beside gateway and name server")
     }
 
     @Test func theNetworkIsNamedAfterTheClusterAndNetworkingModesAreSpelledAsInTheAPI() {
@@ -42,11 +46,16 @@ import Testing
     }
 }
 
-@Suite struct ServiceHostsTests {
-    @Test func servicesAndLinkAliasesResolveToTheirContainersAddresses() {
-        let entries = ServiceHosts.entries(links: [ServiceLink(target: "db", alias: "mysql"), ServiceLink(target: "cache")],
-                                           addresses: ["db": ["198.18.1.2"], "web": ["198.18.1.3", "198.18.2.2"]])
-        #expect(entries == ["db:198.18.1.2", "web:198.18.1.3", "web:198.18.2.2", "mysql:198.18.1.2"])
-        #expect(ServiceHosts.entries(links: [], addresses: [:]).isEmpty)
+@Suite struct ServiceNamesTests {
+    @Test func servicesLinkAliasesAndExternalServicesAreTheApplicationsNames() {
+        let names = ServiceNames.names(services: ["web", "db"], links: [ServiceLink(target: "db", alias: "mysql"), ServiceLink(target: "cache")],
+                                       externals: ["rds": "rds-1.example.com", "legacy": "10.1.2.3"])
+        #expect(names == [DesiredName(name: "mysql", service: "db"), DesiredName(name: "cache", service: "cache"),
+                          DesiredName(name: "db", service: "db"), DesiredName(name: "web", service: "web"),
+                          DesiredName(name: "legacy", target: "10.1.2.3"), DesiredName(name: "rds", target: "rds-1.example.com")])
+        // An alias named like another service means the linked one.
+        let shadowed = ServiceNames.names(services: ["db", "db2"], links: [ServiceLink(target: "db2", alias: "db")], externals: [:])
+        #expect(shadowed.first { $0.name == "db" }?.service == "db2")
+        #expect(ServiceNames.names(services: [], links: [], externals: [:]).isEmpty)
     }
 }

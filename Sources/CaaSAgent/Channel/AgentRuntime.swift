@@ -39,6 +39,9 @@ public struct AgentRuntimeOptions: Sendable {
     /// First and longest wait between attempts to reach the control plane.
     public var backoff: (first: Duration, longest: Duration) = (.milliseconds(200), .seconds(5))
     public var portRange = 20_000..<30_000
+    /// `AgentConfiguration.nameServerBinary` and `.nameServerUpstreams`.
+    public var nameServerBinary: String?
+    public var nameServerUpstreams: [String]?
 
     public init(stateDirectory: AgentStateDirectory) {
         self.stateDirectory = stateDirectory
@@ -109,6 +112,8 @@ public final class AgentRuntime: Sendable {
                                                maxOperationsPerNode: options.maxOperationsPerNode, reconcileInterval: options.reconcileInterval, statsInterval: options.statsInterval,
                                                heartbeatInterval: options.heartbeatInterval, reportWindow: options.reportWindow)
         configuration.outOfReachAfter = options.outOfReachAfter
+        configuration.nameServerBinary = options.nameServerBinary
+        configuration.nameServerUpstreams = options.nameServerUpstreams
         let ports = PortAssignment(range: options.portRange)
         let agent = ClusterAgent(configuration: configuration, nodes: nodes, makeTransport: makeTransport, reporter: client, heartbeats: client,
                                  ports: ports)

@@ -121,6 +121,13 @@ public struct EngineClient: Sendable {
         } catch .notFound {}
     }
 
+    /// `PUT /containers/{id}/archive`: the files of a tar archive extracted into the container
+    /// (created or running) under `path`.
+    public func putArchive(_ id: String, path: String, _ tar: [UInt8]) async throws(EngineError) {
+        _ = try await send(EngineRequest(method: .put, path: versioned("/containers/\(pathEscaped(id))/archive"),
+                                         query: [("path", path)], body: .tar(tar)))
+    }
+
     public func inspectContainer(_ id: String) async throws(EngineError) -> ContainerDetails {
         try await json(EngineRequest(method: .get, path: versioned("/containers/\(pathEscaped(id))/json")))
     }

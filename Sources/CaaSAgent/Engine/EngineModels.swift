@@ -220,15 +220,16 @@ public struct ContainerCreateBody: Encodable, Sendable, Equatable {
         public var pidsLimit: Int64?
         public var sysctls: [String: String]?
         public var groupAdd: [String]?
-        /// `name:address` lines added to the container's `/etc/hosts`.
-        public var extraHosts: [String]? = nil
+        /// Name servers the engine's own resolver forwards to (its embedded DNS on user-defined
+        /// networks asks them from the container's network namespace).
+        public var dns: [String]? = nil
         enum CodingKeys: String, CodingKey {
             case networkMode = "NetworkMode", initProcess = "Init", nanoCpus = "NanoCpus", memory = "Memory"
             case portBindings = "PortBindings", mounts = "Mounts", restartPolicy = "RestartPolicy"
             case privileged = "Privileged", capAdd = "CapAdd", devices = "Devices", pidMode = "PidMode", ipcMode = "IpcMode"
             case utsMode = "UTSMode", usernsMode = "UsernsMode", cgroupnsMode = "CgroupnsMode", deviceCgroupRules = "DeviceCgroupRules"
             case securityOpt = "SecurityOpt", capDrop = "CapDrop", readonlyRootfs = "ReadonlyRootfs", pidsLimit = "PidsLimit"
-            case sysctls = "Sysctls", groupAdd = "GroupAdd", extraHosts = "ExtraHosts"
+            case sysctls = "Sysctls", groupAdd = "GroupAdd", dns = "Dns"
         }
     }
 

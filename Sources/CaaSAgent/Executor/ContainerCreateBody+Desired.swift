@@ -23,7 +23,9 @@ extension ContainerCreateBody {
             let name = network?.name ?? ContainerAddressAllocator.networkName(clusterId: clusterId)
             networkMode = name
             endpoints = NetworkingConfig(endpointsConfig: [
-                name: .init(ipamConfig: desired.address.map { .init(ipv4Address: $0) }, aliases: [desired.serviceName]),
+                // No network aliases: the engine's resolver would answer them to every container of
+                // the node's network, other tenants' included. Names are the node name server's.
+                name: .init(ipamConfig: desired.address.map { .init(ipv4Address: $0) }),
             ])
         case .bridge:
             networkMode = "bridge"
@@ -92,7 +94,7 @@ extension ContainerCreateBody {
                 pidsLimit: process.pidsLimit.map(Int64.init),
                 sysctls: process.sysctls.isEmpty ? nil : process.sysctls,
                 groupAdd: process.groupAdd.isEmpty ? nil : process.groupAdd,
-                extraHosts: desired.network == .caas && desired.extraHosts?.isEmpty == false ? desired.extraHosts : nil
+                dns: desired.network == .caas ? network?.nameServer.map { [$0] } : nil
             ),
             user: process.user,
             workingDir: process.workingDir,

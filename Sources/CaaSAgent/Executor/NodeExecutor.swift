@@ -251,6 +251,18 @@ public actor NodeExecutor {
         networkOnEngine = network
     }
 
+    /// The node's caas network, made on the engine when missing; nil when the node has none.
+    func preparedNetwork() async throws(EngineError) -> DesiredNodeNetwork? {
+        guard network != nil else { return nil }
+        try await ensureNetwork()
+        return network
+    }
+
+    /// The containers that serve now: observed running and not unhealthy (what names answer).
+    func serving() -> Set<String> {
+        Set(lastObservation.values.filter { ($0.state == .running) && (health[$0.containerId] ?? $0.health) != .unhealthy }.map(\.containerId))
+    }
+
     /// Creates the engine container, or finds ours left by an interrupted attempt under the name.
     private func createOrFind(_ want: DesiredContainer, name: String) async throws(EngineError) -> String {
         do {

@@ -63,11 +63,31 @@ public struct DesiredNodeNetwork: Codable, Sendable, Equatable {
     public var name: String
     public var subnet: String
     public var gateway: String
+    /// The node's name server (`ContainerAddressAllocator.nameServer`): the agent runs it there,
+    /// and the network's containers ask it (`nil` from an older control plane: none).
+    public var nameServer: String?
 
-    public init(name: String, subnet: String, gateway: String) {
+    public init(name: String, subnet: String, gateway: String, nameServer: String? = nil) {
         self.name = name
         self.subnet = subnet
         self.gateway = gateway
+        self.nameServer = nameServer
+    }
+}
+
+/// A name a container resolves through its node's name server (`ServiceNames`): to the
+/// addresses of a service's serving containers, or to an outside host or address.
+public struct DesiredName: Codable, Sendable, Equatable {
+    public var name: String
+    /// A service of the container's own application.
+    public var service: String?
+    /// An `external:` service's host name (answered as a CNAME) or IPv4 address.
+    public var target: String?
+
+    public init(name: String, service: String? = nil, target: String? = nil) {
+        self.name = name
+        self.service = service
+        self.target = target
     }
 }
 
@@ -94,8 +114,8 @@ public struct DesiredContainer: Codable, Sendable, Equatable {
     public var network: DesiredNetwork
     /// Its own address on the node's caas network (with `.caas`), chosen at placement.
     public var address: String?
-    /// `/etc/hosts` entries `name:address` (`ServiceHosts`); `nil`: none.
-    public var extraHosts: [String]?
+    /// The names it resolves (`ServiceNames`), with `.caas`; `nil`: none.
+    public var names: [DesiredName]?
     /// Concrete bindings chosen at placement time (used with `.bridge`; informative with `.host`).
     public var ports: [DesiredPort]
     public var volumes: [DesiredVolume]
@@ -139,10 +159,10 @@ public struct DesiredContainer: Codable, Sendable, Equatable {
         process: ProcessOptions? = nil,
         restart: RestartPolicy? = nil,
         address: String? = nil,
-        extraHosts: [String]? = nil
+        names: [DesiredName]? = nil
     ) {
         self.address = address
-        self.extraHosts = extraHosts
+        self.names = names
         self.containerId = containerId
         self.tenantId = tenantId
         self.appId = appId

@@ -11,8 +11,8 @@ public enum ClusterNetworking: String, Sendable, Codable, CaseIterable {
 
 /// Container addresses inside a node subnet: pure decisions, no I/O.
 ///
-/// The subnet's first host address is the caas bridge's own (the containers' gateway); the
-/// network and broadcast addresses are never given. An address is held while the container row
+/// The subnet's first host address is the caas bridge's own (the containers' gateway), its last
+/// one the node's name server's (`caas-dns`); the network and broadcast addresses are never given. An address is held while the container row
 /// that holds it exists (until its removal is confirmed), so it is never given twice at once.
 public enum ContainerAddressAllocator {
     /// The bridge's address in `subnet`: its first host address.
@@ -21,17 +21,23 @@ public enum ContainerAddressAllocator {
         return IPv4Network.format(subnet.address + 1)
     }
 
+    /// The node's name server in `subnet`: its last host address.
+    public static func nameServer(of subnet: IPv4Network) -> String? {
+        guard subnet.prefixLength <= 29 else { return nil }
+        return IPv4Network.format(subnet.address + UInt32(subnet.size - 2))
+    }
+
     /// How many containers `subnet` can hold at once.
     public static func capacity(of subnet: IPv4Network) -> Int {
-        subnet.prefixLength <= 30 ? Int(subnet.size) - 3 : 0
+        subnet.prefixLength <= 29 ? Int(subnet.size) - 4 : 0
     }
 
     /// `count` free addresses of `subnet`, lowest first, none of `held`; fewer when the subnet is
     /// full. Addresses outside the subnet in `held` are ignored.
     public static func pick(_ count: Int, in subnet: IPv4Network, held: some Sequence<String>) -> [String] {
-        guard count > 0, subnet.prefixLength <= 30 else { return [] }
+        guard count > 0, subnet.prefixLength <= 29 else { return [] }
         let taken = Set(held.compactMap { IPv4Network.parseAddress($0) })
-        let first = subnet.address + 2, last = subnet.address + UInt32(subnet.size - 2)
+        let first = subnet.address + 2, last = subnet.address + UInt32(subnet.size - 3)
         var picked: [String] = []
         var candidate = first
         while candidate <= last, picked.count < count {
@@ -65,25 +71,21 @@ public enum NodeRoute {
     }
 }
 
-/// The `/etc/hosts` entries (`name:address`, the engine's `ExtraHosts`) a container of an
-/// application on caas networks gets: every service of its application by name, and every
-/// `links` alias (`db:mysql` → `mysql`), each to the addresses of that service's containers.
-/// A first slice of name resolution: written when the container is created, not updated after.
-public enum ServiceHosts {
-    /// - Parameters:
-    ///   - links: the container's service's `links`.
-    ///   - addresses: the application's container addresses by service name (other
-    ///     applications' are never passed, so their names do not resolve).
-    public static func entries(links: [ServiceLink], addresses: [String: [String]]) -> [String] {
-        var entries: [String] = []
+/// The names a container of an application on caas networks resolves (the node's name server
+/// answers them): every container service of its application by name, every `links` alias
+/// (`db:mysql` → `mysql`) to its target's containers, and every `external:` service to its host
+/// (a CNAME) or address. Names of other applications are never among them.
+public enum ServiceNames {
+    public static func names(services: [String], links: [ServiceLink], externals: [String: String]) -> [DesiredName] {
+        var names: [DesiredName] = []
         var seen = Set<String>()
-        func add(_ name: String, _ service: String) {
-            for address in addresses[service] ?? [] where seen.insert("\(name):\(address)").inserted {
-                entries.append("\(name):\(address)")
-            }
+        func add(_ name: DesiredName) {
+            if seen.insert(name.name.lowercased()).inserted { names.append(name) }
         }
-        for service in addresses.keys.sorted() { add(service, service) }
-        for link in links where link.alias != link.target { add(link.alias, link.target) }
-        return entries
+        // Links first: an alias named like a service means the linked one (compose's rule).
+        for link in links { add(DesiredName(name: link.alias, service: link.target)) }
+        for service in services.sorted() { add(DesiredName(name: service, service: service)) }
+        for (name, host) in externals.sorted(by: { $0.key < $1.key }) { add(DesiredName(name: name, target: host)) }
+        return names
     }
 }

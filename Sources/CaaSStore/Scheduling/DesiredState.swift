@@ -33,6 +33,15 @@ extension SystemTransaction {
             let volumes = (try? StoredJSON.decode([VolumeSpec].self, try row.decode("volumes"))) ?? []
             declaredVolumes[try row.decode("id")] = Dictionary(volumes.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         }
+        // Each application's container services and external hosts: the names its containers resolve.
+        var servicesByApp: [String: [String]] = [:]
+        var externalsByApp: [String: [String: String]] = [:]
+        for row in try connection.query("""
+            SELECT s.application_id, s.name, s.endpoint_host FROM services s JOIN applications a ON a.id = s.application_id
+            WHERE a.cluster_id = $1 AND s.kind = 'external' AND s.endpoint_host IS NOT NULL
+            """, [clusterID]) {
+            externalsByApp[try row.decode("application_id"), default: [:]][try row.decode("name")] = try row.decode("endpoint_host")
+        }
         for row in try connection.query("""
             SELECT s.id, s.name, s.application_id, a.name AS app_name, s.generation, s.spec::text AS spec,
                    s.previous_generation, s.previous_spec::text AS previous_spec
@@ -41,6 +50,7 @@ extension SystemTransaction {
             """, [clusterID]) {
             let id: String = try row.decode("id")
             names[id] = (try row.decode("application_id"), try row.decode("app_name"), try row.decode("name"))
+            servicesByApp[try row.decode("application_id"), default: []].append(try row.decode("name"))
             let generation: Int64 = try row.decode("generation")
             specs["\(id)#\(generation)"] = try? StoredJSON.decode(ServiceSpec.self, try row.decode("spec"))
             if let previous: Int64 = try row.decode("previous_generation"), let text: String = try row.decode("previous_spec") {
@@ -56,13 +66,6 @@ extension SystemTransaction {
             WHERE n.cluster_id = $1 AND c.desired_state <> 'removed'
             ORDER BY c.node_id, c.id
             """, [clusterID])
-        // Each application's container addresses by service name: what its names resolve to.
-        var addressesByApp: [String: [String: [String]]] = [:]
-        for row in rows {
-            guard let address: String = try row.decode("ip_address"), let name = names[try row.decode("service_id")],
-                  try row.decode("desired_state", as: String.self) == "running" else { continue }
-            addressesByApp[name.app, default: [:]][name.service, default: []].append(address)
-        }
         for row in rows {
             if try row.decode("held", as: Bool?.self) == true {
                 let due: Date = try row.decode("not_before")
@@ -90,7 +93,8 @@ extension SystemTransaction {
                 state: DesiredContainerState(rawValue: try row.decode("desired_state", as: String.self)) ?? .running,
                 stopGracePeriodSeconds: spec.stopGracePeriodSeconds ?? 10, host: spec.host,
                 process: spec.process, restart: spec.restart, address: address,
-                extraHosts: address == nil ? nil : ServiceHosts.entries(links: spec.links, addresses: addressesByApp[name.app] ?? [:])))
+                names: address == nil ? nil : ServiceNames.names(services: servicesByApp[name.app] ?? [], links: spec.links,
+                                                                 externals: externalsByApp[name.app] ?? [:])))
         }
         // With node subnets, every node's engine has the cluster's caas network for its subnet.
         var networks: [String: DesiredNodeNetwork] = [:]
@@ -99,7 +103,8 @@ extension SystemTransaction {
                 guard let subnet = IPv4Network(try row.decode("subnet", as: String.self)),
                       let gateway = ContainerAddressAllocator.gateway(of: subnet) else { continue }
                 networks[try row.decode("id")] = DesiredNodeNetwork(name: ContainerAddressAllocator.networkName(clusterId: clusterID),
-                                                                    subnet: subnet.description, gateway: gateway)
+                                                                    subnet: subnet.description, gateway: gateway,
+                                                                    nameServer: ContainerAddressAllocator.nameServer(of: subnet))
             }
         }
         let nodes = byNode.keys.sorted().map { DesiredNodeState(nodeId: $0, containers: byNode[$0]!, network: networks[$0]) }
