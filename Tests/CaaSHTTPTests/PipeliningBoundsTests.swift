@@ -94,8 +94,16 @@ struct PipeliningBoundsTests {
 
             // Not reading at all: the server stops answering once its queue and the kernel's
             // buffers are full, and stops reading once its pipeline buffer is.
-            try await Task.sleep(for: .seconds(2))
-            let stalled = handled.current
+            // (On a loaded machine filling the buffers takes a while: wait until the count holds
+            // still for half a second, at most 30 s; a server that never stops answers a million.)
+            var stalled = handled.current
+            let giveUp = ContinuousClock.now + .seconds(30)
+            repeat {
+                try await Task.sleep(for: .milliseconds(500))
+                let now = handled.current
+                if now == stalled { break }
+                stalled = now
+            } while ContinuousClock.now < giveUp
             try await Task.sleep(for: .milliseconds(500))
             #expect(handled.current == stalled, "answers stop while nobody reads")
             #expect(stalled < 100_000, "at most a bounded backlog is answered ahead of the reader: \(stalled)")
