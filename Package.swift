@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "CaaSStore", targets: ["CaaSStore"]),
         .library(name: "CaaSServer", targets: ["CaaSServer"]),
         .library(name: "CaaSClient", targets: ["CaaSClient"]),
+        .library(name: "CaaSDNS", targets: ["CaaSDNS"]),
         .executable(name: "caas-server", targets: ["caas-server"]),
         .executable(name: "caasctl", targets: ["caasctl"]),
         .executable(name: "caas-agent", targets: ["caas-agent"]),

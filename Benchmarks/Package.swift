@@ -4,6 +4,7 @@
 //   cd Benchmarks && swift run -c release PlannerBenchmark
 //   cd Benchmarks && swift run -c release ScheduleBenchmark   (API → workers → PostgreSQL → pushed)
 //   scripts/bench-http.sh            (our server vs Hummingbird 2 under wrk)
+//   cd Benchmarks && swift run -c release DNSBenchmark      (the nodes' name server on loopback)
 import PackageDescription
 
 let package = Package(
@@ -29,6 +30,10 @@ let package = Package(
                 .product(name: "CaaSPostgres", package: "caas"),
                 .product(name: "CaaSModel", package: "caas"),
             ]
+        ),
+        .executableTarget(
+            name: "DNSBenchmark",
+            dependencies: [.product(name: "CaaSDNS", package: "caas")]
         ),
         .target(name: "BenchmarkPayload"),
         .executableTarget(
