@@ -39,6 +39,8 @@ public actor NodeExecutor {
     /// The node's caas network as last desired, and the one known to exist on the engine.
     private var network: DesiredNodeNetwork?
     private var networkOnEngine: DesiredNodeNetwork?
+    /// The look-or-make of the network in flight, which concurrent callers wait for.
+    private var networkCheck: Task<Result<Void, EngineError>, Never>?
 
     init(nodeId: String, engine: EngineClient, configuration: AgentConfiguration, batcher: ReportBatcher, probeRunner: ProbeRunner,
          ports: PortAssignment? = nil, contact: ControlPlaneContact? = nil) {
@@ -234,21 +236,49 @@ public actor NodeExecutor {
     private func ensureNetwork() async throws(EngineError) {
         guard let network else { throw .notFound("the desired state names no caas network for node \(nodeId)") }
         if networkOnEngine == network { return }
-        do throws(EngineError) {
-            let existing = try await engine.inspectNetwork(network.name)
-            guard existing.subnets.contains(network.subnet) else {
-                throw EngineError.conflict("network \(network.name) on node \(nodeId) has subnets \(existing.subnets), not \(network.subnet)")
+        // One look-or-make at a time: the engine answers a second creation of the same network
+        // with an overlapping-pool error, not a conflict.
+        if let pending = networkCheck {
+            try await pending.value.get()
+            if networkOnEngine == network { return }
+        }
+        let check = Task { await self.findOrMakeNetwork(network) }
+        networkCheck = check
+        let result = await check.value
+        networkCheck = nil
+        try result.get()
+        networkOnEngine = network
+    }
+
+    private func findOrMakeNetwork(_ network: DesiredNodeNetwork) async -> Result<Void, EngineError> {
+        let engine = engine, nodeId = nodeId
+        func found() async throws(EngineError) -> Bool {
+            let existing: EngineNetwork
+            do throws(EngineError) {
+                existing = try await engine.inspectNetwork(network.name)
+            } catch .notFound {
+                return false
             }
-        } catch .notFound {
+            guard existing.subnets.contains(network.subnet) else {
+                throw .conflict("network \(network.name) on node \(nodeId) has subnets \(existing.subnets), not \(network.subnet)")
+            }
+            return true
+        }
+        do throws(EngineError) {
+            if try await found() { return .success(()) }
             do {
                 try await engine.createNetwork(NetworkCreateBody(
                     name: network.name, subnet: network.subnet, gateway: network.gateway,
                     labels: [ContainerLabels.cluster: clusterId]))
-            } catch .conflict {
-                // Made meanwhile by another attempt: it is there.
+            } catch {
+                // Made meanwhile by another agent (or an earlier attempt): it is there.
+                if try await found() { return .success(()) }
+                throw error
             }
+            return .success(())
+        } catch {
+            return .failure(error)
         }
-        networkOnEngine = network
     }
 
     /// The node's caas network, made on the engine when missing; nil when the node has none.
