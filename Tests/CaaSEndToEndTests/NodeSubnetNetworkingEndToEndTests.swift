@@ -257,19 +257,14 @@ import Testing
             // db scales out: the new replica's address joins the answer; scaled in, the removed one leaves it.
             let services = try await cp.call(.get, "/v1/apps/\(appID)/services", token: tenant.operator)
             let dbService = try #require(services.items.first { $0["name"] as? String == "db" }?["id"] as? String)
-            _ = try await cp.call(.post, "/v1/services/\(dbService)/scale", token: tenant.operator, body: ["replicas": 2])
-            #expect(await eventually(.seconds(40)) { (try? await dbAddresses().count) == 2 })
-            db = try await dbAddresses()
-            for container in wordpress {
-                let followed = try await eventually(.seconds(5)) { try await answers(container, "mysql", db) }
-                #expect(followed, "mysql answers both db replicas \(db) on \(container.node)")
-            }
-            _ = try await cp.call(.post, "/v1/services/\(dbService)/scale", token: tenant.operator, body: ["replicas": 1])
-            #expect(await eventually(.seconds(40)) { (try? await dbAddresses().count) == 1 })
-            db = try await dbAddresses()
-            for container in wordpress {
-                let followed = try await eventually(.seconds(5)) { try await answers(container, "mysql", db) }
-                #expect(followed, "mysql answers the one db left \(db) on \(container.node)")
+            for replicas in [2, 1] {
+                _ = try await cp.call(.post, "/v1/services/\(dbService)/scale", token: tenant.operator, body: ["replicas": replicas])
+                #expect(await eventually(.seconds(40)) { (try? await dbAddresses().count) == replicas })
+                db = try await dbAddresses()
+                for container in wordpress {
+                    let followed = try await eventually(.seconds(5)) { try await answers(container, "mysql", db) }
+                    #expect(followed, "mysql answers the \(replicas) db replicas \(db) on \(container.node)")
+                }
             }
 
             // db's container removed behind caas's back: its replacement is followed by the name.

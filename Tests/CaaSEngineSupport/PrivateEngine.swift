@@ -103,10 +103,12 @@ public final class PrivateEngine: Sendable {
         }
         let quoted = arguments.map { "'\($0)'" }.joined(separator: " ")
         // dockerd runs as a child of this shell; the shell stops it when the test process goes.
+        // The pid file appears whole (written aside, then renamed): a half-written one read as a
+        // pid of no process made a starting engine look dead.
         let script = """
         \(quoted) >'\(directory)/dockerd.log' 2>&1 &
         d=$!
-        echo $d > '\(directory)/dockerd.wpid'
+        echo $d > '\(directory)/dockerd.wpid.new' && mv '\(directory)/dockerd.wpid.new' '\(directory)/dockerd.wpid'
         while kill -0 \(getpid()) 2>/dev/null && kill -0 $d 2>/dev/null; do sleep 0.5; done
         kill -TERM $d 2>/dev/null
         for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 $d 2>/dev/null || break; sleep 0.5; done

@@ -133,8 +133,26 @@ public final class AgentRuntime: Sendable {
             group.addTask { await self.agent.run() }
             group.addTask { await self.resyncLoop() }
             group.addTask { await self.renewalLoop() }
+            group.addTask { await self.nameServerWatch() }
             await group.next()
             group.cancelAll()
+        }
+    }
+
+    /// Logs each node's name server problem when it appears, changes or clears (names do not
+    /// resolve on that node meanwhile).
+    private func nameServerWatch() async {
+        var known: [String: String] = [:]
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(2))
+            let now = await agent.nameServerProblems
+            for (node, problem) in now where known[node] != problem {
+                logger.warning("names do not resolve on this node", metadata: ["node.id": .string(node), "error": .string(problem)])
+            }
+            for node in known.keys where now[node] == nil {
+                logger.notice("the node's name server serves again", metadata: ["node.id": .string(node)])
+            }
+            known = now
         }
     }
 
