@@ -61,11 +61,17 @@ enum ClusterRoutes {
         let labelErrors = LabelRules.check(body["labels"], pointer: "/labels")
         if !labelErrors.isEmpty { throw APIError.invalidBody(labelErrors) }
         let (network, prefix) = try network(body, settings: context.resources)
+        let networking = body["networking"]?.stringValue.flatMap(ClusterNetworking.init(rawValue:)) ?? .host
+        // A node subnet gives its first host to the bridge and its last to the name server.
+        if networking == .nodeSubnets, prefix > 29 {
+            throw APIError.unprocessable([FieldError(pointer: "/node_subnet_prefix",
+                                                     detail: "with node_subnets networking a node subnet needs room for containers beside its gateway and name server: a prefix of at most 29")])
+        }
         let token = try JoinToken.generate()
         let new = NewCluster(id: Identifier.make(.cluster), name: body["name"]!.stringValue!,
                              description: body["description"]?.stringValue ?? "", labels: LabelRules.map(body["labels"]) ?? [:],
                              network: network, nodeSubnetPrefix: prefix, joinTokenDigestHex: JoinToken.digestHex(token),
-                             networking: body["networking"]?.stringValue.flatMap(ClusterNetworking.init(rawValue:)) ?? .host)
+                             networking: networking)
         let quotas = context.quotas
         let cluster = try await context.inTenant { try $0.createCluster(new, quotas: quotas) }
         return created(cluster, token: token, status: 201)

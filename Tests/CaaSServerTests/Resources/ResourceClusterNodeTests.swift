@@ -79,7 +79,9 @@ import Testing
         // Well-formed values that do not fit together (host bits set, a node subnet no longer than
         // the network) are 422, still naming the member.
         for (body, pointer) in [(#"{"name":"p","network_cidr":"10.42.0.1/16"}"#, "/network_cidr"),
-                                (#"{"name":"p","network_cidr":"10.42.0.0/16","node_subnet_prefix":16}"#, "/node_subnet_prefix")] {
+                                (#"{"name":"p","network_cidr":"10.42.0.0/16","node_subnet_prefix":16}"#, "/node_subnet_prefix"),
+                                // Node subnets of four addresses hold no container beside the gateway and the name server.
+                                (#"{"name":"p","network_cidr":"10.42.0.0/16","node_subnet_prefix":30,"networking":"node_subnets"}"#, "/node_subnet_prefix")] {
             let reply = try await api.call("POST", "/v1/clusters", token: admin, body: body)
             #expect(reply.status == 422, "\(body): \(reply.text)")
             #expect(reply.pointers.contains(pointer), "\(body) should name \(pointer): \(reply.text)")
