@@ -290,6 +290,15 @@ enum CorpusManifest {
             let app = svc(spec, "app")
             #expect(app.resources == ResourceRequirements(limits: Resources(cpus: 0.5, memoryBytes: 512 << 20), reservations: Resources(memoryBytes: 256 << 20)))
         },
+        .valid("network-aliases.yml", warnings: [
+            .warning(4, "services.db.networks", "'networks' names no separate network (only its 'aliases' are used)"),
+            .warning(12, "services.web.networks", "'networks' names no separate network"),
+            .warning(15, "services.cache.networks", "'networks' names no separate network"),
+            .warning(17, "networks", "top-level 'networks' ignored"),
+        ]) { spec, _ in
+            #expect(svc(spec, "db").networkAliases == ["database", "db.internal"])
+            #expect(svc(spec, "web").networkAliases == nil && svc(spec, "cache").networkAliases == nil)
+        },
         .valid("depends-labels.yml", warnings: [
             .warning(5, "services.web.depends_on", "'depends_on' orders nothing"),
         ]) { spec, _ in
@@ -297,7 +306,7 @@ enum CorpusManifest {
         },
         .valid("unknown-keys-warn.yml", warnings: [
             .warning(5, "services.web.container_name", "'container_name' ignored"),
-            .warning(6, "services.web.networks", "'networks' ignored"),
+            .warning(6, "services.web.networks", "'networks' names no separate network"),
             .warning(8, "services.web.logging", "'logging' is not supported"),
             .warning(10, "services.web.imagee", "unknown key 'imagee'"),
             .warning(11, "services.web.env_file", "env_file is not supported"),
@@ -331,6 +340,11 @@ enum CorpusManifest {
     ]
 
     static let invalid: [CorpusCase] = [
+        .invalid("invalid-network-alias.yml", [
+            .warning(4, "services.db.networks", "'networks' names no separate network"),
+            .error(7, "services.db.networks.back.aliases[0]", "'-database' is not a host name"),
+            .warning(9, "networks", "top-level 'networks' ignored"),
+        ]),
         .invalid("invalid-cycle.yml", [
             .warning(4, "services.web.depends_on", "'depends_on' orders nothing"),
             .error(5, "services.web.depends_on[0]", "dependency cycle: web -> db -> web"),

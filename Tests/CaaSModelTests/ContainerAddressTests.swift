@@ -48,14 +48,18 @@ import Testing
 
 @Suite struct ServiceNamesTests {
     @Test func servicesLinkAliasesAndExternalServicesAreTheApplicationsNames() {
-        let names = ServiceNames.names(services: ["web", "db"], links: [ServiceLink(target: "db", alias: "mysql"), ServiceLink(target: "cache")],
+        let names = ServiceNames.names(services: ["web": [], "db": ["database", "db.internal"]],
+                                       links: [ServiceLink(target: "db", alias: "mysql"), ServiceLink(target: "cache")],
                                        externals: ["rds": "rds-1.example.com", "legacy": "10.1.2.3"])
         #expect(names == [DesiredName(name: "mysql", service: "db"), DesiredName(name: "cache", service: "cache"),
                           DesiredName(name: "db", service: "db"), DesiredName(name: "web", service: "web"),
+                          DesiredName(name: "database", service: "db"), DesiredName(name: "db.internal", service: "db"),
                           DesiredName(name: "legacy", target: "10.1.2.3"), DesiredName(name: "rds", target: "rds-1.example.com")])
-        // An alias named like another service means the linked one.
-        let shadowed = ServiceNames.names(services: ["db", "db2"], links: [ServiceLink(target: "db2", alias: "db")], externals: [:])
+        // An alias named like another service means the linked one; a network alias never hides a service's own name.
+        let shadowed = ServiceNames.names(services: ["db": [], "db2": ["db"]], links: [ServiceLink(target: "db2", alias: "db")], externals: [:])
         #expect(shadowed.first { $0.name == "db" }?.service == "db2")
-        #expect(ServiceNames.names(services: [], links: [], externals: [:]).isEmpty)
+        let aliased = ServiceNames.names(services: ["db": [], "db2": ["db"]], links: [], externals: [:])
+        #expect(aliased.first { $0.name == "db" }?.service == "db")
+        #expect(ServiceNames.names(services: [:], links: [], externals: [:]).isEmpty)
     }
 }

@@ -14,7 +14,9 @@ import Testing
         _ = try await db.store.systemTransaction { try $0.createTenant(id: tenant, name: "names", displayName: "names", quotas: [:]) }
         let quotas = QuotaDefaults()
         let wordpress = ServiceSpec(name: "wordpress", image: "wordpress", links: [ServiceLink(target: "db", alias: "mysql")])
-        let spec = AppSpec(services: [wordpress, ServiceSpec(name: "db", image: "mysql")],
+        var dbService = ServiceSpec(name: "db", image: "mysql")
+        dbService.networkAliases = ["database"]
+        let spec = AppSpec(services: [wordpress, dbService],
                            externalServices: [ExternalServiceSpec(name: "rds", host: "rds-1.example.com", ports: [3306])])
         let (cluster, node, apps) = try await db.store.transaction(TenantScope(tenantID: tenant)) { tx in
             let cluster = try tx.createCluster(NewCluster(id: Identifier.make(.cluster), name: "prod", description: "", labels: [:],
@@ -47,7 +49,8 @@ import Testing
         #expect(state.network?.nameServer == ContainerAddressAllocator.nameServer(of: subnet))
         let container = try #require(state.containers.first)
         #expect(container.names == [DesiredName(name: "mysql", service: "db"), DesiredName(name: "db", service: "db"),
-                                    DesiredName(name: "wordpress", service: "wordpress"), DesiredName(name: "rds", target: "rds-1.example.com")],
-                "its application's services, its links alias and its external service; never the other application's")
+                                    DesiredName(name: "wordpress", service: "wordpress"), DesiredName(name: "database", service: "db"),
+                                    DesiredName(name: "rds", target: "rds-1.example.com")],
+                "its application's services, its links alias, db's network alias and its external service; never the other application's")
     }
 }

@@ -25,4 +25,15 @@ enum ServiceName {
         }
         return nil
     }
+
+    /// A network alias (or links alias) is a host name: dot-separated labels of letters, digits,
+    /// `-` and `_`, each 1 to 63 long and not starting or ending with `-`, 253 in all.
+    static func aliasProblem(_ alias: String) -> String? {
+        let labels = alias.split(separator: ".", omittingEmptySubsequences: false)
+        let fine = alias.utf8.count <= 253 && labels.allSatisfy { label in
+            (1...63).contains(label.count) && !label.hasPrefix("-") && !label.hasSuffix("-")
+                && label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
+        }
+        return fine ? nil : "'\(alias)' is not a host name: dot-separated labels of letters, digits, '-' and '_', each at most 63 long and not starting or ending with '-'"
+    }
 }

@@ -28,7 +28,7 @@ struct ServiceReader {
     static let knownKeys: Set<String> = [
         "image", "build", "command", "entrypoint", "environment", "ports", "expose", "volumes", "tmpfs",
         "restart", "links", "external_links", "depends_on", "labels", "deploy", "scale", "cpus", "mem_limit",
-        "mem_reservation", "healthcheck", "network_mode", "net", "stop_grace_period",
+        "mem_reservation", "healthcheck", "network_mode", "net", "stop_grace_period", "networks",
         // Host access, ruled on by the tenant's host policy (HostOptionsSyntax).
         "privileged", "cap_add", "devices", "pid", "ipc", "uts", "userns_mode", "cgroup", "device_cgroup_rules",
         "security_opt", "use_api_socket",
@@ -41,7 +41,6 @@ struct ServiceReader {
         var out: [String: String] = [
             "env_file": "env_file is not supported by caas (templates are self-contained; use environment and deploy-time variables); ignored",
             "cpu_shares": "cpu_shares is not supported by caas (use deploy.resources or cpus); ignored",
-            "networks": "caas connects every service to its application's network; 'networks' ignored",
             "container_name": "caas names containers itself; 'container_name' ignored",
             "extends": "'extends' is not supported by caas (use YAML anchors); ignored",
             "volumes_from": "'volumes_from' is not supported by caas (use named volumes); ignored",
@@ -119,6 +118,7 @@ struct ServiceReader {
             }
         }
 
+        if let entry = entries.last(where: { $0.key == "networks" }) { spec.networkAliases = readNetworks(entry) }
         if let n = node["links"] { spec.links = readLinks(n, isInternal: true, edges: &edges) }
         if let n = node["external_links"] { spec.externalLinks = readLinks(n, isInternal: false, edges: &edges) }
         if let n = node["depends_on"] { spec.dependsOn = readDependsOn(n, edges: &edges) }
@@ -267,6 +267,33 @@ struct ServiceReader {
             out.append(ServiceLink(target: parts[0], alias: parts.count == 2 ? parts[1] : nil))
         }
         return out
+    }
+
+    /// A service's `networks`, a list of names or a mapping of name → settings: caas gives an
+    /// application one network, so only the `aliases` count (more names of the service, resolved
+    /// by the nodes' name servers); the rest is said once at the key and ignored.
+    func readNetworks(_ entry: YEntry) -> [String]? {
+        log.warning(key: entry, "caas gives each application one network that all its services share; 'networks' names no separate network (only its 'aliases' are used)")
+        guard let networks = entry.value.entries else {
+            if entry.value.items == nil, !entry.value.isNull { log.error(entry.value, "expected a list of network names or a mapping, found \(entry.value.kindName)") }
+            return nil
+        }
+        var aliases: [String] = []
+        for network in networks {
+            guard let settings = network.value.entries else {
+                if !network.value.isNull { log.error(network.value, "expected the network's settings (a mapping), found \(network.value.kindName)") }
+                continue
+            }
+            guard let n = settings.first(where: { $0.key == "aliases" })?.value, let names = reader.strings(n) else { continue }
+            for (alias, item) in names {
+                if let problem = ServiceName.aliasProblem(alias) {
+                    log.error(item, problem)
+                    continue
+                }
+                if !aliases.contains(alias) { aliases.append(alias) }
+            }
+        }
+        return aliases.isEmpty ? nil : aliases
     }
 
     /// `depends_on` as a list of names or a mapping of name → `{condition, restart, required}`.

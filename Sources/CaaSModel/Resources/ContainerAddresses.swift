@@ -72,11 +72,14 @@ public enum NodeRoute {
 }
 
 /// The names a container of an application on caas networks resolves (the node's name server
-/// answers them): every container service of its application by name, every `links` alias
-/// (`db:mysql` → `mysql`) to its target's containers, and every `external:` service to its host
-/// (a CNAME) or address. Names of other applications are never among them.
+/// answers them): every container service of its application by name and by its network
+/// aliases, every `links` alias (`db:mysql` → `mysql`) to its target's containers, and every
+/// `external:` service to its host (a CNAME) or address. Names of other applications are never
+/// among them.
 public enum ServiceNames {
-    public static func names(services: [String], links: [ServiceLink], externals: [String: String]) -> [DesiredName] {
+    /// - Parameters:
+    ///   - services: the application's container services, with their network aliases.
+    public static func names(services: [String: [String]], links: [ServiceLink], externals: [String: String]) -> [DesiredName] {
         var names: [DesiredName] = []
         var seen = Set<String>()
         func add(_ name: DesiredName) {
@@ -84,7 +87,10 @@ public enum ServiceNames {
         }
         // Links first: an alias named like a service means the linked one (compose's rule).
         for link in links { add(DesiredName(name: link.alias, service: link.target)) }
-        for service in services.sorted() { add(DesiredName(name: service, service: service)) }
+        for service in services.keys.sorted() { add(DesiredName(name: service, service: service)) }
+        for service in services.keys.sorted() {
+            for alias in services[service]! { add(DesiredName(name: alias, service: service)) }
+        }
         for (name, host) in externals.sorted(by: { $0.key < $1.key }) { add(DesiredName(name: name, target: host)) }
         return names
     }

@@ -36,6 +36,8 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
     public var host: HostOptions?
     /// `user`, `read_only`, `cap_drop`, …; `nil` when the service sets none of them.
     public var process: ProcessOptions?
+    /// `networks.<name>.aliases`: more names of this service inside its application; `nil`: none.
+    public var networkAliases: [String]?
 
     public init(
         name: String,

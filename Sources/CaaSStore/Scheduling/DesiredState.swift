@@ -34,7 +34,7 @@ extension SystemTransaction {
             declaredVolumes[try row.decode("id")] = Dictionary(volumes.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         }
         // Each application's container services and external hosts: the names its containers resolve.
-        var servicesByApp: [String: [String]] = [:]
+        var servicesByApp: [String: [String: [String]]] = [:]
         var externalsByApp: [String: [String: String]] = [:]
         for row in try connection.query("""
             SELECT s.application_id, s.name, s.endpoint_host FROM services s JOIN applications a ON a.id = s.application_id
@@ -50,9 +50,10 @@ extension SystemTransaction {
             """, [clusterID]) {
             let id: String = try row.decode("id")
             names[id] = (try row.decode("application_id"), try row.decode("app_name"), try row.decode("name"))
-            servicesByApp[try row.decode("application_id"), default: []].append(try row.decode("name"))
             let generation: Int64 = try row.decode("generation")
             specs["\(id)#\(generation)"] = try? StoredJSON.decode(ServiceSpec.self, try row.decode("spec"))
+            servicesByApp[try row.decode("application_id"), default: [:]][try row.decode("name")] =
+                specs["\(id)#\(generation)"]?.networkAliases ?? []
             if let previous: Int64 = try row.decode("previous_generation"), let text: String = try row.decode("previous_spec") {
                 specs["\(id)#\(previous)"] = try? StoredJSON.decode(ServiceSpec.self, text)
             }
@@ -93,7 +94,7 @@ extension SystemTransaction {
                 state: DesiredContainerState(rawValue: try row.decode("desired_state", as: String.self)) ?? .running,
                 stopGracePeriodSeconds: spec.stopGracePeriodSeconds ?? 10, host: spec.host,
                 process: spec.process, restart: spec.restart, address: address,
-                names: address == nil ? nil : ServiceNames.names(services: servicesByApp[name.app] ?? [], links: spec.links,
+                names: address == nil ? nil : ServiceNames.names(services: servicesByApp[name.app] ?? [:], links: spec.links,
                                                                  externals: externalsByApp[name.app] ?? [:])))
         }
         // With node subnets, every node's engine has the cluster's caas network for its subnet.
