@@ -292,6 +292,16 @@ import Testing
             let served = try await eventually(.seconds(10)) { try await everyWordpressFetches(db: newDB.id) }
             #expect(served, "every wordpress fetches the replacement db's page from mysql:3306")
             print("names: db's replacement \(db) answered in every wordpress container \(answered) after the control plane showed it running; its page fetched by name in all three after \(ContinuousClock.now - replaced)")
+
+            // A node's name server removed behind the agent's back is made again.
+            let first = try #require(wordpress.first)
+            let servers = try await first.engine.listContainers(labels: ["caas.dns=\(joined.clusterID)"])
+            #expect(servers.count == 1, "one name server on \(first.node)")
+            for server in servers { try await first.engine.removeContainer(server.id, force: true) }
+            let removedAt = ContinuousClock.now
+            let back = try await eventually(.seconds(20)) { try await answers(first, "mysql", db) }
+            #expect(back, "names resolve again on \(first.node) once its name server is made again")
+            print("names: a removed name server answered again after \(ContinuousClock.now - removedAt)")
         } catch {
             Issue.record(error)
         }

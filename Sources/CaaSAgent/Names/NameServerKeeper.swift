@@ -4,7 +4,8 @@ import CaaSModel
 /// not `caas.cluster`, so the executor never takes it for a tenant's) of the name server image
 /// on the node's caas network at the network's name-server address, and the cluster's records
 /// in it (`/records`, written only when they changed). A container found with another image or
-/// address is replaced; one gone is made again at the next publication.
+/// address is replaced; one removed or stopped is made or started again within
+/// `recheckEvery`.
 actor NameServerKeeper {
     static let label = "caas.dns"
     static let addressLabel = "caas.dns.address"
@@ -19,6 +20,9 @@ actor NameServerKeeper {
     private var started = false
     private var published: String?
     private var imported = false
+    /// When the container was last seen running (it is looked at again every `recheckEvery`).
+    private var seenAt: ContinuousClock.Instant?
+    static let recheckEvery: Duration = .seconds(5)
 
     init(nodeId: String, clusterId: String, engine: EngineClient, image: NameServerImage, upstreams: [String]?) {
         self.nodeId = nodeId
@@ -33,6 +37,17 @@ actor NameServerKeeper {
     /// The records are in the node's running name server (made, replaced or started as needed).
     func publish(_ records: String, network: DesiredNodeNetwork) async throws(EngineError) {
         guard let address = network.nameServer else { return }
+        // Removed or stopped behind the agent's back: made or started again.
+        if let known = container, started, let seenAt, ContinuousClock.now - seenAt >= Self.recheckEvery {
+            let running: Bool
+            do throws(EngineError) {
+                running = try await engine.inspectContainer(known.engineId).state.running
+            } catch .notFound {
+                running = false
+                forget()
+            }
+            if running { self.seenAt = .now } else { started = false }
+        }
         if container?.network != network {
             try await ensureContainer(network, address: address)
         }
@@ -52,6 +67,7 @@ actor NameServerKeeper {
                 throw error
             }
             started = true
+            seenAt = .now
         }
     }
 
@@ -76,6 +92,7 @@ actor NameServerKeeper {
             if labels[Self.label] == clusterId, labels[Self.addressLabel] == address, existing.config.image == image.reference {
                 container = (existing.id, network)
                 started = existing.state.running
+                seenAt = .now
                 published = nil
                 return
             }
