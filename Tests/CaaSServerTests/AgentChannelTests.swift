@@ -85,6 +85,20 @@ final class AgentChannelHarness: @unchecked Sendable {
         return directory
     }
 
+    /// A tenant's cluster with a joined agent (its control-plane client, to be shut down) that
+    /// registered one node `n1`.
+    func joinedWithOneNode(_ tenantName: String) async throws -> (admin: String, clusterID: String, client: ControlPlaneClient, nodeID: String) {
+        let (admin, clusterID, token) = try await cluster(tenantName)
+        let client = try ControlPlaneClient(directory: try await join(token))
+        let nodes = try await client.registerNodes(NodeRegistrationBody(nodes: [.init(name: "n1", engineEndpoint: "unix:///run/a.sock")],
+                                                                        endpoint: "https://127.0.0.1:7443"))
+        guard let node = nodes.first?.id else {
+            client.shutdown()
+            throw AgentJoinError.refused(status: 0, detail: "no node registered")
+        }
+        return (admin, clusterID, client, node)
+    }
+
     static func heartbeat(_ cluster: String) -> Heartbeat {
         Heartbeat(clusterId: cluster, agentVersion: "test", appliedGeneration: 0, sentAt: Date(), nodes: [])
     }
@@ -365,12 +379,8 @@ final class AgentChannelHarness: @unchecked Sendable {
     @Test func aReportWithNumbersOutOfRangeIsRefusedWholeAndChangesNothing() async throws {
         let h = try await AgentChannelHarness.make("agent_bounds")
         defer { Task { await h.stop() } }
-        let (_, clusterID, token) = try await h.cluster("acme")
-        let client = try ControlPlaneClient(directory: try await h.join(token))
+        let (_, clusterID, client, n1) = try await h.joinedWithOneNode("acme")
         defer { client.shutdown() }
-        let nodes = try await client.registerNodes(NodeRegistrationBody(nodes: [.init(name: "n1", engineEndpoint: "unix:///run/a.sock")],
-                                                                        endpoint: "https://127.0.0.1:7443"))
-        let n1 = try #require(nodes.first?.id)
         func refused(_ send: () async throws -> Void) async -> (Int, String)? {
             do { try await send(); return nil } catch AgentJoinError.refused(let status, let detail) { return (status, detail) } catch { return (0, "\(error)") }
         }
@@ -435,12 +445,8 @@ final class AgentChannelHarness: @unchecked Sendable {
     @Test func logsOfAContainerLostWithItsNodeAre409AndOfAnUnansweringAgent503() async throws {
         let h = try await AgentChannelHarness.make("agent_logs_lost")
         defer { Task { await h.stop() } }
-        let (admin, clusterID, token) = try await h.cluster("acme")
-        let client = try ControlPlaneClient(directory: try await h.join(token))
+        let (admin, clusterID, client, node) = try await h.joinedWithOneNode("acme")
         defer { client.shutdown() }
-        let nodes = try await client.registerNodes(NodeRegistrationBody(nodes: [.init(name: "n1", engineEndpoint: "unix:///run/a.sock")],
-                                                                        endpoint: "https://127.0.0.1:7443"))
-        let node = try #require(nodes.first?.id)
         let app = try await h.api.deploy(admin, name: "web", cluster: clusterID,
                                          source: #""compose":"services:\n  web:\n    image: busybox\n""#)
         #expect(app.status == 202, "\(app.text)")
