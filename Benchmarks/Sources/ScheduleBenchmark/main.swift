@@ -139,9 +139,8 @@ var settings = WorkerSettings(replicaID: "bench")
 settings.reconcileConcurrency = options.reconcilers
 settings.pushConcurrency = 1
 settings.nodeDownAfter = 86_400 // heartbeats are not what this measures
-let agents = StaticAgentDirectory()
 let agent = CountingAgent()
-agents.register(agent, for: cluster)
+let agents = OneAgentDirectory(clusterID: cluster, agent: agent)
 let listener = PostgresListener(configuration: PostgresConfiguration(url: url))
 let signal = PostgresJobSignal(listener: listener)
 try await signal.start()
@@ -212,3 +211,13 @@ if let hold = ProcessInfo.processInfo.environment["CAAS_BENCH_HOLD"], let second
     try await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
 }
 pool.shutdown()
+
+/// The pusher's directory: the one benchmark cluster's counting agent.
+struct OneAgentDirectory: ClusterAgentDirectory {
+    let clusterID: String
+    let agent: CountingAgent
+
+    func channel(for clusterID: String) async -> (any ClusterAgentChannel)? {
+        clusterID == self.clusterID ? agent : nil
+    }
+}

@@ -127,18 +127,6 @@ public struct AgentEndpoints: Sendable {
     }
 }
 
-/// Credentials → cluster by a fixed table (tests, `--dev`): the bearer secret names the cluster.
-public struct StaticAgentAuthenticator: AgentAuthenticator {
-    public var clusters: [String: String]
-
-    public init(clusters: [String: String]) { self.clusters = clusters }
-
-    public func clusterID(for credentials: AgentCredentials) async throws -> String {
-        guard let bearer = credentials.bearer, let cluster = clusters[bearer] else { throw AgentAPIError.unauthenticated }
-        return cluster
-    }
-}
-
 extension AgentEndpoints {
     /// The agent routes as one dispatcher for whichever listener serves them (the mTLS one):
     /// `POST /v1/agent/reports`, `POST /v1/agent/heartbeats`, `GET /v1/agent/desired-state`.

@@ -27,26 +27,6 @@ public protocol ClusterAgentDirectory: Sendable {
     func channel(for clusterID: String) async -> (any ClusterAgentChannel)?
 }
 
-/// A directory of fixed channels (tests, `--dev`).
-public final class StaticAgentDirectory: ClusterAgentDirectory, @unchecked Sendable {
-    private let lock = NSLock()
-    private var channels: [String: any ClusterAgentChannel] = [:]
-
-    public init() {}
-
-    public func register(_ channel: any ClusterAgentChannel, for clusterID: String) {
-        lock.withLock { channels[clusterID] = channel }
-    }
-
-    public func remove(_ clusterID: String) {
-        lock.withLock { _ = channels.removeValue(forKey: clusterID) }
-    }
-
-    public func channel(for clusterID: String) async -> (any ClusterAgentChannel)? {
-        lock.withLock { channels[clusterID] }
-    }
-}
-
 public struct AgentUnreachable: Error, Sendable, CustomStringConvertible {
     public var clusterID: String
     public var description: String { "no agent channel for cluster \(clusterID)" }
