@@ -131,20 +131,15 @@ public enum DNSCodec {
             out.u16(question.type)
             out.u16(question.klass)
         }
-        for record in answers {
-            out.name(record.labels)
-            switch record.data {
-            case .a(let address):
-                out.u16(DNSType.a.rawValue); out.u16(1); out.u32(record.ttl); out.u16(4); out.append(contentsOf: address)
-            case .aaaa(let address):
-                out.u16(DNSType.aaaa.rawValue); out.u16(1); out.u32(record.ttl); out.u16(16); out.append(contentsOf: address)
-            case .cname(let target):
-                var rdata: [UInt8] = []
-                rdata.name(target)
-                out.u16(DNSType.cname.rawValue); out.u16(1); out.u32(record.ttl); out.u16(UInt16(rdata.count)); out.append(contentsOf: rdata)
-            }
-        }
+        for record in answers { out.record(record) }
         return out
+    }
+
+    /// The bytes `record` takes in an answer section (uncompressed, as `response` writes it).
+    public static func size(of record: DNSRecord) -> Int {
+        var out: [UInt8] = []
+        out.record(record)
+        return out.count
     }
 
     /// A response as the server reads upstream answers: its code and the A, AAAA and CNAME
@@ -267,6 +262,20 @@ extension [UInt8] {
 
     mutating func u32(_ value: UInt32) {
         u16(UInt16(value >> 16)); u16(UInt16(value & 0xFFFF))
+    }
+
+    mutating func record(_ record: DNSRecord) {
+        name(record.labels)
+        switch record.data {
+        case .a(let address):
+            u16(DNSType.a.rawValue); u16(1); u32(record.ttl); u16(4); append(contentsOf: address)
+        case .aaaa(let address):
+            u16(DNSType.aaaa.rawValue); u16(1); u32(record.ttl); u16(16); append(contentsOf: address)
+        case .cname(let target):
+            var rdata: [UInt8] = []
+            rdata.name(target)
+            u16(DNSType.cname.rawValue); u16(1); u32(record.ttl); u16(UInt16(rdata.count)); append(contentsOf: rdata)
+        }
     }
 
     /// A name, uncompressed (labels are at most 63 bytes: longer ones are cut, which only names

@@ -49,14 +49,7 @@ public enum NameService {
             }
             let start = ((turn % addresses.count) + addresses.count) % addresses.count
             let rotated = Array(addresses[start...] + addresses[..<start])
-            var records: [DNSRecord] = []
-            for address in rotated {
-                records.append(DNSRecord(labels: question.labels, ttl: ttl, data: .a(address)))
-                if DNSCodec.response(to: query, code: .noError, answers: records).count > maxReplyBytes {
-                    records.removeLast()
-                    break
-                }
-            }
+            let records = fitting(rotated.map { DNSRecord(labels: question.labels, ttl: ttl, data: .a($0)) }, after: [], to: query)
             return .reply(DNSCodec.response(to: query, code: .noError, answers: records))
         case .alias(let target):
             let cname = DNSRecord(labels: question.labels, ttl: ttl, data: .cname(target))
@@ -70,15 +63,20 @@ public enum NameService {
     /// The client's reply once upstream answered an alias's target (`upstream` nil: it did not
     /// answer in time, or not in a form read here): the CNAME, then the target's records.
     public static func aliasReply(_ query: DNSQuery, cname: DNSRecord, upstream: DNSCodec.ParsedResponse?) -> [UInt8] {
-        var answers = [cname]
-        for record in upstream?.answers ?? [] {
+        DNSCodec.response(to: query, code: .noError, answers: fitting(upstream?.answers ?? [], after: [cname], to: query))
+    }
+
+    /// `first` and as many of `records`, in order, as fit in one reply to `query`: the reply's
+    /// size is added up record by record, not encoded again for each.
+    static func fitting(_ records: [DNSRecord], after first: [DNSRecord], to query: DNSQuery) -> [DNSRecord] {
+        var answers = first
+        var size = DNSCodec.response(to: query, code: .noError, answers: first).count
+        for record in records {
+            size += DNSCodec.size(of: record)
+            guard size <= maxReplyBytes else { break }
             answers.append(record)
-            if DNSCodec.response(to: query, code: .noError, answers: answers).count > maxReplyBytes {
-                answers.removeLast()
-                break
-            }
         }
-        return DNSCodec.response(to: query, code: .noError, answers: answers)
+        return answers
     }
 
     /// The client's reply when upstream did not answer a forwarded query in time.
